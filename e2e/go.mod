@@ -1,0 +1,3 @@
+module simplemessenger/e2e
+
+go 1.26.8

@@ -1,0 +1,77 @@
+// Package apierr is the contract's error format: every error body is
+// {"error": {"code": "snake_case_code", "message": "human readable"}}.
+//
+// Handlers return *Error values (or wrap them); Respond writes them. Anything that is not an *Error is an
+// internal failure: it is logged with the request's context and answered 500 without internals.
+package apierr
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Error is an error a client may see.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// RetryAfter, in whole seconds, is sent as the Retry-After header when positive (429, 503).
+	RetryAfter int `json:"-"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+// New makes an error with the given HTTP status, code and message.
+func New(status int, code, message string) *Error {
+	return &Error{Status: status, Code: code, Message: message}
+}
+
+// Body is the JSON document of an error.
+type Body struct {
+	Error *Error `json:"error"`
+}
+
+func BadRequest(code, message string) *Error { return New(http.StatusBadRequest, code, message) }
+func Unauthorized(message string) *Error   { return New(http.StatusUnauthorized, "unauthorized", message) }
+func Forbidden(code, message string) *Error { return New(http.StatusForbidden, code, message) }
+func NotFound(code, message string) *Error  { return New(http.StatusNotFound, code, message) }
+func Conflict(code, message string) *Error  { return New(http.StatusConflict, code, message) }
+
+// TooManyRequests is a 429 with Retry-After.
+func TooManyRequests(message string, retryAfterSeconds int) *Error {
+	if retryAfterSeconds < 1 {
+		retryAfterSeconds = 1
+	}
+	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: message, RetryAfter: retryAfterSeconds}
+}
+
+// Unavailable is a 503: a dependency is down; the client may retry.
+func Unavailable(message string) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: message, RetryAfter: 1}
+}
+
+// Internal is the answer to any failure that is not the client's.
+var Internal = New(http.StatusInternalServerError, "internal", "internal error")
+
+// Respond writes err in the contract format and aborts the handler chain. Errors that are not *Error are
+// logged (they may hold internals) and answered 500.
+func Respond(c *gin.Context, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		slog.ErrorContext(c.Request.Context(), "request failed", "error", err, "route", c.FullPath())
+		e = Internal
+	}
+	Write(c, e)
+}
+
+// Write sends e and aborts.
+func Write(c *gin.Context, e *Error) {
+	if e.RetryAfter > 0 {
+		c.Header("Retry-After", fmt.Sprint(e.RetryAfter))
+	}
+	c.AbortWithStatusJSON(e.Status, Body{Error: e})
+}

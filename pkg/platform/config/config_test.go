@@ -1,0 +1,41 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+type sample struct {
+	Name    string        `env:"CFGTEST_NAME,required"`
+	Timeout time.Duration `env:"CFGTEST_TIMEOUT"`
+	Port    int           `env:"CFGTEST_PORT"`
+}
+
+func TestLoadKeepsDefaultsAndReadsVariables(t *testing.T) {
+	t.Setenv("CFGTEST_NAME", "gateway")
+	t.Setenv("CFGTEST_TIMEOUT", "3s")
+	cfg := sample{Port: 8080}
+	if err := Load(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Name != "gateway" || cfg.Timeout != 3*time.Second || cfg.Port != 8080 {
+		t.Fatalf("got %+v", cfg)
+	}
+}
+
+func TestLoadNamesTheMissingVariable(t *testing.T) {
+	err := Load(&sample{})
+	if err == nil || !strings.Contains(err.Error(), "CFGTEST_NAME") {
+		t.Fatalf("error %v does not name CFGTEST_NAME", err)
+	}
+}
+
+func TestLoadNamesTheMalformedVariable(t *testing.T) {
+	t.Setenv("CFGTEST_NAME", "x")
+	t.Setenv("CFGTEST_PORT", "eighty")
+	err := Load(&sample{})
+	if err == nil || !strings.Contains(err.Error(), "CFGTEST_PORT") {
+		t.Fatalf("error %v does not name CFGTEST_PORT", err)
+	}
+}

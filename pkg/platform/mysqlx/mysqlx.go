@@ -1,0 +1,156 @@
+// Package mysqlx opens a service's MySQL/MariaDB database (pooled, traced, with pool metrics) and migrates it
+// at start from embedded files with golang-migrate, whose MySQL driver takes a GET_LOCK advisory lock, so
+// several replicas starting at once migrate exactly once.
+package mysqlx
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/XSAM/otelsql"
+	"github.com/go-sql-driver/mysql"
+	"github.com/golang-migrate/migrate/v4"
+	migratemysql "github.com/golang-migrate/migrate/v4/database/mysql"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+)
+
+// Config is where the database is and how the pool behaves.
+type Config struct {
+	Addr     string `env:"MYSQL_ADDR"`
+	User     string `env:"MYSQL_USER"`
+	Password string `env:"MYSQL_PASSWORD"`
+	Database string `env:"MYSQL_DATABASE"`
+	// MaxOpenConns bounds the pool; keep replicas × this under the server's max_connections.
+	MaxOpenConns    int           `env:"MYSQL_MAX_OPEN_CONNS" envDefault:"20"`
+	MaxIdleConns    int           `env:"MYSQL_MAX_IDLE_CONNS" envDefault:"10"`
+	ConnMaxLifetime time.Duration `env:"MYSQL_CONN_MAX_LIFETIME" envDefault:"5m"`
+	ConnMaxIdleTime time.Duration `env:"MYSQL_CONN_MAX_IDLE_TIME" envDefault:"1m"`
+}
+
+// Defaults is the local development database of the named service (messenger_<service>).
+func Defaults(service string) Config {
+	return Config{Addr: "127.0.0.1:3306", User: "root", Database: "messenger_" + service,
+		MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 5 * time.Minute, ConnMaxIdleTime: time.Minute}
+}
+
+// DSN is the driver's connection string.
+func (c Config) DSN(multiStatements bool) string {
+	mc := mysql.NewConfig()
+	mc.Net = "tcp"
+	mc.Addr = c.Addr
+	mc.User = c.User
+	mc.Passwd = c.Password
+	mc.DBName = c.Database
+	mc.ParseTime = true
+	mc.Loc = time.UTC
+	mc.MultiStatements = multiStatements
+	mc.Params = map[string]string{"time_zone": "'+00:00'"}
+	mc.Timeout = 5 * time.Second
+	mc.ReadTimeout = 30 * time.Second
+	mc.WriteTimeout = 30 * time.Second
+	return mc.FormatDSN()
+}
+
+// Open connects (with SQL spans and pool metrics) and pings.
+func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*sql.DB, error) {
+	db, err := otelsql.Open("mysql", cfg.DSN(false),
+		otelsql.WithAttributes(semconv.DBSystemNameMySQL, semconv.DBNamespace(cfg.Database)),
+		otelsql.WithSpanOptions(otelsql.SpanOptions{OmitConnResetSession: true, OmitConnPrepare: true, OmitRows: true}))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(cfg.MaxOpenConns)
+	db.SetMaxIdleConns(cfg.MaxIdleConns)
+	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
+	db.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
+	if reg != nil {
+		if err := reg.Register(collectors.NewDBStatsCollector(db, cfg.Database)); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				db.Close()
+				return nil, err
+			}
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("mysql %s/%s: %w", cfg.Addr, cfg.Database, err)
+	}
+	return db, nil
+}
+
+//go:embed migrations/*.sql
+var platformMigrations embed.FS
+
+// Migrate brings the database up to date: first the platform's own tables (outbox, inbox; tracked in
+// platform_schema_migrations), then the service's migrations (schema_migrations). migrations is a file system
+// whose root holds golang-migrate files (NNNN_name.up.sql / .down.sql).
+func Migrate(cfg Config, migrations fs.FS) error {
+	sub, err := fs.Sub(platformMigrations, "migrations")
+	if err != nil {
+		return err
+	}
+	if err := migrateWith(cfg, sub, "platform_schema_migrations"); err != nil {
+		return fmt.Errorf("platform migrations: %w", err)
+	}
+	if migrations == nil {
+		return nil
+	}
+	if err := migrateWith(cfg, migrations, "schema_migrations"); err != nil {
+		return fmt.Errorf("service migrations: %w", err)
+	}
+	return nil
+}
+
+func migrateWith(cfg Config, files fs.FS, table string) error {
+	db, err := sql.Open("mysql", cfg.DSN(true))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	driver, err := migratemysql.WithInstance(db, &migratemysql.Config{MigrationsTable: table, DatabaseName: cfg.Database})
+	if err != nil {
+		return err
+	}
+	src, err := iofs.New(files, ".")
+	if err != nil {
+		return err
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "mysql", driver)
+	if err != nil {
+		return err
+	}
+	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return err
+	}
+	return nil
+}
+
+// InTx runs fn in a transaction, committing when it returns nil and rolling back otherwise.
+func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// IsDuplicate reports whether err is a unique-key violation (MySQL error 1062).
+func IsDuplicate(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1062
+}

@@ -1,0 +1,7 @@
+module simplemessenger/services/gateway
+
+go 1.26.8
+
+require simplemessenger/platform v0.0.0
+
+replace simplemessenger/platform => ../../pkg/platform
