@@ -36,7 +36,9 @@ type Body struct {
 }
 
 func BadRequest(code, message string) *Error { return New(http.StatusBadRequest, code, message) }
-func Unauthorized(message string) *Error   { return New(http.StatusUnauthorized, "unauthorized", message) }
+func Unauthorized(message string) *Error {
+	return New(http.StatusUnauthorized, "unauthorized", message)
+}
 func Forbidden(code, message string) *Error { return New(http.StatusForbidden, code, message) }
 func NotFound(code, message string) *Error  { return New(http.StatusNotFound, code, message) }
 func Conflict(code, message string) *Error  { return New(http.StatusConflict, code, message) }

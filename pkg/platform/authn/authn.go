@@ -55,10 +55,10 @@ type Verifier struct {
 	jwksURL string
 	client  *http.Client
 
-	mu          sync.RWMutex
-	keys        map[string]ed25519.PublicKey
-	lastFetch   time.Time
-	fetchMu     sync.Mutex
+	mu        sync.RWMutex
+	keys      map[string]ed25519.PublicKey
+	lastFetch time.Time
+	fetchMu   sync.Mutex
 }
 
 // NewVerifier verifies with the keys published at jwksURL.
