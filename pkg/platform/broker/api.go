@@ -1,7 +1,18 @@
 // Package broker is the services' RabbitMQ layer: a self-healing connection, a confirming publisher, the
 // transactional outbox and its relay, and idempotent consumers with an inbox.
 //
-// API STUB — the bodies below are being implemented; the exported names and signatures are fixed.
+// Delivery is at-least-once end to end: the outbox makes "the change committed" imply "the event will be
+// published" (the relay retries until the broker confirms), and the inbox makes "delivered twice" imply
+// "handled once" (the event id is recorded in the handler's own transaction). Order is kept per producer
+// database (the relay publishes outbox rows one by one in seq order, under row locks) and per consumer
+// (deliveries are handled one at a time).
+//
+// Topology, all named after Config.Exchange so that a test can isolate itself by choosing a unique name:
+//
+//	<Exchange>                 durable topic exchange of domain events (routing key = event type)
+//	<Exchange>.<Queue>         durable quorum queue of one consumer (dead-letters to <Exchange>.dlx)
+//	<Exchange>.dlx             topic exchange receiving rejected and poison messages
+//	<Exchange>.dead-letters    durable queue bound to <Exchange>.dlx with "#", kept for inspection
 package broker
 
 import (
@@ -9,12 +20,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"log/slog"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-
-	"simplemessenger/platform/metrics"
 )
 
 // Config says where the broker is and how the topology is named.
@@ -31,6 +40,15 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{URL: "amqp://guest:guest@127.0.0.1:5672/", Exchange: "messenger.events", Prefetch: 32}
 }
+
+// DeadLetterExchange is the name of the exchange that rejected and poison messages are routed to.
+func (c Config) DeadLetterExchange() string { return c.Exchange + ".dlx" }
+
+// DeadLetterQueue is the name of the durable queue that keeps every dead-lettered message.
+func (c Config) DeadLetterQueue() string { return c.Exchange + ".dead-letters" }
+
+// QueueName is the name of the durable queue of the consumer called queue.
+func (c Config) QueueName(queue string) string { return c.Exchange + "." + queue }
 
 // Event is the envelope of every domain event. Type is also the routing key ("profiles.user.registered").
 type Event struct {
@@ -53,36 +71,35 @@ func NewEvent(source, typ string, data any) (Event, error) {
 // Decode unmarshals the event's data into v.
 func (e Event) Decode(v any) error { return json.Unmarshal(e.Data, v) }
 
-// Conn is a connection that reconnects by itself and re-declares the topology and consumers.
-type Conn struct{}
+// validate rejects envelopes that cannot be routed or deduplicated; the outbox and inbox key on the id
+// (CHAR(36)) and the type is the routing key.
+func (e Event) validate() error {
+	switch {
+	case e.ID == "":
+		return errors.New("event without id")
+	case len(e.ID) > 36:
+		return fmt.Errorf("event id %q longer than 36 characters", e.ID)
+	case e.Type == "":
+		return errors.New("event without type")
+	}
+	return nil
+}
 
-// Dial starts connecting in the background and returns at once; Ready tells when it is up.
-func Dial(cfg Config, log *slog.Logger, m *metrics.Metrics) *Conn { return &Conn{} }
-
-// Ready returns nil while connected (the /readyz check).
-func (c *Conn) Ready(ctx context.Context) error { return errors.New("not implemented") }
-
-// Close stops reconnecting and closes the connection.
-func (c *Conn) Close() error { return nil }
-
-// Publish sends ev with publisher confirms and the mandatory flag, carrying the trace context of ctx in
-// the message headers. It returns an error when not connected, nacked, or returned unroutable.
-func (c *Conn) Publish(ctx context.Context, ev Event) error { return errors.New("not implemented") }
-
-// Enqueue writes ev to the outbox in tx, with the trace context of ctx; the relay publishes it after commit.
-func Enqueue(ctx context.Context, tx *sql.Tx, ev Event) error { return errors.New("not implemented") }
-
-// Relay publishes outbox rows in order and marks them sent.
-type Relay struct{}
-
-// NewRelay makes the relay of db's outbox.
-func NewRelay(db *sql.DB, conn *Conn, log *slog.Logger, m *metrics.Metrics) *Relay { return &Relay{} }
-
-// Notify wakes the relay at once (call after committing a transaction that enqueued events).
-func (r *Relay) Notify() {}
-
-// Run relays until ctx ends, then makes a last bounded flush.
-func (r *Relay) Run(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+var (
+	// ErrNotConnected is returned by Publish (and Ready) while the connection is down; the outbox relay
+	// keeps its rows and retries after the reconnect.
+	ErrNotConnected = errors.New("broker: not connected")
+	// ErrClosed is returned once Close has been called.
+	ErrClosed = errors.New("broker: connection closed")
+	// ErrNacked is returned by Publish when the broker refused the message (basic.nack).
+	ErrNacked = errors.New("broker: message nacked")
+	// ErrUnroutable is returned by Publish when no queue is bound for the routing key (the mandatory message
+	// came back as basic.return). The relay treats it as sent: nobody subscribes to that event (yet), and
+	// waiting would block every later event of the outbox.
+	ErrUnroutable = errors.New("broker: message unroutable")
+	// ErrPermanent is what errors.Is finds in an error made by Permanent.
+	ErrPermanent = errors.New("permanent failure")
+)
 
 // Handler handles one event. With an inbox (Subscription.DB set) it runs inside tx, which also records the
 // event id, so a redelivery is acknowledged without a second call. Without one, tx is nil.
@@ -90,7 +107,20 @@ type Handler func(ctx context.Context, tx *sql.Tx, ev Event) error
 
 // Permanent marks a handler error as one that a retry cannot fix: the event goes to the dead-letter exchange
 // at once instead of being retried.
-func Permanent(err error) error { return err }
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// permanentError keeps the handler's error reachable (errors.Is/As find both it and ErrPermanent).
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return "permanent: " + p.err.Error() }
+func (p permanentError) Unwrap() []error {
+	return []error{p.err, ErrPermanent}
+}
 
 // Subscription describes one consumer.
 type Subscription struct {
@@ -108,6 +138,3 @@ type Subscription struct {
 	// whatever a transient queue may have missed while disconnected.
 	OnReady func(ctx context.Context)
 }
-
-// Consume runs the subscription until ctx ends, across reconnects.
-func (c *Conn) Consume(ctx context.Context, s Subscription) error { <-ctx.Done(); return ctx.Err() }

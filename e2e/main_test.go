@@ -1,0 +1,56 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+// stack is the messenger every test of this package talks to; tests isolate themselves by registering
+// their own users (random nicknames).
+var stack *Stack
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "messenger-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// Lifted login throttling per address and rate limits: every test shares 127.0.0.1, and these tests check
+	// the per-account rules; the gateway's limits are checked on a dedicated replica.
+	stack, err = Start(dir, dir, "LOGIN_MAX_FAILURES_PER_IP=100000", "RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the stack:", err)
+		return 1
+	}
+	code := m.Run()
+	if code != 0 || os.Getenv("E2E_LOGS") != "" {
+		for _, s := range Services {
+			fmt.Fprintf(os.Stderr, "===== %s log (tail) =====\n%s\n", s, tail(stack.Logs(s), 60))
+		}
+	}
+	stack.Stop()
+	return code
+}
+
+func tail(s string, lines int) string {
+	n := 0
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '\n' {
+			n++
+			if n > lines {
+				return s[i+1:]
+			}
+		}
+	}
+	return s
+}

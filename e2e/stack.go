@@ -1,0 +1,306 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Services in start order: the gateway last, after the services it routes to.
+var Services = []string{"profiles", "auth", "gateway"}
+
+// Stack is a whole messenger started from freshly built binaries, with its own databases and its own
+// exchange, so it never meets another run's data.
+type Stack struct {
+	// GatewayURL is the public API of the first gateway.
+	GatewayURL string
+	// Exchange is the isolated event exchange of this stack.
+	Exchange string
+
+	id     string
+	binDir string
+	logDir string
+	env    []string // shared by every process
+	addrs  map[string]string
+	admins map[string]string
+	dbs    []string
+
+	mu    sync.Mutex
+	procs map[string]*exec.Cmd
+}
+
+// MySQLAddr and AMQPURL are the servers the stack uses.
+var (
+	MySQLAddr = envOr("MYSQL_ADDR", "127.0.0.1:3306")
+	MySQLUser = envOr("MYSQL_USER", "root")
+	AMQPURL   = envOr("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+)
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// repoRoot finds the directory holding go.work.
+func repoRoot() (string, error) {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.work not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Build compiles the service binaries into dir.
+func Build(dir string) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	for _, s := range Services {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, s), "./services/"+s)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", s, err, out)
+		}
+	}
+	return nil
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func randomID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Start creates the databases and starts every service from the binaries in binDir; extra variables go to
+// every process (e.g. rate limits).
+func Start(binDir, logDir string, extra ...string) (*Stack, error) {
+	s := &Stack{id: randomID(), binDir: binDir, logDir: logDir, addrs: map[string]string{}, admins: map[string]string{}, procs: map[string]*exec.Cmd{}}
+	s.Exchange = "e2e." + s.id
+	for _, svc := range Services {
+		a, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		b, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		s.addrs[svc], s.admins[svc] = a, b
+	}
+	s.env = append(os.Environ(),
+		"MYSQL_ADDR="+MySQLAddr, "MYSQL_USER="+MySQLUser, "AMQP_URL="+AMQPURL, "AMQP_EXCHANGE="+s.Exchange,
+		"LOG_LEVEL=debug", "SHUTDOWN_TIMEOUT=5s",
+		"AUTH_URL=http://"+s.addrs["auth"], "PROFILES_URL=http://"+s.addrs["profiles"],
+		"AUTH_JWKS_URL=http://"+s.addrs["auth"]+"/.well-known/jwks.json",
+	)
+	s.env = append(s.env, extra...)
+	if err := s.createDatabases(); err != nil {
+		return nil, err
+	}
+	for _, svc := range Services {
+		if err := s.start(svc, svc, s.addrs[svc], s.admins[svc]); err != nil {
+			s.Stop()
+			return nil, err
+		}
+		if err := waitReady(s.admins[svc], 60*time.Second); err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("%s not ready: %v\n%s", svc, err, s.Logs(svc))
+		}
+	}
+	s.GatewayURL = "http://" + s.addrs["gateway"]
+	return s, nil
+}
+
+func (s *Stack) dbName(svc string) string { return "e2e_" + s.id + "_" + svc }
+
+func (s *Stack) createDatabases() error {
+	db, err := sql.Open("mysql", MySQLUser+":"+os.Getenv("MYSQL_PASSWORD")+"@tcp("+MySQLAddr+")/")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, svc := range Services {
+		if svc == "gateway" {
+			continue
+		}
+		if _, err := db.Exec("CREATE DATABASE `" + s.dbName(svc) + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+			return err
+		}
+		s.dbs = append(s.dbs, s.dbName(svc))
+	}
+	return nil
+}
+
+// start runs binary svc as the process called name.
+func (s *Stack) start(name, svc, addr, admin string, extra ...string) error {
+	logf, err := os.Create(filepath.Join(s.logDir, name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(s.binDir, svc))
+	cmd.Env = append(append(append([]string{}, s.env...), "HTTP_ADDR="+addr, "ADMIN_ADDR="+admin, "MYSQL_DATABASE="+s.dbName(svc)), extra...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() { _ = cmd.Wait(); logf.Close() }()
+	s.mu.Lock()
+	s.procs[name] = cmd
+	s.mu.Unlock()
+	return nil
+}
+
+// StartGateway starts one more gateway replica (with extra variables) and returns its public URL.
+func (s *Stack) StartGateway(name string, extra ...string) (string, error) {
+	a, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	b, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	if err := s.start(name, "gateway", a, b, extra...); err != nil {
+		return "", err
+	}
+	if err := waitReady(b, 30*time.Second); err != nil {
+		return "", fmt.Errorf("%s not ready: %v\n%s", name, err, s.Logs(name))
+	}
+	return "http://" + a, nil
+}
+
+// AdminURL is the admin base URL of a service started by Start.
+func (s *Stack) AdminURL(svc string) string { return "http://" + s.admins[svc] }
+
+// Logs returns what the named process wrote.
+func (s *Stack) Logs(name string) string {
+	b, _ := os.ReadFile(filepath.Join(s.logDir, name+".log"))
+	return string(b)
+}
+
+// Kill sends SIGTERM to the named process and waits for it to exit.
+func (s *Stack) StopProcess(name string) {
+	s.mu.Lock()
+	cmd := s.procs[name]
+	delete(s.procs, name)
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if cmd.Process.Signal(syscall.Signal(0)) != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+}
+
+// Stop ends every process and removes the stack's databases and broker topology.
+func (s *Stack) Stop() {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.procs))
+	for n := range s.procs {
+		names = append(names, n)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.StopProcess(n) }()
+	}
+	wg.Wait()
+	if db, err := sql.Open("mysql", MySQLUser+":"+os.Getenv("MYSQL_PASSWORD")+"@tcp("+MySQLAddr+")/"); err == nil {
+		for _, name := range s.dbs {
+			_, _ = db.Exec("DROP DATABASE IF EXISTS `" + name + "`")
+		}
+		db.Close()
+	}
+	s.deleteTopology()
+}
+
+// deleteTopology removes the exchanges and durable queues named after the stack's exchange.
+func (s *Stack) deleteTopology() {
+	conn, err := amqp.Dial(AMQPURL)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	for _, q := range DurableQueues {
+		if ch, err := conn.Channel(); err == nil {
+			_, _ = ch.QueueDelete(s.Exchange+"."+q, false, false, false)
+			ch.Close()
+		}
+	}
+	for _, ex := range []string{s.Exchange, s.Exchange + ".dlx"} {
+		if ch, err := conn.Channel(); err == nil {
+			_ = ch.ExchangeDelete(ex, false, false)
+			ch.Close()
+		}
+	}
+}
+
+// DurableQueues are the consumers' queue names (after "<exchange>.") that the services declare.
+var DurableQueues = []string{"auth.password-changed", "dead-letters"}
+
+func waitReady(admin string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	var last error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+admin+"/readyz", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			var b bytes.Buffer
+			_, _ = b.ReadFrom(res.Body)
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				cancel()
+				return nil
+			}
+			last = fmt.Errorf("readyz %d %s", res.StatusCode, strings.TrimSpace(b.String()))
+		} else {
+			last = err
+		}
+		cancel()
+		time.Sleep(200 * time.Millisecond)
+	}
+	return last
+}

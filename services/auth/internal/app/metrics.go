@@ -1,0 +1,35 @@
+package app
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics counts the outcomes operators watch: failed and throttled logins (credential stuffing) and
+// refresh-token reuse (stolen tokens).
+type Metrics struct {
+	logins    *prometheus.CounterVec
+	refreshes *prometheus.CounterVec
+}
+
+// NewMetrics registers the counters with reg (nil: not exported, for tests).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auth_logins_total", Help: "Login attempts by outcome.",
+		}, []string{"outcome"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auth_refreshes_total", Help: "Refresh-token uses by outcome (reuse: a spent token came back and its session was revoked).",
+		}, []string{"outcome"}),
+	}
+	if reg != nil {
+		if err := errors.Join(reg.Register(m.logins), reg.Register(m.refreshes)); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) login(outcome string)   { m.logins.WithLabelValues(outcome).Inc() }
+func (m *Metrics) refresh(outcome string) { m.refreshes.WithLabelValues(outcome).Inc() }

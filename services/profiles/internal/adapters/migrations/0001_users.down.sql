@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS avatars;
+DROP TABLE IF EXISTS users;
