@@ -27,7 +27,7 @@ func run(m *testing.M) int {
 	}
 	// Lifted login throttling per address and rate limits: every test shares 127.0.0.1, and these tests check
 	// the per-account rules; the gateway's limits are checked on a dedicated replica.
-	stack, err = Start(dir, dir, "LOGIN_MAX_FAILURES_PER_IP=100000", "RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0")
+	stack, err = Start(dir, dir, "LOGIN_MAX_FAILURES_PER_ADDRESS=0", "RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the stack:", err)
 		return 1

@@ -132,7 +132,7 @@ func TestAvatarLifecycle(t *testing.T) {
 	// Refused uploads change nothing.
 	mustError(t, call(t, "PUT", "/api/v1/users/me/avatar", a.access, []byte("GIF89a but not really"), "Content-Type", "image/gif"), 415, "unsupported_image", "not an image")
 	mustError(t, call(t, "PUT", "/api/v1/users/me/avatar", a.access, img, "Content-Type", "image/jpeg"), 415, "unsupported_image", "PNG declared as JPEG")
-	mustError(t, call(t, "PUT", "/api/v1/users/me/avatar", a.access, img, "Content-Type", "image/webp"), 415, "unsupported_image", "unsupported type")
+	mustError(t, call(t, "PUT", "/api/v1/users/me/avatar", a.access, img, "Content-Type", "image/webp"), 415, "unsupported_media_type", "unsupported type")
 	mustError(t, call(t, "PUT", "/api/v1/users/me/avatar", a.access, pngOf(t, 4097, 1), "Content-Type", "image/png"), 415, "unsupported_image", "4097 px wide")
 	big := append(append([]byte{}, img...), make([]byte, 1<<20)...)
 	mustError(t, call(t, "PUT", "/api/v1/users/me/avatar", a.access, big, "Content-Type", "image/png"), 413, "body_too_large", "over 1 MiB")

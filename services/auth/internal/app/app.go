@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"net/http"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -106,8 +107,8 @@ func New(cfg Config, keys *domain.KeyRing, repo Repository, profiles Profiles, r
 
 // Errors the use cases answer with (the contract's codes).
 var (
-	ErrInvalidCredentials  = apierr.New(401, "invalid_credentials", "the nickname or password is wrong")
-	ErrInvalidRefreshToken = apierr.New(401, "invalid_refresh_token", "the refresh token is invalid, expired or revoked")
+	ErrInvalidCredentials  = apierr.New(http.StatusUnauthorized, "invalid_credentials", "the nickname or password is wrong")
+	ErrInvalidRefreshToken = apierr.New(http.StatusUnauthorized, "invalid_refresh_token", "the refresh token is invalid, expired or revoked")
 	ErrSessionNotFound     = apierr.NotFound("session_not_found", "no such session")
 	ErrSessionRevoked      = apierr.Unauthorized("the session has ended")
 )

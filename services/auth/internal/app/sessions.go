@@ -96,17 +96,9 @@ func (s *Service) PasswordChanged(ctx context.Context, sqlTx *sql.Tx, userID, ke
 		revoked++
 	}
 	if revoked > 0 {
+		// No Notify: the consumer commits after we return, and the relay's own polling picks the events up
+		// well within the time gateways have to learn of revocations.
 		slog.InfoContext(ctx, "password changed: other sessions revoked", "user_id", userID, "revoked", revoked)
-		s.notifyAfterForeignCommit()
 	}
 	return nil
-}
-
-// notifyAfterForeignCommit wakes the relay for events enqueued in a transaction that the caller (the
-// consumer) commits after we return, so there is no "after commit" moment to hook into: a few wake-ups
-// shortly after cover the commit without waiting for the relay's next poll.
-func (s *Service) notifyAfterForeignCommit() {
-	for _, d := range []time.Duration{20 * time.Millisecond, 200 * time.Millisecond} {
-		time.AfterFunc(d, s.relay.Notify)
-	}
 }

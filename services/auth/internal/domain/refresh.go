@@ -44,7 +44,7 @@ func DecideRefresh(tok RefreshToken, sess Session, now time.Time) RefreshOutcome
 	case tok.SpentAt != nil:
 		// Checked before expiry: an old spent token showing up is still a sign of theft while the session lives.
 		return RefreshReuse
-	case !now.Before(tok.ExpiresAt), !now.Before(sess.ExpiresAt):
+	case !now.Before(tok.ExpiresAt), !sess.Active(now):
 		return RefreshReject
 	default:
 		return RefreshRotate

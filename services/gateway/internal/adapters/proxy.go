@@ -94,7 +94,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // client-sent Forwarded/X-Forwarded-* from it.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.cfg.Target)
-	// X-Forwarded-For: the client's list with the peer the gateway saw appended; X-Forwarded-Host/Proto.
+	// X-Forwarded-For: the incoming list (Rewrite mode drops it from Out) with the peer the gateway saw
+	// appended, as proxies do; it is informative only, services take the client from X-Real-IP.
+	// X-Forwarded-Host/Proto come along.
+	pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 	pr.SetXForwarded()
 	// A client cannot choose its own X-Real-IP: it is always the gateway's view.
 	pr.Out.Header.Set("X-Real-IP", p.cfg.ClientAddress(pr.In))

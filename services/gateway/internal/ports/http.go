@@ -134,6 +134,7 @@ func (h *HTTP) profileCache(c *gin.Context) {
 	rec := &recorder{ResponseWriter: c.Writer}
 	c.Writer = rec
 	c.Next()
+	c.Writer = rec.ResponseWriter
 	if rec.Status() == http.StatusOK && !rec.overflow && json.Valid(rec.body.Bytes()) {
 		h.Profiles.Put(id, domain.CachedProfile{
 			ContentType: rec.Header().Get("Content-Type"),

@@ -43,6 +43,9 @@ func NewArgon2Hasher(params argon2id.Params, concurrency int, reg prometheus.Reg
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"op"}),
 	}
+	// Both series exist from the start, so dashboards show zero rather than nothing.
+	h.duration.WithLabelValues("hash")
+	h.duration.WithLabelValues("compare")
 	if reg != nil {
 		if err := reg.Register(h.duration); err != nil {
 			return nil, err

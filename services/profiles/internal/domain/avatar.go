@@ -28,7 +28,9 @@ type Avatar struct {
 // ErrUnsupportedMediaType: the declared Content-Type is not one of the avatar types.
 var ErrUnsupportedMediaType = &ValidationError{Code: "unsupported_media_type", Message: "an avatar must be image/png, image/jpeg or image/gif"}
 
-func unsupportedImage(msg string) error { return &ValidationError{Code: "unsupported_image", Message: msg} }
+func unsupportedImage(msg string) error {
+	return &ValidationError{Code: "unsupported_image", Message: msg}
+}
 
 // avatarFormats maps the accepted media types to the image package's format names.
 var avatarFormats = map[string]struct {

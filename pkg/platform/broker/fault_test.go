@@ -1,0 +1,129 @@
+package broker_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"simplemessenger/platform/broker"
+	"simplemessenger/platform/broker/brokertest"
+	"simplemessenger/platform/metrics"
+	"simplemessenger/platform/mysqlx/mysqltest"
+)
+
+// rabbitmqctl runs one rabbitmqctl command against the local node.
+func rabbitmqctl(t *testing.T, ctl string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, ctl, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rabbitmqctl %v: %v\n%s", args, err, out)
+	}
+	t.Logf("rabbitmqctl %v took %s", args, time.Since(start).Round(time.Millisecond))
+}
+
+// The outbox relay loses no event across a broker restart, and the consumer comes back by itself: events are
+// committed continuously before, during and after `rabbitmqctl stop_app` / `start_app`, and every one of them
+// is handled exactly once (at-least-once delivery, made exactly-once handling by the inbox).
+//
+// It stops the machine's broker, so it runs only when asked (MESSENGER_BROKER_FAULTS=1), outside the
+// parallel tests.
+func TestFaultOutboxLosesNoEventAcrossBrokerRestart(t *testing.T) {
+	if os.Getenv("MESSENGER_BROKER_FAULTS") != "1" {
+		t.Skip("restarts the machine's RabbitMQ; set MESSENGER_BROKER_FAULTS=1 to run (make test does, in a serial phase)")
+	}
+	ctl, err := exec.LookPath("rabbitmqctl")
+	if err != nil {
+		t.Skip("rabbitmqctl not found; it is needed to restart the broker")
+	}
+	cfg := brokertest.Config(t)
+	db, _ := mysqltest.New(t, nil)
+	m := metrics.New("test")
+	conn := dial(t, cfg, m)
+	s := newSink()
+	readyCount := consume(t, conn, broker.Subscription{Queue: "fault", Keys: []string{"test.#"}, DB: db, Handle: s.handle})
+	r := relay(t, db, conn, m)
+
+	var mu sync.Mutex
+	var ids []string
+	produced := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), ids...) }
+	ctx, stopProducing := context.WithCancel(context.Background())
+	producerDone := make(chan struct{})
+	go func() {
+		defer close(producerDone)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			ev, err := broker.NewEvent("test", "test.fault.tick", nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			enqueue(t, db, context.Background(), ev)
+			mu.Lock()
+			ids = append(ids, ev.ID)
+			mu.Unlock()
+			r.Notify()
+		}
+	}()
+	defer func() { stopProducing(); <-producerDone }()
+
+	time.Sleep(time.Second)
+	before := len(produced())
+
+	stopped := true
+	defer func() {
+		// Whatever happened, leave the machine's broker running.
+		if stopped {
+			rabbitmqctl(t, ctl, "start_app")
+		}
+	}()
+	rabbitmqctl(t, ctl, "stop_app")
+	waitFor(t, 10*time.Second, "the Conn to notice the broker is down", func() bool { return conn.Ready(context.Background()) != nil })
+	// Events keep being committed while nothing can be published.
+	time.Sleep(1500 * time.Millisecond)
+	during := len(produced())
+	rabbitmqctl(t, ctl, "start_app")
+	stopped = false
+	outageEnd := time.Now()
+
+	waitFor(t, 30*time.Second, "the Conn to reconnect", func() bool { return conn.Ready(context.Background()) == nil })
+	waitFor(t, 30*time.Second, "the consumer to restart", func() bool { return readyCount() >= 2 })
+	t.Logf("reconnected and consuming %s after start_app", time.Since(outageEnd).Round(time.Millisecond))
+	time.Sleep(time.Second)
+	stopProducing()
+	<-producerDone
+	all := produced()
+	t.Logf("events committed: %d before the stop, %d while stopped, %d after the start", before, during-before, len(all)-during)
+	if before == 0 || during == before || len(all) == during {
+		t.Fatalf("the producer did not run in every phase (%d/%d/%d)", before, during, len(all))
+	}
+
+	waitFor(t, 30*time.Second, "every committed event to be handled", func() bool {
+		for _, id := range all {
+			if s.count(id) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, id := range all {
+		if n := s.count(id); n != 1 {
+			t.Errorf("event %s handled %d times", id, n)
+		}
+	}
+	if v := metricValue(t, m, "broker_reconnects_total", nil); v < 1 {
+		t.Errorf("broker_reconnects_total = %v, want at least 1", v)
+	}
+	t.Logf("duplicates absorbed by the inbox: %v", metricValue(t, m, "broker_consumed_total", map[string]string{"queue": "fault", "result": "duplicate"}))
+}

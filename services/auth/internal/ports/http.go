@@ -1,0 +1,197 @@
+// Package ports is the auth service's inbound side: the HTTP API (public and internal routes) and the
+// consumer of profiles' password-changed events.
+package ports
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"simplemessenger/platform/apierr"
+	"simplemessenger/platform/authn"
+	"simplemessenger/platform/server"
+
+	"simplemessenger/services/auth/internal/app"
+	"simplemessenger/services/auth/internal/domain"
+)
+
+// HTTP serves the auth routes.
+type HTTP struct {
+	app      *app.Service
+	verifier *authn.Verifier
+}
+
+// NewHTTP serves svc; tokens on authenticated routes are verified with auth's own keys (no HTTP to itself).
+func NewHTTP(svc *app.Service) *HTTP {
+	v := authn.NewVerifier("", nil)
+	v.AddKeys(svc.JWKS())
+	return &HTTP{app: svc, verifier: v}
+}
+
+// Register adds the routes to r.
+func (h *HTTP) Register(r gin.IRouter) {
+	r.GET("/.well-known/jwks.json", h.jwks)
+	r.GET("/internal/v1/revoked-sessions", h.revokedSessions)
+
+	a := r.Group("/api/v1/auth")
+	a.POST("/login", h.login)
+	a.POST("/refresh", h.refresh)
+	authed := a.Group("", authn.Middleware(h.verifier), h.activeSession)
+	authed.POST("/logout", h.logout)
+	authed.GET("/sessions", h.sessions)
+	authed.DELETE("/sessions/:id", h.deleteSession)
+}
+
+// activeSession refuses tokens of revoked sessions (the token alone would still verify until it expires).
+func (h *HTTP) activeSession(c *gin.Context) {
+	claims := authn.FromContext(c.Request.Context())
+	if err := h.app.CheckSession(c.Request.Context(), claims.UserID(), claims.SessionID); err != nil {
+		apierr.Respond(c, err)
+		return
+	}
+	c.Next()
+}
+
+type tokenResponse struct {
+	AccessToken  string          `json:"access_token"`
+	TokenType    string          `json:"token_type"`
+	ExpiresIn    int64           `json:"expires_in"`
+	RefreshToken string          `json:"refresh_token"`
+	User         json.RawMessage `json:"user,omitempty"`
+}
+
+func writeTokens(c *gin.Context, t app.Tokens) {
+	res := tokenResponse{
+		AccessToken: t.AccessToken.Token, TokenType: "Bearer", ExpiresIn: int64(t.ExpiresIn / time.Second),
+		RefreshToken: t.RefreshToken,
+	}
+	if t.User != nil {
+		res.User = t.User.Profile
+	}
+	// Tokens must not be kept by caches along the way (RFC 6749 §5.1).
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	c.JSON(http.StatusOK, res)
+}
+
+func (h *HTTP) login(c *gin.Context) {
+	var req struct {
+		Nickname string `json:"nickname"`
+		Password string `json:"password"`
+	}
+	if !server.BindJSON(c, &req) {
+		return
+	}
+	if req.Nickname == "" || req.Password == "" {
+		apierr.Respond(c, apierr.BadRequest("invalid_field", "nickname and password are required"))
+		return
+	}
+	tokens, err := h.app.Login(c.Request.Context(), app.LoginInput{
+		Nickname: req.Nickname, Password: req.Password,
+		UserAgent: c.GetHeader("User-Agent"), ClientIP: clientIP(c),
+	})
+	if err != nil {
+		apierr.Respond(c, err)
+		return
+	}
+	writeTokens(c, tokens)
+}
+
+func (h *HTTP) refresh(c *gin.Context) {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if !server.BindJSON(c, &req) {
+		return
+	}
+	if req.RefreshToken == "" {
+		apierr.Respond(c, apierr.BadRequest("invalid_field", "refresh_token is required"))
+		return
+	}
+	tokens, err := h.app.Refresh(c.Request.Context(), req.RefreshToken)
+	if err != nil {
+		apierr.Respond(c, err)
+		return
+	}
+	writeTokens(c, tokens)
+}
+
+func (h *HTTP) logout(c *gin.Context) {
+	claims := authn.FromContext(c.Request.Context())
+	if err := h.app.RevokeSession(c.Request.Context(), claims.UserID(), claims.SessionID); err != nil {
+		apierr.Respond(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+type sessionJSON struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	UserAgent  string    `json:"user_agent"`
+	Current    bool      `json:"current"`
+}
+
+func (h *HTTP) sessions(c *gin.Context) {
+	claims := authn.FromContext(c.Request.Context())
+	list, err := h.app.Sessions(c.Request.Context(), claims.UserID(), claims.SessionID)
+	if err != nil {
+		apierr.Respond(c, err)
+		return
+	}
+	items := make([]sessionJSON, len(list))
+	for i, s := range list {
+		items[i] = sessionJSON{ID: s.ID, CreatedAt: s.CreatedAt.UTC(), LastUsedAt: s.LastUsedAt.UTC(), UserAgent: s.UserAgent, Current: s.Current}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+func (h *HTTP) deleteSession(c *gin.Context) {
+	id := c.Param("id")
+	if _, err := uuid.Parse(id); err != nil {
+		apierr.Respond(c, app.ErrSessionNotFound)
+		return
+	}
+	claims := authn.FromContext(c.Request.Context())
+	if err := h.app.RevokeSession(c.Request.Context(), claims.UserID(), id); err != nil {
+		apierr.Respond(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h *HTTP) jwks(c *gin.Context) {
+	// Short enough that a newly added key reaches caches well before it starts signing.
+	c.Header("Cache-Control", "public, max-age=60")
+	c.JSON(http.StatusOK, h.app.JWKS())
+}
+
+func (h *HTTP) revokedSessions(c *gin.Context) {
+	list, err := h.app.RevokedSessions(c.Request.Context())
+	if err != nil {
+		apierr.Respond(c, err)
+		return
+	}
+	if list == nil {
+		list = []domain.RevokedSession{}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": list})
+}
+
+// clientIP is the address login failures are counted against: X-Real-IP, which the gateway sets to the
+// client address it saw, else the peer's address (a direct caller).
+func clientIP(c *gin.Context) string {
+	if a, err := netip.ParseAddr(strings.TrimSpace(c.GetHeader("X-Real-IP"))); err == nil {
+		return a.Unmap().String()
+	}
+	if ap, err := netip.ParseAddrPort(c.Request.RemoteAddr); err == nil {
+		return ap.Addr().Unmap().String()
+	}
+	return c.Request.RemoteAddr
+}

@@ -1,0 +1,302 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"simplemessenger/platform/authn"
+	"simplemessenger/platform/broker"
+	"simplemessenger/platform/broker/brokertest"
+	"simplemessenger/platform/mysqlx"
+	"simplemessenger/platform/mysqlx/mysqltest"
+
+	"simplemessenger/services/auth/internal/service"
+)
+
+// profiles fakes the profiles service's credential check over HTTP.
+type profiles struct {
+	*httptest.Server
+	mu    sync.Mutex
+	users map[string]fakeUser // by lower-case nickname
+	calls atomic.Int64
+}
+
+type fakeUser struct{ ID, Nickname, Password string }
+
+func newProfiles(t *testing.T) *profiles {
+	p := &profiles{users: map[string]fakeUser{}}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/internal/v1/credentials/verify" {
+			http.NotFound(w, r)
+			return
+		}
+		p.calls.Add(1)
+		var in struct{ Nickname, Password string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		p.mu.Lock()
+		u, ok := p.users[strings.ToLower(in.Nickname)]
+		p.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !ok || u.Password != in.Password {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":{"code":"invalid_credentials","message":"wrong"}}`))
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"user": map[string]any{
+			"id": u.ID, "nickname": u.Nickname, "display_name": u.Nickname, "bio": "", "has_avatar": false,
+			"created_at": "2030-01-01T00:00:00Z",
+		}})
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *profiles) add(id, nickname, password string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.users[strings.ToLower(nickname)] = fakeUser{id, nickname, password}
+}
+
+// stack is a running auth service on ephemeral ports with its own database and exchange.
+type stack struct {
+	t        *testing.T
+	URL      string
+	DB       *sql.DB
+	Profiles *profiles
+	Broker   broker.Config
+}
+
+// start builds and serves the service; adjust changes the configuration first.
+func start(t *testing.T, adjust func(*service.Config)) *stack {
+	t.Helper()
+	t.Parallel()
+	brokerCfg := brokertest.Config(t) // first: its cleanup must run after the service has stopped
+	dbCfg := mysqltest.NewDatabase(t)
+	p := newProfiles(t)
+
+	cfg := service.DefaultConfig()
+	cfg.HTTP.LogLevel = "error"
+	cfg.HTTP.ShutdownTimeout = 5 * time.Second
+	cfg.MySQL = dbCfg
+	cfg.Broker = brokerCfg
+	cfg.ProfilesURL = p.URL
+	cfg.ProfilesTimeout = 2 * time.Second
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := service.Build(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatalf("build: %v", err)
+	}
+	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, pub, adm) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+
+	db, err := mysqlx.Open(context.Background(), dbCfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &stack{t: t, URL: "http://" + pub.Addr().String(), DB: db, Profiles: p, Broker: brokerCfg}
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response %d is not a JSON object: %q", r.Status, r.Body)
+	}
+	return m
+}
+
+func (r response) errorCode(t *testing.T) string {
+	t.Helper()
+	e, _ := r.json(t)["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+// call sends a request; headers alternate names and values.
+func (s *stack) call(method, path, token string, body any, headers ...string) response {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+func (s *stack) expect(r response, status int, what string) response {
+	s.t.Helper()
+	if r.Status != status {
+		s.t.Fatalf("%s: status %d, want %d; body %s", what, r.Status, status, r.Body)
+	}
+	return r
+}
+
+// session is one login's tokens.
+type session struct {
+	Access, Refresh, ID string
+}
+
+// login logs in (from the given X-Real-IP and User-Agent when set) and expects success.
+func (s *stack) login(nickname, password string, headers ...string) session {
+	s.t.Helper()
+	r := s.expect(s.call("POST", "/api/v1/auth/login", "", map[string]string{"nickname": nickname, "password": password}, headers...), 200, "login "+nickname)
+	return s.sessionOf(r)
+}
+
+func (s *stack) sessionOf(r response) session {
+	s.t.Helper()
+	m := r.json(s.t)
+	access, _ := m["access_token"].(string)
+	refresh, _ := m["refresh_token"].(string)
+	claims, err := s.verifier().Verify(context.Background(), access)
+	if err != nil {
+		s.t.Fatalf("access token does not verify against the JWKS: %v", err)
+	}
+	return session{Access: access, Refresh: refresh, ID: claims.SessionID}
+}
+
+// verifier checks tokens the way every other service does: with the keys fetched from the JWKS endpoint.
+func (s *stack) verifier() *authn.Verifier {
+	return authn.NewVerifier(s.URL+"/.well-known/jwks.json", nil)
+}
+
+// revokedEvents returns the session ids of the auth.session.revoked events in the outbox.
+func (s *stack) revokedEvents() []string {
+	s.t.Helper()
+	rows, err := s.DB.Query(`SELECT payload FROM outbox WHERE event_type = 'auth.session.revoked' ORDER BY seq`)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var payload []byte
+		var ev broker.Event
+		var data struct {
+			SessionID string    `json:"session_id"`
+			UserID    string    `json:"user_id"`
+			ExpiresAt time.Time `json:"expires_at"`
+		}
+		if err := rows.Scan(&payload); err != nil {
+			s.t.Fatal(err)
+		}
+		if err := json.Unmarshal(payload, &ev); err != nil || ev.Decode(&data) != nil {
+			s.t.Fatalf("undecodable outbox payload %q", payload)
+		}
+		if data.UserID == "" || data.ExpiresAt.IsZero() {
+			s.t.Errorf("revoked event without user_id or expires_at: %s", ev.Data)
+		}
+		ids = append(ids, data.SessionID)
+	}
+	return ids
+}
+
+// revokedList returns the session ids GET /internal/v1/revoked-sessions lists.
+func (s *stack) revokedList() []string {
+	s.t.Helper()
+	r := s.expect(s.call("GET", "/internal/v1/revoked-sessions", "", nil), 200, "revoked sessions")
+	items, _ := r.json(s.t)["items"].([]any)
+	var ids []string
+	for _, it := range items {
+		m, _ := it.(map[string]any)
+		id, _ := m["session_id"].(string)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// eventually polls cond until it holds or within has passed.
+func eventually(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// tokenKid reads the kid of a JWT's header.
+func tokenKid(t *testing.T, token string) string {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Kid
+}

@@ -1,0 +1,71 @@
+// Package service wires the gateway: configuration, dependencies, routes, background work.
+package service
+
+import (
+	"time"
+
+	"simplemessenger/platform/broker"
+	"simplemessenger/platform/config"
+)
+
+// Config is the gateway's configuration; DefaultConfig holds the defaults, environment variables override them.
+type Config struct {
+	HTTP   config.HTTP
+	Broker broker.Config
+
+	// JWKSURL publishes the keys of access tokens.
+	JWKSURL string `env:"AUTH_JWKS_URL"`
+	// Upstreams, as http://host:port.
+	AuthURL     string `env:"AUTH_URL"`
+	ProfilesURL string `env:"PROFILES_URL"`
+	FriendsURL  string `env:"FRIENDS_URL"`
+	MessagesURL string `env:"MESSAGES_URL"`
+	// UpstreamTimeout bounds one forwarded exchange (then 504).
+	UpstreamTimeout time.Duration `env:"UPSTREAM_TIMEOUT"`
+
+	// Rate limits: requests per second and burst, per client address (before token verification) and per
+	// user (after). A rate of 0 disables that limit (benchmarks).
+	RateLimitIPRPS     float64 `env:"RATE_LIMIT_IP_RPS"`
+	RateLimitIPBurst   int     `env:"RATE_LIMIT_IP_BURST"`
+	RateLimitUserRPS   float64 `env:"RATE_LIMIT_USER_RPS"`
+	RateLimitUserBurst int     `env:"RATE_LIMIT_USER_BURST"`
+	// RateLimitKeys bounds the addresses and users tracked by each limiter (LRU).
+	RateLimitKeys int `env:"RATE_LIMIT_MAX_KEYS"`
+
+	// ProfileCacheTTL is how long a public profile may be served from memory (0 disables the cache);
+	// ProfileCacheSize bounds how many are kept.
+	ProfileCacheTTL  time.Duration `env:"PROFILE_CACHE_TTL"`
+	ProfileCacheSize int           `env:"PROFILE_CACHE_SIZE"`
+
+	// TrustedProxies are the load balancers (CIDRs or addresses) whose X-Forwarded-For is believed.
+	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
+}
+
+// DefaultConfig is the configuration of a local stack.
+func DefaultConfig() Config {
+	return Config{
+		HTTP: config.HTTP{
+			Addr:              "127.0.0.1:8080",
+			AdminAddr:         "127.0.0.1:9080",
+			ShutdownTimeout:   15 * time.Second,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			LogLevel:          "info",
+		},
+		Broker:             broker.DefaultConfig(),
+		JWKSURL:            "http://127.0.0.1:8081/.well-known/jwks.json",
+		AuthURL:            "http://127.0.0.1:8081",
+		ProfilesURL:        "http://127.0.0.1:8082",
+		FriendsURL:         "http://127.0.0.1:8083",
+		MessagesURL:        "http://127.0.0.1:8084",
+		UpstreamTimeout:    10 * time.Second,
+		RateLimitIPRPS:     200,
+		RateLimitIPBurst:   400,
+		RateLimitUserRPS:   20,
+		RateLimitUserBurst: 100,
+		RateLimitKeys:      100_000,
+		ProfileCacheTTL:    30 * time.Second,
+		ProfileCacheSize:   10_000,
+	}
+}

@@ -1,0 +1,160 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"simplemessenger/platform/authn"
+	"simplemessenger/platform/broker"
+	"simplemessenger/platform/httpclient"
+	"simplemessenger/platform/logging"
+	"simplemessenger/platform/server"
+	"simplemessenger/platform/telemetry"
+
+	"simplemessenger/services/gateway/internal/adapters"
+	"simplemessenger/services/gateway/internal/app"
+	"simplemessenger/services/gateway/internal/domain"
+	"simplemessenger/services/gateway/internal/ports"
+)
+
+// Name is the service name in logs, metrics and traces.
+const Name = "gateway"
+
+// Build assembles the gateway: the public routes proxied to their services, token verification, the revoked
+// sessions kept in step with auth, rate limits, the profile cache, and the broker subscription feeding them.
+func Build(ctx context.Context, cfg Config) (*server.App, error) {
+	upstreams, err := parseUpstreams(cfg)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := domain.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	addrLimiter, err := domain.NewRateLimiter(cfg.RateLimitIPRPS, cfg.RateLimitIPBurst, cfg.RateLimitKeys)
+	if err != nil {
+		return nil, fmt.Errorf("address rate limiter: %w", err)
+	}
+	userLimiter, err := domain.NewRateLimiter(cfg.RateLimitUserRPS, cfg.RateLimitUserBurst, cfg.RateLimitKeys)
+	if err != nil {
+		return nil, fmt.Errorf("user rate limiter: %w", err)
+	}
+	profiles, err := domain.NewProfileCache(cfg.ProfileCacheTTL, cfg.ProfileCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("profile cache: %w", err)
+	}
+
+	log := logging.New(Name, cfg.HTTP.LogLevel)
+	a := server.New(Name, cfg.HTTP, log)
+	metrics, err := ports.NewMetrics(a.Metrics.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	proxyErrors, err := adapters.NewProxyErrors(a.Metrics.Registerer)
+	if err != nil {
+		return nil, err
+	}
+
+	conn := broker.Dial(cfg.Broker, log, a.Metrics)
+	a.OnShutdown(func(context.Context) error { return conn.Close() })
+	a.AddReadyCheck("broker", conn.Ready)
+
+	client := httpclient.New(cfg.UpstreamTimeout)
+	revoked := domain.NewRevokedSessions()
+	revocations := app.NewRevocations(revoked, adapters.NewAuthClient(cfg.AuthURL, client), time.Now, log)
+	a.AddReadyCheck("revoked_sessions", revocations.Ready)
+	if err := a.Metrics.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gateway_revoked_sessions",
+		Help: "Revoked sessions whose access tokens the gateway refuses.",
+	}, func() float64 { return float64(revoked.Len()) })); err != nil {
+		return nil, err
+	}
+	a.Go(revocations.Run)
+	// The queue is per process (exclusive, auto-delete, named by the broker): each replica sees every event.
+	// What it missed while disconnected is reloaded from auth each time the queue is back (OnReady).
+	events := ports.Events{Revocations: revocations, Profiles: profiles}
+	a.Go(func(ctx context.Context) error {
+		return conn.Consume(ctx, broker.Subscription{
+			Queue:     Name,
+			Keys:      ports.EventKeys,
+			Handle:    events.Handle,
+			Transient: true,
+			OnReady:   func(context.Context) { revocations.RequestResync() },
+		})
+	})
+
+	// The platform client's transport carries the trace context and the request id; the proxy bounds each
+	// exchange with UpstreamTimeout itself (a client timeout does not apply to a bare transport).
+	transport := client.Transport
+	handlers := map[domain.Upstream]http.Handler{}
+	for name, target := range upstreams {
+		handlers[name] = adapters.NewProxy(adapters.ProxyConfig{
+			Name:          string(name),
+			Target:        target,
+			Transport:     transport,
+			Timeout:       cfg.UpstreamTimeout,
+			ClientAddress: ports.ClientAddress,
+			WriteError:    ports.WriteError,
+			Errors:        proxyErrors,
+			Log:           log,
+		})
+	}
+	h := &ports.HTTP{
+		Upstreams:      handlers,
+		Verifier:       authn.NewVerifier(cfg.JWKSURL, client),
+		Revocations:    revocations,
+		AddressLimiter: addrLimiter,
+		UserLimiter:    userLimiter,
+		Profiles:       profiles,
+		TrustedProxies: trusted,
+		Now:            time.Now,
+		Metrics:        metrics,
+	}
+	if err := h.Register(a, domain.Routes); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Run builds the gateway and serves until SIGTERM/SIGINT or ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	shutdownTracing, err := telemetry.Setup(ctx, Name)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() { _ = shutdownTracing(context.WithoutCancel(ctx)) }()
+	a, err := Build(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+func parseUpstreams(cfg Config) (map[domain.Upstream]*url.URL, error) {
+	out := map[domain.Upstream]*url.URL{}
+	for _, u := range []struct {
+		name domain.Upstream
+		env  string
+		raw  string
+	}{
+		{domain.Auth, "AUTH_URL", cfg.AuthURL},
+		{domain.Profiles, "PROFILES_URL", cfg.ProfilesURL},
+		{domain.Friends, "FRIENDS_URL", cfg.FriendsURL},
+		{domain.Messages, "MESSAGES_URL", cfg.MessagesURL},
+	} {
+		parsed, err := url.Parse(u.raw)
+		if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			return nil, fmt.Errorf("%s: %q is not an http(s)://host:port URL", u.env, u.raw)
+		}
+		out[u.name] = parsed
+	}
+	if _, err := url.ParseRequestURI(cfg.JWKSURL); err != nil {
+		return nil, fmt.Errorf("AUTH_JWKS_URL: %q is not a URL", cfg.JWKSURL)
+	}
+	return out, nil
+}
