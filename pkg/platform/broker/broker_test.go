@@ -591,3 +591,36 @@ func TestPublishRefusedByTheBrokerFails(t *testing.T) {
 		t.Fatalf("second Publish = %v, want ErrNacked", err)
 	}
 }
+
+// A handler that never succeeds (without saying Permanent) does not block its queue forever: after the
+// delivery limit the event is dead-lettered.
+func TestEventThatKeepsFailingIsDeadLetteredAfterTheDeliveryLimit(t *testing.T) {
+	t.Parallel()
+	for _, transient := range []bool{false, true} {
+		t.Run(fmt.Sprintf("transient=%v", transient), func(t *testing.T) {
+			t.Parallel()
+			cfg := brokertest.Config(t)
+			conn := dial(t, cfg, nil)
+			sub := broker.Subscription{Queue: "failing", Keys: []string{"test.#"}, Transient: transient}
+			if !transient {
+				sub.DB, _ = mysqltest.New(t, nil)
+			}
+			var calls atomic.Int32
+			sub.Handle = func(context.Context, *sql.Tx, broker.Event) error {
+				calls.Add(1)
+				return errors.New("always fails")
+			}
+			consume(t, conn, sub)
+			ev := newEvent(t, "test.failing", nil)
+			if err := conn.Publish(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+			if d := deadLetter(t, cfg); d.MessageId != ev.ID {
+				t.Fatalf("dead letter %q, want %q", d.MessageId, ev.ID)
+			}
+			if n := calls.Load(); n < 20 || n > 21 {
+				t.Fatalf("handler called %d times before dead-lettering, want the delivery limit (20)", n)
+			}
+		})
+	}
+}

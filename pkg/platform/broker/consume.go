@@ -24,14 +24,17 @@ const (
 	// deliveryLimit is how often a quorum queue redelivers a message whose handler keeps failing before it
 	// dead-letters it, so a poison message cannot block a consumer forever.
 	deliveryLimit = 20
-	// Before a failed delivery is requeued the consumer waits retryMin, doubling per redelivery up to
-	// retryMax: a database hiccup gets time to pass without a hot loop.
-	retryMin = 50 * time.Millisecond
-	retryMax = time.Second
 	// Inbox rows are kept inboxRetention (far longer than any redelivery can come late), then purged.
 	inboxRetention     = 7 * 24 * time.Hour
 	inboxPurgeInterval = time.Hour
 	inboxPurgeBatch    = 5000
+)
+
+// Before a failed delivery is requeued the consumer waits retryMin, doubling per redelivery up to retryMax:
+// a database hiccup gets time to pass without a hot loop. (Variables so that tests can shorten them.)
+var (
+	retryMin = 50 * time.Millisecond
+	retryMax = time.Second
 )
 
 // errDuplicate rolls back the inbox transaction of an event that was already handled.
@@ -61,12 +64,15 @@ func (c *Conn) Consume(ctx context.Context, s Subscription) error {
 	}
 	log := c.log.With("queue", s.Queue)
 	bo := backoff{min: reconnectMin, max: reconnectMax}
+	// Classic (transient) queues do not count deliveries, so failures are counted here, by event id; the
+	// queue is exclusive to this connection, so the count is complete. Only failing events are in it.
+	attempts := map[string]int{}
 	for {
 		sess, err := c.waitSession(ctx)
 		if err != nil {
 			return err
 		}
-		started, err := c.consumeSession(ctx, sess, s)
+		started, err := c.consumeSession(ctx, sess, s, attempts)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -96,7 +102,7 @@ func (c *Conn) Consume(ctx context.Context, s Subscription) error {
 
 // consumeSession consumes on one connection until the channel dies or ctx ends. started reports whether
 // consuming got going (so the next failure retries quickly).
-func (c *Conn) consumeSession(ctx context.Context, sess *session, s Subscription) (started bool, err error) {
+func (c *Conn) consumeSession(ctx context.Context, sess *session, s Subscription, attempts map[string]int) (started bool, err error) {
 	ch, err := sess.conn.Channel()
 	if err != nil {
 		return false, err
@@ -113,6 +119,7 @@ func (c *Conn) consumeSession(ctx context.Context, sess *session, s Subscription
 	if err != nil {
 		return false, fmt.Errorf("consume %s: %w", queue, err)
 	}
+	clear(attempts) // a new transient queue: nothing in it has failed yet
 	if s.OnReady != nil {
 		s.OnReady(ctx)
 	}
@@ -125,7 +132,7 @@ func (c *Conn) consumeSession(ctx context.Context, sess *session, s Subscription
 				// Channel or connection closed, or the broker cancelled the consumer (queue deleted).
 				return true, errors.New("delivery channel closed")
 			}
-			c.handle(ctx, s, d)
+			c.handle(ctx, s, d, attempts)
 		}
 	}
 }
@@ -162,7 +169,7 @@ func (c *Conn) declareQueue(ch *amqp.Channel, s Subscription) (string, error) {
 
 // handle processes and settles one delivery; it never returns an error because every outcome ends in an
 // ack or a nack.
-func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery) {
+func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery, attempts map[string]int) {
 	if d.Headers == nil {
 		d.Headers = amqp.Table{}
 	}
@@ -203,6 +210,9 @@ func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery) {
 	span.SetAttributes(attribute.String("messaging.message.type", ev.Type))
 
 	err := c.run1(ctx, s, ev)
+	if err == nil || errors.Is(err, ErrPermanent) {
+		delete(attempts, ev.ID)
+	}
 	switch {
 	case err == nil:
 		settle(log, d.Ack(false))
@@ -227,6 +237,17 @@ func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery) {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 		n := max(deliveryCount(d), 0)
+		if s.Transient {
+			attempts[ev.ID]++
+			n = attempts[ev.ID]
+			if n >= deliveryLimit {
+				delete(attempts, ev.ID)
+				log.ErrorContext(ctx, "event handler keeps failing; dead-lettering", "error", err, "attempts", n)
+				settle(log, d.Nack(false, false))
+				count("dead_letter")
+				return
+			}
+		}
 		wait := min(retryMin<<min(n, 10), retryMax)
 		log.WarnContext(ctx, "event handler failed; will retry", "error", err, "delivery_count", n, "retry_in", wait.String())
 		// Holding the message while waiting keeps it from being redelivered at once in a hot loop; the

@@ -28,6 +28,8 @@ var spans = tracetest.NewInMemoryExporter()
 func TestMain(m *testing.M) {
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)))
+	// Retries wait milliseconds instead of up to a second, so a message goes through the delivery limit fast.
+	broker.SetRetryBackoff(time.Millisecond, 5*time.Millisecond)
 	os.Exit(m.Run())
 }
 
