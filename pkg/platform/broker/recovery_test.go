@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,47 @@ func rabbitmqctl(t *testing.T, ctl string, args ...string) {
 		t.Fatalf("rabbitmqctl %v: %v\n%s", args, err, out)
 	}
 	t.Logf("rabbitmqctl %v took %s", args, time.Since(start).Round(time.Millisecond))
+}
+
+// A connection closed by the broker (here by an operator; the same happens on a node restart or a network
+// cut) is re-established by itself, with the consumer re-declared and consuming again. Only this test's own
+// connection is closed, so it runs with the others.
+func TestConnAndConsumerRecoverWhenTheBrokerClosesTheConnection(t *testing.T) {
+	t.Parallel()
+	ctl, err := exec.LookPath("rabbitmqctl")
+	if err != nil {
+		t.Skip("rabbitmqctl not found; it is needed to close the connection from the broker side")
+	}
+	cfg := brokertest.Config(t)
+	db, _ := mysqltest.New(t, nil)
+	m := metrics.New("test")
+	conn := dial(t, cfg, m)
+	s := newSink()
+	readyCount := consume(t, conn, broker.Subscription{Queue: "recover", Keys: []string{"test.#"}, DB: db, Handle: s.handle})
+
+	// The Conn names its connection after the exchange, which is unique to this test.
+	out, err := exec.Command(ctl, "list_connections", "-q", "--no-table-headers", "pid", "client_properties").CombinedOutput()
+	if err != nil {
+		t.Skipf("rabbitmqctl list_connections: %v\n%s", err, out)
+	}
+	var pid string
+	for line := range strings.Lines(string(out)) {
+		if strings.Contains(line, cfg.Exchange) {
+			pid, _, _ = strings.Cut(line, "\t")
+		}
+	}
+	if pid == "" {
+		t.Fatalf("connection of %s not listed:\n%s", cfg.Exchange, out)
+	}
+	rabbitmqctl(t, ctl, "close_connection", pid, "closed by a test")
+
+	waitFor(t, 15*time.Second, "the consumer to be re-established", func() bool { return readyCount() >= 2 })
+	ev := newEvent(t, "test.after.recovery", nil)
+	waitFor(t, 10*time.Second, "a publish to succeed", func() bool { return conn.Publish(context.Background(), ev) == nil })
+	waitFor(t, 10*time.Second, "the event published after the recovery", func() bool { return s.count(ev.ID) == 1 })
+	if v := metricValue(t, m, "broker_reconnects_total", nil); v != 1 {
+		t.Fatalf("broker_reconnects_total = %v, want 1", v)
+	}
 }
 
 // The outbox relay loses no event across a broker restart, and the consumer comes back by itself: events are
