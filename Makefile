@@ -6,6 +6,8 @@ SHELL := /bin/bash
 MODULES  := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
 PACKAGES := $(addsuffix /...,$(MODULES))
 GO_TEST_FLAGS ?= -count=1 -timeout 15m
+# Packages with tests that stop and start the local RabbitMQ (they skip unless MESSENGER_BROKER_FAULTS=1).
+FAULT_PACKAGES := $(sort $(dir $(shell grep -rl --include='*_test.go' MESSENGER_BROKER_FAULTS pkg services e2e 2>/dev/null)))
 
 .PHONY: help up down build test test-unit test-faults vet fmt deps conformance
 
@@ -34,7 +36,7 @@ test-unit: ## all tests that can run in parallel (real MariaDB and RabbitMQ, eac
 	go test $(GO_TEST_FLAGS) $(PACKAGES)
 
 test-faults: ## tests that restart the local RabbitMQ: run alone, after the others
-	MESSENGER_BROKER_FAULTS=1 go test $(GO_TEST_FLAGS) -p 1 -run 'Fault' $(PACKAGES)
+	MESSENGER_BROKER_FAULTS=1 go test $(GO_TEST_FLAGS) -p 1 -run 'Fault' $(addprefix ./,$(FAULT_PACKAGES))
 
 conformance: ## the outside contract check in ../shared/conformance against a running stack (make up first)
 	cd ../shared/conformance && go run . $(if $(RUN),-run '$(RUN)')
