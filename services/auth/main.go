@@ -2,20 +2,9 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-
-	"simplemessenger/platform/config"
+	"simplemessenger/platform/bootstrap"
 
 	"simplemessenger/services/auth/internal/service"
 )
 
-func main() {
-	cfg := service.DefaultConfig()
-	config.MustLoad(&cfg)
-	if err := service.Run(context.Background(), cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "auth:", err)
-		os.Exit(1)
-	}
-}
+func main() { bootstrap.Main(service.Name, service.DefaultConfig(), service.Build) }

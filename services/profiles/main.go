@@ -3,19 +3,16 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
-	"simplemessenger/platform/config"
+	"simplemessenger/platform/bootstrap"
+	"simplemessenger/platform/server"
 
 	"simplemessenger/services/profiles/internal/service"
 )
 
 func main() {
-	cfg := service.DefaultConfig()
-	config.MustLoad(&cfg)
-	if err := service.Run(context.Background(), cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "profiles:", err)
-		os.Exit(1)
-	}
+	// Build without options: the production password parameters.
+	bootstrap.Main(service.Name, service.DefaultConfig(), func(ctx context.Context, cfg service.Config) (*server.App, error) {
+		return service.Build(ctx, cfg)
+	})
 }

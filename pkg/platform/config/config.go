@@ -89,3 +89,17 @@ type HTTP struct {
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 }
+
+// HTTPDefaults is the HTTP configuration of a service listening on addr (public) and adminAddr, with the
+// timeouts and log level every service starts from (the same values as the envDefault tags above).
+func HTTPDefaults(addr, adminAddr string) HTTP {
+	return HTTP{
+		Addr:              addr,
+		AdminAddr:         adminAddr,
+		ShutdownTimeout:   15 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		LogLevel:          "info",
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -37,5 +38,21 @@ func TestLoadNamesTheMalformedVariable(t *testing.T) {
 	err := Load(&sample{})
 	if err == nil || !strings.Contains(err.Error(), "CFGTEST_PORT") {
 		t.Fatalf("error %v does not name CFGTEST_PORT", err)
+	}
+}
+
+func TestHTTPDefaultsAreTheTagDefaults(t *testing.T) {
+	for _, k := range []string{"HTTP_ADDR", "ADMIN_ADDR", "SHUTDOWN_TIMEOUT", "HTTP_READ_HEADER_TIMEOUT", "HTTP_READ_TIMEOUT", "HTTP_IDLE_TIMEOUT", "LOG_LEVEL"} {
+		t.Setenv(k, "") // restores the variable after the test
+		os.Unsetenv(k)
+	}
+	var loaded HTTP
+	if err := Load(&loaded); err != nil {
+		t.Fatal(err)
+	}
+	want := HTTPDefaults("127.0.0.1:1", "127.0.0.1:2")
+	want.Addr, want.AdminAddr = "", ""
+	if loaded != want {
+		t.Fatalf("HTTPDefaults %+v, but the env tags give %+v", want, loaded)
 	}
 }

@@ -75,3 +75,17 @@ func (m *Metrics) Middleware() gin.HandlerFunc {
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: m.Registry})
 }
+
+// Register registers a service's own collectors on reg, a service App's Metrics.Registerer. A nil reg
+// registers nothing: unit tests build the collectors without exporting them.
+func Register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

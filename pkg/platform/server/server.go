@@ -174,13 +174,25 @@ func (a *App) Serve(ctx context.Context, public, admin net.Listener) error {
 	_ = admSrv.Shutdown(shutCtx)
 	cancelWork()
 	wg.Wait()
-	for i := len(a.closers) - 1; i >= 0; i-- {
-		if err := a.closers[i](shutCtx); err != nil {
+	a.close(shutCtx)
+	a.Log.Info("stopped")
+	return runErr
+}
+
+// Abort runs the closers registered so far, last registered first, without serving: a Build that fails after
+// opening the database or dialling the broker calls it, so the half-built App leaks nothing. The App must not
+// be run afterwards.
+func (a *App) Abort(ctx context.Context) { a.close(ctx) }
+
+// close runs the closers once, last registered first.
+func (a *App) close(ctx context.Context) {
+	closers := a.closers
+	a.closers = nil
+	for i := len(closers) - 1; i >= 0; i-- {
+		if err := closers[i](ctx); err != nil {
 			a.Log.Warn("closing", "error", err)
 		}
 	}
-	a.Log.Info("stopped")
-	return runErr
 }
 
 func serve(s *http.Server, l net.Listener) error {

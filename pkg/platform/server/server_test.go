@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,40 +14,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"simplemessenger/platform/config"
+	"simplemessenger/platform/server"
+	"simplemessenger/platform/server/servertest"
 )
 
 func testConfig() config.HTTP {
 	return config.HTTP{ShutdownTimeout: 5 * time.Second, ReadHeaderTimeout: time.Second, ReadTimeout: 5 * time.Second, IdleTimeout: time.Minute}
-}
-
-// start serves app on ephemeral ports and returns its public and admin base URLs and a stop function that
-// waits for Serve to return.
-func start(t *testing.T, app *App) (public, admin string, stop func()) {
-	t.Helper()
-	pl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	al, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Serve(ctx, pl, al) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	return "http://" + pl.Addr().String(), "http://" + al.Addr().String(), stop
 }
 
 func errorBody(t *testing.T, res *http.Response) (code string) {
@@ -66,15 +37,15 @@ func errorBody(t *testing.T, res *http.Response) (code string) {
 }
 
 func TestContractErrorsForUnknownRoutesMethodsBodiesAndPanics(t *testing.T) {
-	app := New("test", testConfig(), slog.Default())
+	app := server.New("test", testConfig(), slog.Default())
 	app.Router.POST("/echo", func(c *gin.Context) {
 		var v map[string]any
-		if BindJSON(c, &v) {
+		if server.BindJSON(c, &v) {
 			c.JSON(200, v)
 		}
 	})
 	app.Router.GET("/panic", func(c *gin.Context) { panic("boom") })
-	base, _, _ := start(t, app)
+	base, _ := servertest.Serve(t, app)
 
 	cases := []struct {
 		name, method, path, body string
@@ -100,7 +71,7 @@ func TestContractErrorsForUnknownRoutesMethodsBodiesAndPanics(t *testing.T) {
 		if got := errorBody(t, res); got != c.code {
 			t.Errorf("%s: code %q, want %q", c.name, got, c.code)
 		}
-		if res.Header.Get(RequestIDHeader) == "" {
+		if res.Header.Get(server.RequestIDHeader) == "" {
 			t.Errorf("%s: no X-Request-ID", c.name)
 		}
 		res.Body.Close()
@@ -108,14 +79,14 @@ func TestContractErrorsForUnknownRoutesMethodsBodiesAndPanics(t *testing.T) {
 }
 
 func TestStreamedBodyOverTheLimitIs413(t *testing.T) {
-	app := New("test", testConfig(), slog.Default())
+	app := server.New("test", testConfig(), slog.Default())
 	app.Router.POST("/echo", func(c *gin.Context) {
 		var v map[string]any
-		if BindJSON(c, &v) {
+		if server.BindJSON(c, &v) {
 			c.JSON(200, v)
 		}
 	})
-	base, _, _ := start(t, app)
+	base, _ := servertest.Serve(t, app)
 	pr, pw := io.Pipe()
 	go func() {
 		pw.Write([]byte(`{"a":"` + strings.Repeat("x", 70<<10) + `"}`))
@@ -133,14 +104,14 @@ func TestStreamedBodyOverTheLimitIs413(t *testing.T) {
 }
 
 func TestRouteBodyLimitOverride(t *testing.T) {
-	app := New("test", testConfig(), slog.Default())
+	app := server.New("test", testConfig(), slog.Default())
 	app.Router.PUT("/big", func(c *gin.Context) {
-		if b, ok := ReadBody(c); ok {
+		if b, ok := server.ReadBody(c); ok {
 			c.String(200, "%d", len(b))
 		}
 	})
 	app.SetBodyLimit("/big", 1<<20)
-	base, _, _ := start(t, app)
+	base, _ := servertest.Serve(t, app)
 	for size, want := range map[int]int{900 << 10: 200, 1<<20 + 1: 413} {
 		req, _ := http.NewRequest("PUT", base+"/big", strings.NewReader(strings.Repeat("x", size)))
 		res, err := http.DefaultClient.Do(req)
@@ -155,29 +126,29 @@ func TestRouteBodyLimitOverride(t *testing.T) {
 }
 
 func TestRequestIDIsEchoedOrGenerated(t *testing.T) {
-	app := New("test", testConfig(), slog.Default())
+	app := server.New("test", testConfig(), slog.Default())
 	app.Router.GET("/x", func(c *gin.Context) { c.Status(204) })
-	base, _, _ := start(t, app)
+	base, _ := servertest.Serve(t, app)
 	req, _ := http.NewRequest("GET", base+"/x", nil)
-	req.Header.Set(RequestIDHeader, "client-chosen-42")
+	req.Header.Set(server.RequestIDHeader, "client-chosen-42")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if got := res.Header.Get(RequestIDHeader); got != "client-chosen-42" {
+	if got := res.Header.Get(server.RequestIDHeader); got != "client-chosen-42" {
 		t.Errorf("echoed id %q", got)
 	}
-	req.Header.Set(RequestIDHeader, "bad id with spaces")
+	req.Header.Set(server.RequestIDHeader, "bad id with spaces")
 	res, _ = http.DefaultClient.Do(req)
 	res.Body.Close()
-	if got := res.Header.Get(RequestIDHeader); got == "" || strings.Contains(got, " ") {
+	if got := res.Header.Get(server.RequestIDHeader); got == "" || strings.Contains(got, " ") {
 		t.Errorf("an unusable client id must be replaced, got %q", got)
 	}
 }
 
 func TestAdminEndpointsAndReadiness(t *testing.T) {
-	app := New("test", testConfig(), slog.Default())
+	app := server.New("test", testConfig(), slog.Default())
 	healthy := true
 	app.AddReadyCheck("dependency", func(context.Context) error {
 		if !healthy {
@@ -186,7 +157,7 @@ func TestAdminEndpointsAndReadiness(t *testing.T) {
 		return nil
 	})
 	app.Router.GET("/users/:id", func(c *gin.Context) { c.Status(204) })
-	base, admin, _ := start(t, app)
+	base, admin := servertest.Serve(t, app)
 	for _, p := range []string{"/users/1", "/users/2"} {
 		res, _ := http.Get(base + p)
 		res.Body.Close()
@@ -235,7 +206,7 @@ func grep(s, sub string) string {
 }
 
 func TestShutdownDrainsInFlightRequestsThenStopsWorkersThenClosers(t *testing.T) {
-	app := New("test", testConfig(), slog.Default())
+	app := server.New("test", testConfig(), slog.Default())
 	entered := make(chan struct{})
 	app.Router.GET("/slow", func(c *gin.Context) {
 		close(entered)
@@ -252,7 +223,7 @@ func TestShutdownDrainsInFlightRequestsThenStopsWorkersThenClosers(t *testing.T)
 	})
 	app.OnShutdown(func(context.Context) error { order = append(order, "db"); return nil })
 	app.OnShutdown(func(context.Context) error { order = append(order, "broker"); return nil })
-	base, _, stop := start(t, app)
+	base, _, stop := servertest.Start(t, app)
 
 	result := make(chan string, 1)
 	go func() {
@@ -275,5 +246,17 @@ func TestShutdownDrainsInFlightRequestsThenStopsWorkersThenClosers(t *testing.T)
 	}
 	if _, err := http.Get(base + "/slow"); err == nil {
 		t.Fatal("server still accepts after shutdown")
+	}
+}
+
+func TestAbortRunsTheClosersOnceLastRegisteredFirst(t *testing.T) {
+	app := server.New("test", testConfig(), slog.Default())
+	var order []string
+	app.OnShutdown(func(context.Context) error { order = append(order, "db"); return nil })
+	app.OnShutdown(func(context.Context) error { order = append(order, "broker"); return errors.New("already closed") })
+	app.Abort(context.Background())
+	app.Abort(context.Background())
+	if strings.Join(order, ",") != "broker,db" {
+		t.Fatalf("abort ran %v, want broker, then db, once each", order)
 	}
 }

@@ -1,9 +1,9 @@
 package app
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"simplemessenger/platform/metrics"
 )
 
 // Metrics counts the outcomes operators watch: failed and throttled logins (credential stuffing) and
@@ -23,10 +23,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "auth_refreshes_total", Help: "Refresh-token uses by outcome (reuse: a spent token came back and its session was revoked).",
 		}, []string{"outcome"}),
 	}
-	if reg != nil {
-		if err := errors.Join(reg.Register(m.logins), reg.Register(m.refreshes)); err != nil {
-			return nil, err
-		}
+	if err := metrics.Register(reg, m.logins, m.refreshes); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

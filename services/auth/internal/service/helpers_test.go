@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"simplemessenger/platform/broker/brokertest"
 	"simplemessenger/platform/mysqlx"
 	"simplemessenger/platform/mysqlx/mysqltest"
+	"simplemessenger/platform/server/servertest"
 
 	"simplemessenger/services/auth/internal/service"
 )
@@ -96,33 +96,18 @@ func start(t *testing.T, adjust func(*service.Config)) *stack {
 	if adjust != nil {
 		adjust(&cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := service.Build(ctx, cfg)
+	a, err := service.Build(context.Background(), cfg)
 	if err != nil {
-		cancel()
 		t.Fatalf("build: %v", err)
 	}
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, pub, adm) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	url, _ := servertest.Serve(t, a)
 
 	db, err := mysqlx.Open(context.Background(), dbCfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &stack{t: t, URL: "http://" + pub.Addr().String(), DB: db, Profiles: p, Broker: brokerCfg}
+	return &stack{t: t, URL: url, DB: db, Profiles: p, Broker: brokerCfg}
 }
 
 type response struct {

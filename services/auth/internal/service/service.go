@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"simplemessenger/platform/bootstrap"
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/config"
 	"simplemessenger/platform/httpclient"
-	"simplemessenger/platform/logging"
 	"simplemessenger/platform/mysqlx"
 	"simplemessenger/platform/server"
-	"simplemessenger/platform/telemetry"
 
 	"simplemessenger/services/auth/internal/adapters"
 	"simplemessenger/services/auth/internal/app"
@@ -53,11 +52,7 @@ type Config struct {
 // DefaultConfig is the local development configuration.
 func DefaultConfig() Config {
 	return Config{
-		HTTP: config.HTTP{
-			Addr: "127.0.0.1:8081", AdminAddr: "127.0.0.1:9081",
-			ShutdownTimeout: 15 * time.Second, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-			IdleTimeout: 120 * time.Second, LogLevel: "info",
-		},
+		HTTP:                       config.HTTPDefaults("127.0.0.1:8081", "127.0.0.1:9081"),
 		MySQL:                      mysqlx.Defaults(Name),
 		Broker:                     broker.DefaultConfig(),
 		ProfilesURL:                "http://127.0.0.1:8082",
@@ -101,76 +96,45 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 		}
 	}
 
-	log := logging.New(Name, cfg.HTTP.LogLevel)
-	a := server.New(Name, cfg.HTTP, log)
-
-	if err := mysqlx.Migrate(cfg.MySQL, adapters.Migrations()); err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	db, err := mysqlx.Open(ctx, cfg.MySQL, a.Metrics.Registerer)
-	if err != nil {
-		return nil, err
-	}
-	a.OnShutdown(func(context.Context) error { return db.Close() })
-	a.AddReadyCheck("mysql", db.PingContext)
-
-	if keys == nil {
-		k, err := adapters.LoadOrCreateSigningKey(ctx, db)
+	return bootstrap.Build(ctx, Name, cfg.HTTP, func(a *server.App) error {
+		db, err := bootstrap.Database(ctx, a, cfg.MySQL, adapters.Migrations())
 		if err != nil {
-			db.Close()
-			return nil, err
+			return err
 		}
-		keys = []domain.SigningKey{k}
-	}
-	ring, err := domain.NewKeyRing(keys)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	m, err := app.NewMetrics(a.Metrics.Registerer)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
+		if keys == nil {
+			k, err := adapters.LoadOrCreateSigningKey(ctx, db)
+			if err != nil {
+				return err
+			}
+			keys = []domain.SigningKey{k}
+		}
+		ring, err := domain.NewKeyRing(keys)
+		if err != nil {
+			return err
+		}
+		m, err := app.NewMetrics(a.Metrics.Registerer)
+		if err != nil {
+			return err
+		}
+		conn := bootstrap.Broker(a, cfg.Broker)
+		relay := bootstrap.Outbox(a, db, conn)
 
-	conn := broker.Dial(cfg.Broker, log, a.Metrics)
-	a.OnShutdown(func(context.Context) error { return conn.Close() })
-	a.AddReadyCheck("rabbitmq", conn.Ready)
-	relay := broker.NewRelay(db, conn, log, a.Metrics)
-	a.Go(relay.Run)
+		window := cfg.LoginFailureWindow
+		svc := app.New(app.Config{
+			AccessTokenTTL:  cfg.AccessTokenTTL,
+			RefreshTokenTTL: cfg.RefreshTokenTTL,
+			AccountThrottle: domain.ThrottleRule{Limit: cfg.LoginMaxFailuresPerAccount, Window: window},
+			AddressThrottle: domain.ThrottleRule{Limit: cfg.LoginMaxFailuresPerAddress, Window: window},
+		}, ring, adapters.NewRepository(db), adapters.NewProfilesClient(cfg.ProfilesURL, httpclient.New(cfg.ProfilesTimeout)), relay, time.Now, m)
 
-	repo := adapters.NewRepository(db)
-	window := cfg.LoginFailureWindow
-	svc := app.New(app.Config{
-		AccessTokenTTL:  cfg.AccessTokenTTL,
-		RefreshTokenTTL: cfg.RefreshTokenTTL,
-		AccountThrottle: domain.ThrottleRule{Limit: cfg.LoginMaxFailuresPerAccount, Window: window},
-		AddressThrottle: domain.ThrottleRule{Limit: cfg.LoginMaxFailuresPerAddress, Window: window},
-	}, ring, repo, adapters.NewProfilesClient(cfg.ProfilesURL, httpclient.New(cfg.ProfilesTimeout)), relay, time.Now, m)
-
-	ports.NewHTTP(svc).Register(a.Router)
-	a.Go(func(ctx context.Context) error {
-		return conn.Consume(ctx, broker.Subscription{
+		ports.NewHTTP(svc).Register(a.Router)
+		bootstrap.Consume(a, conn, broker.Subscription{
 			Queue: ports.PasswordChangedQueue, Keys: []string{ports.PasswordChangedEvent},
 			DB: db, Handle: ports.PasswordChanged(svc),
 		})
+		if cfg.PurgeInterval > 0 {
+			a.Go(func(ctx context.Context) error { return svc.PurgeLoop(ctx, cfg.PurgeInterval, window) })
+		}
+		return nil
 	})
-	if cfg.PurgeInterval > 0 {
-		a.Go(func(ctx context.Context) error { return svc.PurgeLoop(ctx, cfg.PurgeInterval, window) })
-	}
-	return a, nil
-}
-
-// Run builds the App and serves until SIGTERM/SIGINT.
-func Run(ctx context.Context, cfg Config) error {
-	shutdownTracing, err := telemetry.Setup(ctx, Name)
-	if err != nil {
-		return fmt.Errorf("telemetry: %w", err)
-	}
-	defer shutdownTracing(context.WithoutCancel(ctx))
-	a, err := Build(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	return a.Run(ctx)
 }

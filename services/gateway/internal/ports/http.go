@@ -15,6 +15,7 @@ import (
 
 	"simplemessenger/platform/apierr"
 	"simplemessenger/platform/authn"
+	"simplemessenger/platform/metrics"
 	"simplemessenger/platform/server"
 
 	"simplemessenger/services/gateway/internal/domain"
@@ -209,10 +210,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Public profile reads, by cache result (hit or miss).",
 		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.limited, m.cache} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := metrics.Register(reg, m.limited, m.cache); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

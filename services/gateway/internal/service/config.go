@@ -44,15 +44,7 @@ type Config struct {
 // DefaultConfig is the configuration of a local stack.
 func DefaultConfig() Config {
 	return Config{
-		HTTP: config.HTTP{
-			Addr:              "127.0.0.1:8080",
-			AdminAddr:         "127.0.0.1:9080",
-			ShutdownTimeout:   15 * time.Second,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			LogLevel:          "info",
-		},
+		HTTP:               config.HTTPDefaults("127.0.0.1:8080", "127.0.0.1:9080"),
 		Broker:             broker.DefaultConfig(),
 		JWKSURL:            "http://127.0.0.1:8081/.well-known/jwks.json",
 		AuthURL:            "http://127.0.0.1:8081",

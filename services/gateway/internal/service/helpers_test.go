@@ -18,13 +18,14 @@ import (
 	"simplemessenger/platform/authn/authntest"
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/broker/brokertest"
+	"simplemessenger/platform/server/servertest"
 	"simplemessenger/platform/telemetry"
 
 	"simplemessenger/services/gateway/internal/service"
 )
 
 func TestMain(m *testing.M) {
-	// Installs the W3C propagator (nothing is exported without OTEL_* variables), as Run does.
+	// Installs the W3C propagator (nothing is exported without OTEL_* variables), as Build does.
 	if _, err := telemetry.Setup(context.Background(), "gateway-test"); err != nil {
 		panic(err)
 	}
@@ -148,24 +149,7 @@ func (e *env) start() *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Serve(ctx, pub, adm) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	e.url, e.adminURL = "http://"+pub.Addr().String(), "http://"+adm.Addr().String()
+	e.url, e.adminURL = servertest.Serve(t, app)
 	return e
 }
 

@@ -10,11 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"simplemessenger/platform/authn"
+	"simplemessenger/platform/bootstrap"
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/httpclient"
-	"simplemessenger/platform/logging"
 	"simplemessenger/platform/server"
-	"simplemessenger/platform/telemetry"
 
 	"simplemessenger/services/gateway/internal/adapters"
 	"simplemessenger/services/gateway/internal/app"
@@ -49,90 +48,68 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 		return nil, fmt.Errorf("profile cache: %w", err)
 	}
 
-	log := logging.New(Name, cfg.HTTP.LogLevel)
-	a := server.New(Name, cfg.HTTP, log)
-	metrics, err := ports.NewMetrics(a.Metrics.Registerer)
-	if err != nil {
-		return nil, err
-	}
-	proxyErrors, err := adapters.NewProxyErrors(a.Metrics.Registerer)
-	if err != nil {
-		return nil, err
-	}
+	return bootstrap.Build(ctx, Name, cfg.HTTP, func(a *server.App) error {
+		metrics, err := ports.NewMetrics(a.Metrics.Registerer)
+		if err != nil {
+			return err
+		}
+		proxyErrors, err := adapters.NewProxyErrors(a.Metrics.Registerer)
+		if err != nil {
+			return err
+		}
+		conn := bootstrap.Broker(a, cfg.Broker)
 
-	conn := broker.Dial(cfg.Broker, log, a.Metrics)
-	a.OnShutdown(func(context.Context) error { return conn.Close() })
-	a.AddReadyCheck("broker", conn.Ready)
-
-	client := httpclient.New(cfg.UpstreamTimeout)
-	revoked := domain.NewRevokedSessions()
-	revocations := app.NewRevocations(revoked, adapters.NewAuthClient(cfg.AuthURL, client), time.Now, log)
-	a.AddReadyCheck("revoked_sessions", revocations.Ready)
-	if err := a.Metrics.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "gateway_revoked_sessions",
-		Help: "Revoked sessions whose access tokens the gateway refuses.",
-	}, func() float64 { return float64(revoked.Len()) })); err != nil {
-		return nil, err
-	}
-	a.Go(revocations.Run)
-	// The queue is per process (exclusive, auto-delete, named by the broker): each replica sees every event.
-	// What it missed while disconnected is reloaded from auth each time the queue is back (OnReady).
-	events := ports.Events{Revocations: revocations, Profiles: profiles}
-	a.Go(func(ctx context.Context) error {
-		return conn.Consume(ctx, broker.Subscription{
+		client := httpclient.New(cfg.UpstreamTimeout)
+		revoked := domain.NewRevokedSessions()
+		revocations := app.NewRevocations(revoked, adapters.NewAuthClient(cfg.AuthURL, client), time.Now, a.Log)
+		a.AddReadyCheck("revoked_sessions", revocations.Ready)
+		if err := a.Metrics.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gateway_revoked_sessions",
+			Help: "Revoked sessions whose access tokens the gateway refuses.",
+		}, func() float64 { return float64(revoked.Len()) })); err != nil {
+			return err
+		}
+		a.Go(revocations.Run)
+		// The queue is per process (exclusive, auto-delete, named by the broker): each replica sees every event.
+		// What it missed while disconnected is reloaded from auth each time the queue is back (OnReady).
+		events := ports.Events{Revocations: revocations, Profiles: profiles}
+		bootstrap.Consume(a, conn, broker.Subscription{
 			Queue:     Name,
 			Keys:      ports.EventKeys,
 			Handle:    events.Handle,
 			Transient: true,
 			OnReady:   func(context.Context) { revocations.RequestResync() },
 		})
+
+		// The platform client's transport carries the trace context and the request id; the proxy bounds each
+		// exchange with UpstreamTimeout itself (a client timeout does not apply to a bare transport).
+		transport := client.Transport
+		handlers := map[domain.Upstream]http.Handler{}
+		for name, target := range upstreams {
+			handlers[name] = adapters.NewProxy(adapters.ProxyConfig{
+				Name:          string(name),
+				Target:        target,
+				Transport:     transport,
+				Timeout:       cfg.UpstreamTimeout,
+				ClientAddress: ports.ClientAddress,
+				WriteError:    ports.WriteError,
+				Errors:        proxyErrors,
+				Log:           a.Log,
+			})
+		}
+		h := &ports.HTTP{
+			Upstreams:      handlers,
+			Verifier:       authn.NewVerifier(cfg.JWKSURL, client),
+			Revocations:    revocations,
+			AddressLimiter: addrLimiter,
+			UserLimiter:    userLimiter,
+			Profiles:       profiles,
+			TrustedProxies: trusted,
+			Now:            time.Now,
+			Metrics:        metrics,
+		}
+		return h.Register(a, domain.Routes)
 	})
-
-	// The platform client's transport carries the trace context and the request id; the proxy bounds each
-	// exchange with UpstreamTimeout itself (a client timeout does not apply to a bare transport).
-	transport := client.Transport
-	handlers := map[domain.Upstream]http.Handler{}
-	for name, target := range upstreams {
-		handlers[name] = adapters.NewProxy(adapters.ProxyConfig{
-			Name:          string(name),
-			Target:        target,
-			Transport:     transport,
-			Timeout:       cfg.UpstreamTimeout,
-			ClientAddress: ports.ClientAddress,
-			WriteError:    ports.WriteError,
-			Errors:        proxyErrors,
-			Log:           log,
-		})
-	}
-	h := &ports.HTTP{
-		Upstreams:      handlers,
-		Verifier:       authn.NewVerifier(cfg.JWKSURL, client),
-		Revocations:    revocations,
-		AddressLimiter: addrLimiter,
-		UserLimiter:    userLimiter,
-		Profiles:       profiles,
-		TrustedProxies: trusted,
-		Now:            time.Now,
-		Metrics:        metrics,
-	}
-	if err := h.Register(a, domain.Routes); err != nil {
-		return nil, err
-	}
-	return a, nil
-}
-
-// Run builds the gateway and serves until SIGTERM/SIGINT or ctx ends.
-func Run(ctx context.Context, cfg Config) error {
-	shutdownTracing, err := telemetry.Setup(ctx, Name)
-	if err != nil {
-		return fmt.Errorf("telemetry: %w", err)
-	}
-	defer func() { _ = shutdownTracing(context.WithoutCancel(ctx)) }()
-	a, err := Build(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	return a.Run(ctx)
 }
 
 func parseUpstreams(cfg Config) (map[domain.Upstream]*url.URL, error) {

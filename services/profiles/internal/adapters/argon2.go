@@ -11,6 +11,8 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"simplemessenger/platform/metrics"
+
 	"simplemessenger/services/profiles/internal/app"
 )
 
@@ -46,10 +48,8 @@ func NewArgon2Hasher(params argon2id.Params, concurrency int, reg prometheus.Reg
 	// Both series exist from the start, so dashboards show zero rather than nothing.
 	h.duration.WithLabelValues("hash")
 	h.duration.WithLabelValues("compare")
-	if reg != nil {
-		if err := reg.Register(h.duration); err != nil {
-			return nil, err
-		}
+	if err := metrics.Register(reg, h.duration); err != nil {
+		return nil, err
 	}
 	// The dummy hash has the same parameters as real ones, so checking a password against it costs the same.
 	var pw [16]byte

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"simplemessenger/platform/broker/brokertest"
 	"simplemessenger/platform/mysqlx"
 	"simplemessenger/platform/mysqlx/mysqltest"
+	"simplemessenger/platform/server/servertest"
 
 	"simplemessenger/services/profiles/internal/service"
 )
@@ -51,34 +51,17 @@ func start(t *testing.T) *harness {
 	cfg.Broker = brokerCfg
 	cfg.JWKSURL = iss.JWKSURL
 
-	ctx, cancel := context.WithCancel(context.Background())
-	app, err := service.Build(ctx, cfg, service.WithPasswordParams(cheap))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	app, err := service.Build(context.Background(), cfg, service.WithPasswordParams(cheap))
 	if err != nil {
 		t.Fatal(err)
 	}
-	adm, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- app.Serve(ctx, pub, adm) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	url, admin := servertest.Serve(t, app)
 	db, err := mysqlx.Open(context.Background(), cfg.MySQL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &harness{t: t, url: "http://" + pub.Addr().String(), admin: "http://" + adm.Addr().String(), iss: iss, db: db, broker: brokerCfg}
+	return &harness{t: t, url: url, admin: admin, iss: iss, db: db, broker: brokerCfg}
 }
 
 type response struct {
