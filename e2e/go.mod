@@ -7,4 +7,7 @@ require (
 	github.com/rabbitmq/amqp091-go v1.16.0
 )
 
-require filippo.io/edwards25519 v1.2.0 // indirect
+require (
+	filippo.io/edwards25519 v1.2.0 // indirect
+	github.com/coder/websocket v1.8.15 // indirect
+)

@@ -23,7 +23,7 @@ import (
 )
 
 // Services in start order: the gateway last, after the services it routes to.
-var Services = []string{"profiles", "auth", "gateway"}
+var Services = []string{"profiles", "auth", "friends", "messages", "gateway"}
 
 // Stack is a whole messenger started from freshly built binaries, with its own databases and its own
 // exchange, so it never meets another run's data.
@@ -125,6 +125,7 @@ func Start(binDir, logDir string, extra ...string) (*Stack, error) {
 		"MYSQL_ADDR="+MySQLAddr, "MYSQL_USER="+MySQLUser, "AMQP_URL="+AMQPURL, "AMQP_EXCHANGE="+s.Exchange,
 		"LOG_LEVEL=debug", "SHUTDOWN_TIMEOUT=5s",
 		"AUTH_URL=http://"+s.addrs["auth"], "PROFILES_URL=http://"+s.addrs["profiles"],
+		"FRIENDS_URL=http://"+s.addrs["friends"], "MESSAGES_URL=http://"+s.addrs["messages"],
 		"AUTH_JWKS_URL=http://"+s.addrs["auth"]+"/.well-known/jwks.json",
 	)
 	s.env = append(s.env, extra...)
@@ -269,7 +270,7 @@ func (s *Stack) deleteTopology() {
 			ch.Close()
 		}
 	}
-	for _, ex := range []string{s.Exchange, s.Exchange + ".dlx"} {
+	for _, ex := range []string{s.Exchange, s.Exchange + ".dlx", s.Exchange + ".push"} {
 		if ch, err := conn.Channel(); err == nil {
 			_ = ch.ExchangeDelete(ex, false, false)
 			ch.Close()
@@ -278,7 +279,7 @@ func (s *Stack) deleteTopology() {
 }
 
 // DurableQueues are the consumers' queue names (after "<exchange>.") that the services declare.
-var DurableQueues = []string{"auth.password-changed", "dead-letters"}
+var DurableQueues = []string{"auth.password-changed", "friends.user-entered", "messages.user-entered", "dead-letters"}
 
 func waitReady(admin string, within time.Duration) error {
 	deadline := time.Now().Add(within)
