@@ -3,11 +3,9 @@ module simplemessenger/e2e
 go 1.26.8
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/rabbitmq/amqp091-go v1.16.0
 )
 
-require (
-	filippo.io/edwards25519 v1.2.0 // indirect
-	github.com/coder/websocket v1.8.15 // indirect
-)
+require filippo.io/edwards25519 v1.2.0 // indirect

@@ -10,6 +10,8 @@
 // Topology, all named after Config.Exchange so that a test can isolate itself by choosing a unique name:
 //
 //	<Exchange>                 durable topic exchange of domain events (routing key = event type)
+//	<Exchange>.push            durable topic exchange of pushes to users' sockets (routing key = user.<id>),
+//	                           bound per connected user by each gateway's transient queue (see Binder)
 //	<Exchange>.<Queue>         durable quorum queue of one consumer (dead-letters to <Exchange>.dlx)
 //	<Exchange>.dlx             topic exchange receiving rejected and poison messages
 //	<Exchange>.dead-letters    durable queue bound to <Exchange>.dlx with "#", kept for inspection
@@ -50,13 +52,34 @@ func (c Config) DeadLetterQueue() string { return c.Exchange + ".dead-letters" }
 // QueueName is the name of the durable queue of the consumer called queue.
 func (c Config) QueueName(queue string) string { return c.Exchange + "." + queue }
 
-// Event is the envelope of every domain event. Type is also the routing key ("profiles.user.registered").
+// PushExchange is the name of the durable topic exchange of pushes (frames for a user's sockets, routing key
+// PushKey(userID)).
+func (c Config) PushExchange() string { return c.Exchange + "." + pushSuffix }
+
+// pushSuffix names the push exchange relative to Config.Exchange; the outbox stores it (not the full name), so
+// that rows do not depend on the exchange name of the process that wrote them.
+const pushSuffix = "push"
+
+// PushKey is the routing key of the pushes to one user on the push exchange.
+func PushKey(userID string) string { return "user." + userID }
+
+// Event is the envelope of every event. A domain event (NewEvent) goes to the domain exchange with its Type
+// as the routing key ("profiles.user.registered"); a push (NewPush) goes to the push exchange with the
+// routing key of its user. The route is not part of the JSON envelope.
 type Event struct {
 	ID     string          `json:"id"`
 	Type   string          `json:"type"`
 	Time   time.Time       `json:"time"`
 	Source string          `json:"source"`
 	Data   json.RawMessage `json:"data"`
+	// ConnectionID, set on a push, addresses one socket of the user instead of all of them (the replies to
+	// gateway.user.entered).
+	ConnectionID string `json:"connection_id,omitempty"`
+
+	// exchange is "" for the domain exchange, else the suffix of the exchange's name after Config.Exchange+"."
+	// (pushSuffix); routingKey is "" for Type.
+	exchange   string
+	routingKey string
 }
 
 // NewEvent makes an event with a fresh id and the current time.
@@ -68,11 +91,48 @@ func NewEvent(source, typ string, data any) (Event, error) {
 	return Event{ID: uuid.NewString(), Type: typ, Time: time.Now().UTC(), Source: source, Data: raw}, nil
 }
 
+// NewPush makes a push: one frame {"type": frameType, "data": data} for every socket of the user userID,
+// routed to the push exchange with key PushKey(userID). Set ConnectionID on it to address one socket only.
+// Enqueue it like any event (or Publish it directly when there is nothing to roll back).
+func NewPush(source, userID, frameType string, data any) (Event, error) {
+	if userID == "" {
+		return Event{}, errors.New("broker: push without a user id")
+	}
+	ev, err := NewEvent(source, frameType, data)
+	if err != nil {
+		return Event{}, err
+	}
+	ev.exchange, ev.routingKey = pushSuffix, PushKey(userID)
+	return ev, nil
+}
+
+// IsPush reports whether the event is routed to the push exchange.
+func (e Event) IsPush() bool { return e.exchange == pushSuffix }
+
+// RoutingKey is the key the event is published with: its Type for a domain event, PushKey(user) for a push.
+func (e Event) RoutingKey() string {
+	if e.routingKey != "" {
+		return e.routingKey
+	}
+	return e.Type
+}
+
+// exchangeName is the full name of the exchange the event goes to under cfg.
+func (e Event) exchangeName(cfg Config) string { return exchangeName(cfg, e.exchange) }
+
+// exchangeName resolves a stored exchange suffix ("" = the domain exchange).
+func exchangeName(cfg Config, suffix string) string {
+	if suffix == "" {
+		return cfg.Exchange
+	}
+	return cfg.Exchange + "." + suffix
+}
+
 // Decode unmarshals the event's data into v.
 func (e Event) Decode(v any) error { return json.Unmarshal(e.Data, v) }
 
 // validate rejects envelopes that cannot be routed or deduplicated; the outbox and inbox key on the id
-// (CHAR(36)) and the type is the routing key.
+// (CHAR(36)), and the routing key (the type, or user.<id> for a push) must fit AMQP's limit.
 func (e Event) validate() error {
 	switch {
 	case e.ID == "":
@@ -81,6 +141,9 @@ func (e Event) validate() error {
 		return fmt.Errorf("event id %q longer than 36 characters", e.ID)
 	case e.Type == "":
 		return errors.New("event without type")
+	case len(e.RoutingKey()) > 255:
+		// AMQP short string; the broker would close the channel instead of answering.
+		return fmt.Errorf("routing key of %d bytes (at most 255)", len(e.RoutingKey()))
 	}
 	return nil
 }
@@ -132,8 +195,16 @@ type Subscription struct {
 	DB *sql.DB
 	// Handle is called for each event.
 	Handle Handler
-	// Transient makes a per-process exclusive auto-delete queue (gateways: cache invalidation, revocations).
+	// Transient makes a per-process exclusive auto-delete queue (gateways: cache invalidation, revocations,
+	// pushes).
 	Transient bool
+	// Exchange is the exchange Keys (and Binder's keys) are bound on: "" is the domain exchange
+	// (Config.Exchange); the gateway's push queue uses Config.PushExchange(). It must exist (both are declared
+	// by every Conn).
+	Exchange string
+	// Binder, for a Transient subscription only, binds and unbinds routing keys while the subscription runs
+	// (the gateway binds PushKey(user) for each user connected to it). Keys may then be empty.
+	Binder *Binder
 	// OnReady runs each time the queue has been (re)declared and consuming started: resynchronise there
 	// whatever a transient queue may have missed while disconnected.
 	OnReady func(ctx context.Context)

@@ -185,7 +185,7 @@ func (c *Conn) connect() (*session, error) {
 	return &session{conn: conn, lost: make(chan struct{}), pub: newPublisherPool(conn)}, nil
 }
 
-// declareTopology declares the event exchange and the dead-letter exchange and queue. Declarations are
+// declareTopology declares the event exchange, the push exchange and the dead-letter exchange and queue. Declarations are
 // idempotent, and re-running them on every connect recreates anything deleted while we were away.
 func (c *Conn) declareTopology(conn *amqp.Connection) error {
 	ch, err := conn.Channel()
@@ -194,6 +194,9 @@ func (c *Conn) declareTopology(conn *amqp.Connection) error {
 	}
 	defer ch.Close()
 	if err := ch.ExchangeDeclare(c.cfg.Exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return err
+	}
+	if err := ch.ExchangeDeclare(c.cfg.PushExchange(), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		return err
 	}
 	if err := ch.ExchangeDeclare(c.cfg.DeadLetterExchange(), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {

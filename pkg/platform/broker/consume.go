@@ -42,8 +42,8 @@ var errDuplicate = errors.New("event already handled")
 
 // Consume runs the subscription until ctx ends, across reconnects.
 //
-// On every (re)connect it declares and binds the queue, sets the prefetch, starts consuming and calls
-// OnReady. Deliveries are handled one at a time, in order: with an inbox, in one transaction that records
+// On every (re)connect it declares and binds the queue (Keys, and the keys of the Binder if any), sets the
+// prefetch, starts consuming and calls OnReady. Deliveries are handled one at a time, in order: with an inbox, in one transaction that records
 // the event id and runs the handler, acknowledged after the commit. A handler error is retried by requeueing
 // (after a short pause), a Permanent one or an undecodable message is dead-lettered at once.
 func (c *Conn) Consume(ctx context.Context, s Subscription) error {
@@ -54,7 +54,9 @@ func (c *Conn) Consume(ctx context.Context, s Subscription) error {
 		return fmt.Errorf("broker: subscription %s without a handler", s.Queue)
 	case s.DB == nil && !s.Transient:
 		return fmt.Errorf("broker: durable subscription %s needs a DB for its inbox", s.Queue)
-	case len(s.Keys) == 0:
+	case s.Binder != nil && !s.Transient:
+		return fmt.Errorf("broker: subscription %s: a Binder needs a transient queue", s.Queue)
+	case len(s.Keys) == 0 && s.Binder == nil:
 		return fmt.Errorf("broker: subscription %s without routing keys", s.Queue)
 	}
 	if s.DB != nil {
@@ -120,6 +122,13 @@ func (c *Conn) consumeSession(ctx context.Context, sess *session, s Subscription
 		return false, fmt.Errorf("consume %s: %w", queue, err)
 	}
 	clear(attempts) // a new transient queue: nothing in it has failed yet
+	if s.Binder != nil {
+		bq, err := s.Binder.attach(ctx, sess.conn, ch, queue, c.exchangeOf(s))
+		if err != nil {
+			return false, err
+		}
+		defer s.Binder.detach(bq)
+	}
 	if s.OnReady != nil {
 		s.OnReady(ctx)
 	}
@@ -160,11 +169,19 @@ func (c *Conn) declareQueue(ch *amqp.Channel, s Subscription) (string, error) {
 		return "", fmt.Errorf("declare queue for %s: %w", s.Queue, err)
 	}
 	for _, key := range s.Keys {
-		if err := ch.QueueBind(q.Name, key, c.cfg.Exchange, false, nil); err != nil {
+		if err := ch.QueueBind(q.Name, key, c.exchangeOf(s), false, nil); err != nil {
 			return "", fmt.Errorf("bind %s to %q: %w", q.Name, key, err)
 		}
 	}
 	return q.Name, nil
+}
+
+// exchangeOf is the exchange the subscription's keys are bound on.
+func (c *Conn) exchangeOf(s Subscription) string {
+	if s.Exchange == "" {
+		return c.cfg.Exchange
+	}
+	return s.Exchange
 }
 
 // handle processes and settles one delivery; it never returns an error because every outcome ends in an
@@ -208,6 +225,7 @@ func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery, atte
 		return
 	}
 	span.SetAttributes(attribute.String("messaging.message.type", ev.Type))
+	c.restoreRoute(&ev, d)
 
 	err := c.run1(ctx, s, ev)
 	if err == nil || errors.Is(err, ErrPermanent) {
@@ -330,5 +348,19 @@ func (c *Conn) purgeInbox(ctx context.Context, s Subscription) {
 		if !sleep(ctx, inboxPurgeInterval) {
 			return
 		}
+	}
+}
+
+// restoreRoute gives a consumed event the route it was published with, so that it is the event the producer
+// made (IsPush, RoutingKey) and could be published again as it is.
+func (c *Conn) restoreRoute(ev *Event, d amqp.Delivery) {
+	if d.Exchange == c.cfg.Exchange {
+		if d.RoutingKey != ev.Type {
+			ev.routingKey = d.RoutingKey
+		}
+		return
+	}
+	if d.Exchange == c.cfg.PushExchange() {
+		ev.exchange, ev.routingKey = pushSuffix, d.RoutingKey
 	}
 }

@@ -23,8 +23,11 @@ import (
 // already waiting in the channel's (1-buffered) return listener. Concurrency comes from the pool instead.
 const publishChannels = 8
 
-// Publish sends ev with publisher confirms and the mandatory flag, carrying the trace context of ctx in
-// the message headers. It returns an error when not connected, nacked, or returned unroutable.
+// Publish sends ev to its exchange (the domain exchange, or the push exchange for a push) with publisher
+// confirms and the mandatory flag, carrying the trace context of ctx in the message headers. It returns an
+// error when not connected or nacked, and for a domain event also when it came back unroutable (no queue
+// bound for its type). An unroutable push is not an error: no socket of that user is open anywhere, so
+// nobody is there to receive it (what matters is kept by the services and sent at the next connection).
 func (c *Conn) Publish(ctx context.Context, ev Event) error {
 	if err := ev.validate(); err != nil {
 		return fmt.Errorf("broker: publish: %w", err)
@@ -33,29 +36,34 @@ func (c *Conn) Publish(ctx context.Context, ev Event) error {
 	if err != nil {
 		return fmt.Errorf("broker: publish: %w", err)
 	}
-	return c.publish(ctx, ev.ID, ev.Type, ev.Time, body)
+	err = c.publish(ctx, ev.exchangeName(c.cfg), ev.RoutingKey(), ev.ID, ev.Type, ev.Time, body)
+	if ev.IsPush() && errors.Is(err, ErrUnroutable) {
+		return nil
+	}
+	return err
 }
 
-// publish sends one envelope (already encoded; the relay passes the outbox payload as stored) and waits for
-// its confirm. The span it records is the parent of the consumer's span: its context goes in the headers.
-func (c *Conn) publish(ctx context.Context, id, typ string, ts time.Time, body []byte) (err error) {
+// publish sends one envelope (already encoded; the relay passes the outbox payload as stored) to exchange
+// with key and waits for its confirm. The span it records is the parent of the consumer's span: its context
+// goes in the headers.
+func (c *Conn) publish(ctx context.Context, exchange, key, id, typ string, ts time.Time, body []byte) (err error) {
 	start := time.Now()
-	ctx, span := tracer().Start(ctx, c.cfg.Exchange+" publish",
+	ctx, span := tracer().Start(ctx, exchange+" publish",
 		trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(
 			semconv.MessagingSystemRabbitMQ,
 			semconv.MessagingOperationTypeSend,
 			semconv.MessagingOperationName("publish"),
-			semconv.MessagingDestinationName(c.cfg.Exchange),
-			semconv.MessagingRabbitMQDestinationRoutingKey(typ),
+			semconv.MessagingDestinationName(exchange),
+			semconv.MessagingRabbitMQDestinationRoutingKey(key),
 			semconv.MessagingMessageID(id),
 			semconv.MessagingMessageBodySize(len(body)),
 		))
 	result := "error"
 	defer func() {
-		c.met.publishes.WithLabelValues(c.cfg.Exchange, result).Inc()
+		c.met.publishes.WithLabelValues(exchange, result).Inc()
 		if result == "ok" || result == "returned" {
-			c.met.publishDuration.WithLabelValues(c.cfg.Exchange).Observe(time.Since(start).Seconds())
+			c.met.publishDuration.WithLabelValues(exchange).Observe(time.Since(start).Seconds())
 		}
 		if err != nil {
 			span.RecordError(err)
@@ -90,7 +98,7 @@ func (c *Conn) publish(ctx context.Context, id, typ string, ts time.Time, body [
 	if err != nil {
 		return err
 	}
-	dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, c.cfg.Exchange, typ, true, false, msg)
+	dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, msg)
 	if err != nil {
 		sess.pub.discard(pc)
 		return fmt.Errorf("broker: publish: %w", err)

@@ -28,6 +28,26 @@ func rabbitmqctl(t *testing.T, ctl string, args ...string) {
 	t.Logf("rabbitmqctl %v took %s", args, time.Since(start).Round(time.Millisecond))
 }
 
+// closeConnectionOf has the broker close the connection of the Conn dialled with cfg (as a node restart or a
+// network cut would). The Conn names its connection after the exchange, which is unique to the test.
+func closeConnectionOf(t *testing.T, ctl string, cfg broker.Config) {
+	t.Helper()
+	out, err := exec.Command(ctl, "list_connections", "-q", "--no-table-headers", "pid", "client_properties").CombinedOutput()
+	if err != nil {
+		t.Skipf("rabbitmqctl list_connections: %v\n%s", err, out)
+	}
+	var pid string
+	for line := range strings.Lines(string(out)) {
+		if strings.Contains(line, cfg.Exchange) {
+			pid, _, _ = strings.Cut(line, "\t")
+		}
+	}
+	if pid == "" {
+		t.Fatalf("connection of %s not listed:\n%s", cfg.Exchange, out)
+	}
+	rabbitmqctl(t, ctl, "close_connection", pid, "closed by a test")
+}
+
 // A connection closed by the broker (here by an operator; the same happens on a node restart or a network
 // cut) is re-established by itself, with the consumer re-declared and consuming again. Only this test's own
 // connection is closed, so it runs with the others.
@@ -44,21 +64,7 @@ func TestConnAndConsumerRecoverWhenTheBrokerClosesTheConnection(t *testing.T) {
 	s := newSink()
 	readyCount := consume(t, conn, broker.Subscription{Queue: "recover", Keys: []string{"test.#"}, DB: db, Handle: s.handle})
 
-	// The Conn names its connection after the exchange, which is unique to this test.
-	out, err := exec.Command(ctl, "list_connections", "-q", "--no-table-headers", "pid", "client_properties").CombinedOutput()
-	if err != nil {
-		t.Skipf("rabbitmqctl list_connections: %v\n%s", err, out)
-	}
-	var pid string
-	for line := range strings.Lines(string(out)) {
-		if strings.Contains(line, cfg.Exchange) {
-			pid, _, _ = strings.Cut(line, "\t")
-		}
-	}
-	if pid == "" {
-		t.Fatalf("connection of %s not listed:\n%s", cfg.Exchange, out)
-	}
-	rabbitmqctl(t, ctl, "close_connection", pid, "closed by a test")
+	closeConnectionOf(t, ctl, cfg)
 
 	waitFor(t, 15*time.Second, "the consumer to be re-established", func() bool { return readyCount() >= 2 })
 	ev := newEvent(t, "test.after.recovery", nil)

@@ -131,6 +131,8 @@ func (r *Relay) Flush(ctx context.Context) error {
 type outboxRow struct {
 	seq       uint64
 	id, typ   string
+	exchange  string // "" = the domain exchange, else the suffix after Config.Exchange+"."
+	key       string // "" = typ
 	payload   []byte
 	headers   []byte
 	eventTime time.Time
@@ -178,7 +180,7 @@ func (r *Relay) flushBatch(ctx context.Context) (int, error) {
 
 func (r *Relay) lockPending(ctx context.Context, tx *sql.Tx) ([]outboxRow, error) {
 	rs, err := tx.QueryContext(ctx,
-		"SELECT seq, event_id, event_type, payload, headers, created_at FROM outbox"+
+		"SELECT seq, event_id, event_type, exchange, routing_key, payload, headers, created_at FROM outbox"+
 			" WHERE published_at IS NULL ORDER BY seq LIMIT ? FOR UPDATE", relayBatch)
 	if err != nil {
 		return nil, err
@@ -187,7 +189,7 @@ func (r *Relay) lockPending(ctx context.Context, tx *sql.Tx) ([]outboxRow, error
 	var out []outboxRow
 	for rs.Next() {
 		var row outboxRow
-		if err := rs.Scan(&row.seq, &row.id, &row.typ, &row.payload, &row.headers, &row.eventTime); err != nil {
+		if err := rs.Scan(&row.seq, &row.id, &row.typ, &row.exchange, &row.key, &row.payload, &row.headers, &row.eventTime); err != nil {
 			return nil, err
 		}
 		out = append(out, row)
@@ -209,11 +211,15 @@ func (r *Relay) publishRow(ctx context.Context, row outboxRow) error {
 	}
 	pctx, cancel := context.WithTimeout(withTraceHeaders(ctx, headers), relayPublishTimeout)
 	defer cancel()
-	err := r.conn.publish(pctx, row.id, row.typ, ts, row.payload)
+	key := row.key
+	if key == "" {
+		key = row.typ
+	}
+	err := r.conn.publish(pctx, exchangeName(r.conn.cfg, row.exchange), key, row.id, row.typ, ts, row.payload)
 	if errors.Is(err, ErrUnroutable) {
-		// Nobody is subscribed to this type (yet): the broker has settled the message, and holding the row
-		// back would hold back every later event.
-		r.log.Debug("outbox: event has no subscriber", "type", row.typ, "event_id", row.id)
+		// Nobody is subscribed to this type (yet), or no socket of the push's user is open: the broker has
+		// settled the message, and holding the row back would hold back every later event.
+		r.log.Debug("outbox: event has no subscriber", "type", row.typ, "event_id", row.id, "routing_key", key)
 		return nil
 	}
 	return err

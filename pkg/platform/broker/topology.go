@@ -25,7 +25,7 @@ func rememberQueue(exchange, queue string) {
 	declared.queues[exchange][queue] = struct{}{}
 }
 
-// DeleteTopology deletes cfg.Exchange, its dead-letter exchange and queue, and every durable consumer queue
+// DeleteTopology deletes cfg.Exchange, its push exchange, its dead-letter exchange and queue, and every durable consumer queue
 // this process declared under it, over a connection of its own. Tests use it (through brokertest) to leave
 // the broker as they found it; close the Conns and stop the consumers first, or they re-declare what was
 // deleted. Deleting something that does not exist is not an error.
@@ -64,7 +64,7 @@ func DeleteTopology(ctx context.Context, cfg Config) error {
 	for _, q := range queues {
 		errs = append(errs, do(func(ch *amqp.Channel) error { _, err := ch.QueueDelete(q, false, false, false); return err }))
 	}
-	for _, x := range []string{cfg.Exchange, cfg.DeadLetterExchange()} {
+	for _, x := range []string{cfg.Exchange, cfg.PushExchange(), cfg.DeadLetterExchange()} {
 		errs = append(errs, do(func(ch *amqp.Channel) error { return ch.ExchangeDelete(x, false, false) }))
 	}
 	if err := errors.Join(errs...); err != nil {

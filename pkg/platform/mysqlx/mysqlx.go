@@ -138,7 +138,13 @@ func migrateWith(cfg Config, files fs.FS, table string) error {
 
 // InTx runs fn in a transaction, committing when it returns nil and rolling back otherwise.
 func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+	return InTxWith(ctx, db, nil, fn)
+}
+
+// InTxWith is InTx with transaction options, such as READ COMMITTED for a locking read-then-insert that must
+// not take gap locks (they block other keys' inserts and turn two inserts of one new key into a deadlock).
+func InTxWith(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -153,4 +159,11 @@ func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 func IsDuplicate(err error) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && me.Number == 1062
+}
+
+// IsDeadlock reports whether err is InnoDB's deadlock error (1213): the server rolled the whole transaction
+// back, so running it again is safe and usually succeeds.
+func IsDeadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1213
 }

@@ -1,8 +1,12 @@
 package mysqlx_test
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"simplemessenger/platform/mysqlx"
 	"simplemessenger/platform/mysqlx/mysqltest"
@@ -42,5 +46,54 @@ func TestIsDuplicate(t *testing.T) {
 	_, err := db.Exec("INSERT INTO inbox (consumer, event_id) VALUES ('c', 'e')")
 	if !mysqlx.IsDuplicate(err) {
 		t.Fatalf("second insert: %v, want a duplicate-key error", err)
+	}
+}
+
+func TestInTxWithPassesItsOptions(t *testing.T) {
+	db, _ := mysqltest.New(t, nil)
+	err := mysqlx.InTxWith(context.Background(), db, &sql.TxOptions{ReadOnly: true}, func(tx *sql.Tx) error {
+		_, err := tx.Exec("INSERT INTO inbox (consumer, event_id) VALUES ('c', 'e')")
+		return err
+	})
+	if err == nil {
+		t.Fatal("a write in a read-only transaction succeeded")
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM inbox").Scan(&n); err != nil || n != 0 {
+		t.Errorf("rows %d, %v", n, err)
+	}
+}
+
+func TestIsDeadlock(t *testing.T) {
+	db, _ := mysqltest.New(t, nil)
+	if _, err := db.Exec("INSERT INTO inbox (consumer, event_id) VALUES ('c', 'a'), ('c', 'b')"); err != nil {
+		t.Fatal(err)
+	}
+	// Two transactions each lock one row, then want the other's: InnoDB rolls one of them back.
+	const lock = "UPDATE inbox SET processed_at = NOW(6) WHERE consumer = 'c' AND event_id = ?"
+	aLocked, bLocked := make(chan struct{}), make(chan struct{})
+	lockBoth := func(first, second string, iLocked chan<- struct{}, otherLocked <-chan struct{}) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		return mysqlx.InTx(ctx, db, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, lock, first)
+			close(iLocked) // also on failure, so the other one does not wait forever
+			if err != nil {
+				return err
+			}
+			<-otherLocked
+			_, err = tx.ExecContext(ctx, lock, second)
+			return err
+		})
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- lockBoth("a", "b", aLocked, bLocked) }()
+	go func() { errs <- lockBoth("b", "a", bLocked, aLocked) }()
+	e1, e2 := <-errs, <-errs
+	if mysqlx.IsDeadlock(e1) == mysqlx.IsDeadlock(e2) {
+		t.Fatalf("want exactly one deadlock victim: %v / %v", e1, e2)
+	}
+	if mysqlx.IsDeadlock(errors.New("Error 1213")) || mysqlx.IsDuplicate(e1) || mysqlx.IsDuplicate(e2) {
+		t.Error("only MySQL's deadlock error is a deadlock, and it is no duplicate")
 	}
 }

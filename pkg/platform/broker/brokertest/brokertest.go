@@ -19,8 +19,8 @@ import (
 var unsafe = regexp.MustCompile(`[^a-z0-9_-]+`)
 
 // Config returns the default configuration with a unique exchange "test.<test name>.<random>" and registers a
-// cleanup that deletes the exchange, its dead-letter exchange and queue, and the durable queues that consumers
-// declared under it.
+// cleanup that deletes the exchange, its push exchange, its dead-letter exchange and queue, and the durable
+// queues that consumers declared under it.
 //
 // Call it before dialling: cleanups run last-registered-first, so the Conns closed and consumers stopped in
 // later cleanups (or defers) are gone before the topology is deleted and cannot re-declare it.

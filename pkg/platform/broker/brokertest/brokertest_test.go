@@ -61,7 +61,7 @@ func TestCleanupDeletesTheTopology(t *testing.T) {
 			t.Errorf("queue %s left behind", q)
 		}
 	}
-	for _, x := range []string{cfg.Exchange, cfg.DeadLetterExchange()} {
+	for _, x := range []string{cfg.Exchange, cfg.PushExchange(), cfg.DeadLetterExchange()} {
 		if exists(t, c, func(ch *amqp.Channel) error {
 			return ch.ExchangeDeclarePassive(x, amqp.ExchangeTopic, true, false, false, false, nil)
 		}) {

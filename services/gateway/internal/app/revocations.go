@@ -42,6 +42,9 @@ type Revocations struct {
 	resync chan struct{}
 	// Retry bounds of a failing load.
 	MinBackoff, MaxBackoff time.Duration
+	// OnRevoke, when set (before Run), is told of every revoked session, from events and from loads: the
+	// hub closes the session's sockets. Loads repeat sessions already known, so it must be idempotent.
+	OnRevoke func(sessionID string)
 }
 
 // NewRevocations keeps set in step with source.
@@ -56,6 +59,9 @@ func NewRevocations(set *domain.RevokedSessions, source RevocationSource, now fu
 // Revoke records a revocation event.
 func (r *Revocations) Revoke(sessionID string, expiresAt time.Time) {
 	r.set.Revoke(sessionID, expiresAt, r.now())
+	if r.OnRevoke != nil {
+		r.OnRevoke(sessionID)
+	}
 }
 
 // IsRevoked reports whether the session's tokens must be refused.
@@ -89,6 +95,9 @@ func (r *Revocations) Load(ctx context.Context) error {
 	now := r.now()
 	for _, it := range items {
 		r.set.Revoke(it.SessionID, it.ExpiresAt, now)
+		if r.OnRevoke != nil {
+			r.OnRevoke(it.SessionID)
+		}
 	}
 	r.loaded.Store(true)
 	r.log.InfoContext(ctx, "revoked sessions loaded", "count", len(items))

@@ -101,3 +101,20 @@ func TestRunLoadsOnRequestAndRetriesUntilAuthAnswers(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Sockets of revoked sessions are closed whether the revocation came as an event or in a (re)load: a load
+// covers events missed while the gateway was disconnected.
+func TestEveryRevocationIsPassedOnForTheSessionsSocketsToClose(t *testing.T) {
+	now := time.Now()
+	src := &fakeSource{items: []RevokedSession{{SessionID: "loaded", UserID: "u1", ExpiresAt: now.Add(time.Minute)}}}
+	r := NewRevocations(domain.NewRevokedSessions(), src, func() time.Time { return now }, quiet)
+	var told []string
+	r.OnRevoke = func(sessionID string) { told = append(told, sessionID) }
+	r.Revoke("from-event", now.Add(time.Minute))
+	if err := r.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(told) != 2 || told[0] != "from-event" || told[1] != "loaded" {
+		t.Fatalf("told %v", told)
+	}
+}

@@ -40,6 +40,8 @@ type HTTP struct {
 	TrustedProxies domain.TrustedProxies
 	Now            func() time.Time
 	Metrics        *Metrics
+	// WebSocket, when set, serves the push connection at domain.WebSocketPath.
+	WebSocket *WebSocket
 }
 
 // Register puts routes on the app's router, each with its own chain: client address and per-address limit
@@ -69,6 +71,12 @@ func (h *HTTP) Register(a *server.App, routes []domain.Route) error {
 			a.SetBodyLimit(rt.Path, rt.BodyLimit)
 		}
 		r.Handle(rt.Method, rt.Path, chain...)
+	}
+	if ws := h.WebSocket; ws != nil {
+		// Served here, not forwarded: the same checks as any authenticated route (the token may also come in
+		// the query string, for browsers), all before the upgrade.
+		r.GET(domain.WebSocketPath, ws.checkOrigin, ws.authenticate(h.Verifier), h.refuseRevoked, h.limitUser,
+			requireUpgrade, ws.serve)
 	}
 	return nil
 }

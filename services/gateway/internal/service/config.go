@@ -39,6 +39,17 @@ type Config struct {
 
 	// TrustedProxies are the load balancers (CIDRs or addresses) whose X-Forwarded-For is believed.
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
+
+	// AllowedOrigins are the web origins, besides the gateway's own host, whose pages may open the push
+	// connection (patterns like "app.example.com", "*.example.com", "https://*.example.com", "localhost:*").
+	AllowedOrigins []string `env:"ALLOWED_ORIGINS" envSeparator:","`
+	// WSPingInterval is how often a push connection is pinged; a client that has not answered within
+	// WSPongTimeout is dropped. WSWriteTimeout bounds writing one frame. WSSendBuffer frames may wait for a
+	// slow socket before it is dropped.
+	WSPingInterval time.Duration `env:"WS_PING_INTERVAL"`
+	WSPongTimeout  time.Duration `env:"WS_PONG_TIMEOUT"`
+	WSWriteTimeout time.Duration `env:"WS_WRITE_TIMEOUT"`
+	WSSendBuffer   int           `env:"WS_SEND_BUFFER"`
 }
 
 // DefaultConfig is the configuration of a local stack.
@@ -59,5 +70,9 @@ func DefaultConfig() Config {
 		RateLimitKeys:      100_000,
 		ProfileCacheTTL:    30 * time.Second,
 		ProfileCacheSize:   10_000,
+		WSPingInterval:     25 * time.Second,
+		WSPongTimeout:      10 * time.Second,
+		WSWriteTimeout:     10 * time.Second,
+		WSSendBuffer:       256,
 	}
 }

@@ -25,7 +25,8 @@ import (
 const Name = "gateway"
 
 // Build assembles the gateway: the public routes proxied to their services, token verification, the revoked
-// sessions kept in step with auth, rate limits, the profile cache, and the broker subscription feeding them.
+// sessions kept in step with auth, rate limits, the profile cache, the broker subscription feeding them, and
+// the push connections (WebSocket) with their subscription on the push exchange.
 func Build(ctx context.Context, cfg Config) (*server.App, error) {
 	upstreams, err := parseUpstreams(cfg)
 	if err != nil {
@@ -47,6 +48,13 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("profile cache: %w", err)
 	}
+	origins, err := domain.NewOriginPolicy(cfg.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("ALLOWED_ORIGINS: %w", err)
+	}
+	if cfg.WSPingInterval <= 0 || cfg.WSPongTimeout <= 0 || cfg.WSWriteTimeout <= 0 || cfg.WSSendBuffer < 1 {
+		return nil, fmt.Errorf("WS_PING_INTERVAL, WS_PONG_TIMEOUT, WS_WRITE_TIMEOUT and WS_SEND_BUFFER must be positive")
+	}
 
 	return bootstrap.Build(ctx, Name, cfg.HTTP, func(a *server.App) error {
 		metrics, err := ports.NewMetrics(a.Metrics.Registerer)
@@ -57,11 +65,35 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 		if err != nil {
 			return err
 		}
+		pushMetrics, err := ports.NewPushMetrics(a.Metrics.Registerer)
+		if err != nil {
+			return err
+		}
 		conn := bootstrap.Broker(a, cfg.Broker)
+
+		// Pushes: one transient queue per gateway on the push exchange, bound to the users connected here
+		// (the hub binds a user's key before announcing their socket). One consumer, so a socket gets its
+		// pushes in the order they were published.
+		binder := broker.NewBinder()
+		hub := app.NewHub(binder, adapters.EntryPublisher{Conn: conn, Log: a.Log}, pushMetrics, a.Log)
+		bootstrap.Consume(a, conn, broker.Subscription{
+			Queue:     Name + ".push",
+			Exchange:  cfg.Broker.PushExchange(),
+			Binder:    binder,
+			Handle:    hub.HandlePush,
+			Transient: true,
+			OnReady:   hub.BrokerReady,
+		})
+		// At shutdown it closes the sockets (going away), so clients reconnect to another replica.
+		a.Go(hub.Run)
 
 		client := httpclient.New(cfg.UpstreamTimeout)
 		revoked := domain.NewRevokedSessions()
 		revocations := app.NewRevocations(revoked, adapters.NewAuthClient(cfg.AuthURL, client), time.Now, a.Log)
+		// A revoked session's sockets are closed too (the contract); an expired token does not close an open
+		// socket: the contract asks only for revocations, and a client refreshes its token over HTTP while the
+		// socket stays up.
+		revocations.OnRevoke = hub.CloseSession
 		a.AddReadyCheck("revoked_sessions", revocations.Ready)
 		if err := a.Metrics.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "gateway_revoked_sessions",
@@ -107,6 +139,17 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 			TrustedProxies: trusted,
 			Now:            time.Now,
 			Metrics:        metrics,
+			WebSocket: &ports.WebSocket{
+				Hub:          hub,
+				Revocations:  revocations,
+				Origins:      origins,
+				PingInterval: cfg.WSPingInterval,
+				PongTimeout:  cfg.WSPongTimeout,
+				WriteTimeout: cfg.WSWriteTimeout,
+				SendBuffer:   cfg.WSSendBuffer,
+				Metrics:      pushMetrics,
+				Log:          a.Log,
+			},
 		}
 		return h.Register(a, domain.Routes)
 	})

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"simplemessenger/platform/broker"
@@ -74,6 +75,31 @@ func (r *MySQLRepository) Create(ctx context.Context, u domain.User, passwordHas
 // Get returns the user by id.
 func (r *MySQLRepository) Get(ctx context.Context, id string) (domain.User, error) {
 	return scanUser(r.db.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
+}
+
+// GetMany returns the users of ids that exist (one query on the primary key).
+func (r *MySQLRepository) GetMany(ctx context.Context, ids []string) ([]domain.User, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := r.db.QueryContext(ctx, "SELECT "+userColumns+" FROM users WHERE id IN (?"+strings.Repeat(", ?", len(ids)-1)+")", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	users := make([]domain.User, 0, len(ids))
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
 }
 
 // Credentials returns the user with the normalised nickname and its hash.

@@ -128,6 +128,26 @@ func TestCreateStoresTheUserAndItsRegisteredEventTogether(t *testing.T) {
 	}
 }
 
+func TestGetManyReturnsTheUsersThatExist(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := context.Background()
+	users := mustCreate(t, r, "ann", "ben", "cat")
+	if got, err := r.GetMany(ctx, []string{uuid.NewString()}); err != nil || len(got) != 0 {
+		t.Errorf("unknown id only: %+v, %v", got, err)
+	}
+	got, err := r.GetMany(ctx, []string{users[2].ID, uuid.NewString(), users[0].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]domain.User{}
+	for _, u := range got {
+		byID[u.ID] = u
+	}
+	if len(got) != 2 || byID[users[0].ID] != users[0] || byID[users[2].ID] != users[2] {
+		t.Errorf("want ann and cat as stored, got %+v", got)
+	}
+}
+
 func TestNicknamesAreUniqueWhateverTheirCase(t *testing.T) {
 	r, db := newRepo(t)
 	mustCreate(t, r, "Alice")

@@ -35,6 +35,8 @@ type Repository interface {
 	Create(ctx context.Context, u domain.User, passwordHash string, ev EventFunc) error
 	// Get returns the user or ErrUserNotFound.
 	Get(ctx context.Context, id string) (domain.User, error)
+	// GetMany returns those of the users that exist, in no particular order.
+	GetMany(ctx context.Context, ids []string) ([]domain.User, error)
 	// Credentials returns the user with the normalised nickname and its password hash, or ErrUserNotFound.
 	Credentials(ctx context.Context, nicknameLower string) (domain.User, string, error)
 	// PasswordHash returns the user's password hash, or ErrUserNotFound.

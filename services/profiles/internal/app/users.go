@@ -51,6 +51,35 @@ func (a *Application) User(ctx context.Context, id string) (domain.User, error) 
 	return a.repo.Get(ctx, id)
 }
 
+// Users returns the users of ids (a domain.ParseIDBatch list) that exist, in the order of ids; unknown and
+// malformed ids are left out, so a caller holding a deleted user's id still gets the others.
+func (a *Application) Users(ctx context.Context, ids []string) ([]domain.User, error) {
+	valid := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if validID(id) {
+			valid = append(valid, id)
+		}
+	}
+	if len(valid) == 0 {
+		return []domain.User{}, nil
+	}
+	found, err := a.repo.GetMany(ctx, valid)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]domain.User, len(found))
+	for _, u := range found {
+		byID[u.ID] = u
+	}
+	users := make([]domain.User, 0, len(found))
+	for _, id := range valid {
+		if u, ok := byID[id]; ok {
+			users = append(users, u)
+		}
+	}
+	return users, nil
+}
+
 // validID: ids are UUIDs; anything else cannot exist, so it is not worth a query.
 func validID(id string) bool {
 	_, err := uuid.Parse(id)

@@ -54,6 +54,7 @@ func (s *HTTPServer) Register(r gin.IRouter, auth gin.HandlerFunc) {
 	in := r.Group("/internal/v1")
 	in.POST("/credentials/verify", s.verifyCredentials)
 	in.GET("/users/:id", s.getUser)
+	in.GET("/users", s.getUsers)
 }
 
 type registerRequest struct {
@@ -92,6 +93,22 @@ func (s *HTTPServer) getUser(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, app.NewPublicProfile(u))
+}
+
+// getUsers is the batch lookup other services use to show many users at once (a friends list):
+// ?ids=a,b,c (at most domain.BatchMaxIDs), answered with the users that exist, in the order asked.
+func (s *HTTPServer) getUsers(c *gin.Context) {
+	ids, err := domain.ParseIDBatch(c.Query("ids"))
+	if err != nil {
+		respond(c, err)
+		return
+	}
+	users, err := s.app.Users(c.Request.Context(), ids)
+	if err != nil {
+		respond(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, publicProfiles(users))
 }
 
 type patchRequest struct {
@@ -194,7 +211,8 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
-type searchResponse struct {
+// profilesResponse is the {"items": [...]} answer of the search and of the batch lookup.
+type profilesResponse struct {
 	Items []app.PublicProfile `json:"items"`
 }
 
@@ -218,11 +236,16 @@ func (s *HTTPServer) search(c *gin.Context) {
 		respond(c, err)
 		return
 	}
-	res := searchResponse{Items: make([]app.PublicProfile, 0, len(users))}
+	c.JSON(http.StatusOK, publicProfiles(users))
+}
+
+// publicProfiles lists users as public profiles.
+func publicProfiles(users []domain.User) profilesResponse {
+	res := profilesResponse{Items: make([]app.PublicProfile, 0, len(users))}
 	for _, u := range users {
 		res.Items = append(res.Items, app.NewPublicProfile(u))
 	}
-	c.JSON(http.StatusOK, res)
+	return res
 }
 
 type credentialsRequest struct {

@@ -1,0 +1,53 @@
+package entry_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"simplemessenger/platform/broker"
+	"simplemessenger/platform/entry"
+)
+
+func TestHandlerRepliesToWellFormedEntries(t *testing.T) {
+	var got []entry.Entered
+	h := entry.Handler(func(_ context.Context, e entry.Entered) error {
+		got = append(got, e)
+		return errors.New("transient")
+	})
+	ev, err := entry.NewEvent("gateway", entry.Entered{UserID: "u1", SessionID: "s1", ConnectionID: "c1"})
+	if err != nil || ev.Type != entry.EventType || ev.Source != "gateway" {
+		t.Fatalf("%+v %v", ev, err)
+	}
+	// The reply's own failure is returned as it is, to be retried.
+	if err := h(context.Background(), nil, ev); err == nil || errors.Is(err, broker.ErrPermanent) {
+		t.Errorf("reply error: %v", err)
+	}
+	if len(got) != 1 || got[0] != (entry.Entered{UserID: "u1", SessionID: "s1", ConnectionID: "c1"}) {
+		t.Errorf("replied to %+v", got)
+	}
+}
+
+func TestMalformedEntriesArePoison(t *testing.T) {
+	h := entry.Handler(func(context.Context, entry.Entered) error {
+		t.Error("no reply to a malformed entry")
+		return nil
+	})
+	if _, err := entry.NewEvent("gateway", entry.Entered{UserID: "u1"}); err == nil {
+		t.Error("an entry without a connection cannot be announced")
+	}
+	bad := []any{
+		map[string]string{"user_id": "u1", "session_id": "s1"},
+		map[string]string{"connection_id": "c1"},
+		[]int{1},
+	}
+	for _, data := range bad {
+		ev, err := broker.NewEvent("gateway", entry.EventType, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h(context.Background(), nil, ev); !errors.Is(err, broker.ErrPermanent) {
+			t.Errorf("%s: want a permanent error, got %v", ev.Data, err)
+		}
+	}
+}

@@ -1,0 +1,3 @@
+ALTER TABLE outbox
+    DROP COLUMN routing_key,
+    DROP COLUMN exchange;

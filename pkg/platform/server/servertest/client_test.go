@@ -1,0 +1,47 @@
+package servertest_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"simplemessenger/platform/server/servertest"
+)
+
+func TestDoSendsJSONWithTheTokenAndReadsTheWholeAnswer(t *testing.T) {
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		seen = append(seen, r.Method+" "+r.Header.Get("Content-Type")+" "+r.Header.Get("Authorization")+" "+string(body))
+		w.Header().Set("X-Test", "yes")
+		w.WriteHeader(http.StatusConflict)
+		_, _ = io.WriteString(w, `{"error":{"code":"already_friends","message":"m"}}`)
+	}))
+	defer srv.Close()
+
+	res := servertest.Do(t, "POST", srv.URL, "tok", map[string]string{"user_id": "u"})
+	if res.Status != http.StatusConflict || res.ErrorCode() != "already_friends" || res.Header.Get("X-Test") != "yes" {
+		t.Errorf("%+v", res)
+	}
+	var body map[string]map[string]string
+	res.JSON(t, &body)
+	if body["error"]["message"] != "m" {
+		t.Errorf("decoded %v", body)
+	}
+	servertest.Do(t, "PATCH", srv.URL, "", `{"raw":`)
+	servertest.Do(t, "GET", srv.URL, "", nil)
+	want := []string{
+		`POST application/json Bearer tok {"user_id":"u"}`,
+		`PATCH application/json  {"raw":`,
+		`GET   `,
+	}
+	for i := range want {
+		if i >= len(seen) || seen[i] != want[i] {
+			t.Errorf("request %d: got %q, want %q", i, seen, want[i])
+		}
+	}
+	if (servertest.Response{Body: []byte(`{"items":[]}`)}).ErrorCode() != "" {
+		t.Error("a body that is no error has no code")
+	}
+}

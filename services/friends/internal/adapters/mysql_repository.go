@@ -1,0 +1,160 @@
+// Package adapters holds the friends service's outbound side: the MySQL repository, with its migrations in
+// ./migrations. (The profiles service is read with the platform's profilesclient.)
+package adapters
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"simplemessenger/platform/broker"
+	"simplemessenger/platform/mysqlx"
+
+	"simplemessenger/services/friends/internal/app"
+	"simplemessenger/services/friends/internal/domain"
+)
+
+// changeAttempts bounds the retries of one change that keeps losing races (each lost race means another
+// change of the same pair committed, so a few attempts always suffice in practice).
+const changeAttempts = 10
+
+// MySQLRepository is app.Repository on MySQL/MariaDB; events go to the platform outbox in the same transaction.
+type MySQLRepository struct {
+	db *sql.DB
+}
+
+var _ app.Repository = (*MySQLRepository)(nil)
+
+// NewMySQLRepository uses db, migrated with migrations.FS.
+func NewMySQLRepository(db *sql.DB) *MySQLRepository { return &MySQLRepository{db: db} }
+
+const columns = "user_low, user_high, requester_id, status, created_at, updated_at"
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scan(s scanner) (domain.Relationship, error) {
+	var r domain.Relationship
+	err := s.Scan(&r.Pair.Low, &r.Pair.High, &r.RequesterID, &r.Status, &r.CreatedAt, &r.Since)
+	r.CreatedAt, r.Since = r.CreatedAt.UTC(), r.Since.UTC()
+	return r, err
+}
+
+// errRaced: the row the change was about to insert was inserted by a concurrent change first.
+var errRaced = errors.New("relationship inserted concurrently")
+
+// Change reads the pair's row with a locking read, lets change decide, and inserts, updates or deletes the row
+// and enqueues the events, all in one READ COMMITTED transaction.
+//
+// Concurrency: an existing row is locked, so changes of it are serialised. A missing row cannot be locked
+// (READ COMMITTED takes no gap locks, which would make two inserters deadlock and block unrelated pairs), so two
+// first requests may both decide to insert: the primary key lets one win, the other waits for it to commit,
+// gets a duplicate-key error and runs again, now seeing (and locking) the winner's row. A deadlock victim is
+// run again too.
+func (r *MySQLRepository) Change(ctx context.Context, pair domain.Pair, change app.ChangeFunc) error {
+	var err error
+	for range changeAttempts {
+		err = mysqlx.InTxWith(ctx, r.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
+			return r.change(ctx, tx, pair, change)
+		})
+		if !errors.Is(err, errRaced) && !mysqlx.IsDeadlock(err) {
+			return err
+		}
+	}
+	return fmt.Errorf("change of %s/%s kept racing: %w", pair.Low, pair.High, err)
+}
+
+func (r *MySQLRepository) change(ctx context.Context, tx *sql.Tx, pair domain.Pair, change app.ChangeFunc) error {
+	var current *domain.Relationship
+	got, err := scan(tx.QueryRowContext(ctx, "SELECT "+columns+" FROM relationships WHERE user_low = ? AND user_high = ? FOR UPDATE", pair.Low, pair.High))
+	switch {
+	case err == nil:
+		current = &got
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	next, events, err := change(current)
+	if err != nil {
+		return err
+	}
+	switch {
+	case next != nil && next.Pair != pair:
+		return fmt.Errorf("change of %s/%s returned the pair %s/%s", pair.Low, pair.High, next.Pair.Low, next.Pair.High)
+	case current == nil && next != nil:
+		_, err = tx.ExecContext(ctx, "INSERT INTO relationships ("+columns+") VALUES (?, ?, ?, ?, ?, ?)",
+			pair.Low, pair.High, next.RequesterID, next.Status, next.CreatedAt, next.Since)
+		if mysqlx.IsDuplicate(err) {
+			return errRaced
+		}
+	case current != nil && next != nil:
+		_, err = tx.ExecContext(ctx, "UPDATE relationships SET requester_id = ?, status = ?, updated_at = ? WHERE user_low = ? AND user_high = ?",
+			next.RequesterID, next.Status, next.Since, pair.Low, pair.High)
+	case current != nil && next == nil:
+		_, err = tx.ExecContext(ctx, "DELETE FROM relationships WHERE user_low = ? AND user_high = ?", pair.Low, pair.High)
+	}
+	if err != nil {
+		return err
+	}
+	for _, ev := range events {
+		if err := broker.Enqueue(ctx, tx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Get returns the pair's relationship, nil when there is none.
+func (r *MySQLRepository) Get(ctx context.Context, pair domain.Pair) (*domain.Relationship, error) {
+	got, err := scan(r.db.QueryRowContext(ctx, "SELECT "+columns+" FROM relationships WHERE user_low = ? AND user_high = ?", pair.Low, pair.High))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &got, nil
+}
+
+// List returns me's relationships selected by filter, newest first.
+func (r *MySQLRepository) List(ctx context.Context, me string, filter domain.Filter) ([]domain.Relationship, error) {
+	q, args := listQuery(me, filter)
+	rows, err := r.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []domain.Relationship
+	for rows.Next() {
+		rel, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rel)
+	}
+	return out, rows.Err()
+}
+
+// listQuery reads me's side of the pairs twice: the rows where me is user_low (relationships_by_low) and those
+// where me is user_high (relationships_by_high), merged by the sort. Each half is an index lookup of one user.
+func listQuery(me string, filter domain.Filter) (string, []any) {
+	cond, condArgs := filterCondition(me, filter)
+	q := "SELECT " + columns + " FROM relationships WHERE user_low = ?" + cond +
+		" UNION ALL SELECT " + columns + " FROM relationships WHERE user_high = ?" + cond +
+		" ORDER BY updated_at DESC, user_low, user_high"
+	args := append([]any{me}, condArgs...)
+	return q, append(args, args...)
+}
+
+// filterCondition is the SQL of filter as me sees it.
+func filterCondition(me string, filter domain.Filter) (string, []any) {
+	switch filter {
+	case domain.FilterAccepted:
+		return " AND status = 'accepted'", nil
+	case domain.FilterIncoming:
+		return " AND status = 'pending' AND requester_id <> ?", []any{me}
+	case domain.FilterOutgoing:
+		return " AND status = 'pending' AND requester_id = ?", []any{me}
+	default:
+		return "", nil
+	}
+}

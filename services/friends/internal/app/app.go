@@ -1,0 +1,70 @@
+// Package app holds the friends service's use cases over small interfaces: the repository (MySQL, with the
+// outbox in the same transaction), the profiles service, and the broker for replies to a user's entry.
+package app
+
+import (
+	"context"
+	"time"
+
+	"simplemessenger/platform/broker"
+	"simplemessenger/platform/profilesclient"
+
+	"simplemessenger/services/friends/internal/domain"
+)
+
+// Errors of the profiles service the use cases pass on.
+var (
+	ErrUserNotFound = profilesclient.ErrNotFound
+	// ErrProfilesUnavailable: profiles could not answer; the request may be retried.
+	ErrProfilesUnavailable = profilesclient.ErrUnavailable
+)
+
+// ChangeFunc decides, from the pair's current relationship (nil when there is none, read under a lock), what
+// it becomes (nil: deleted) and the events announcing that, or refuses with an error. It must be pure: the
+// repository runs it again when a concurrent change forces a retry.
+type ChangeFunc func(current *domain.Relationship) (next *domain.Relationship, events []broker.Event, err error)
+
+// Repository stores relationships.
+type Repository interface {
+	// Change locks the pair's relationship, lets change decide, and stores the result and its events (outbox)
+	// in one transaction. Concurrent changes of one pair are serialised; change's error is returned as it is.
+	Change(ctx context.Context, pair domain.Pair, change ChangeFunc) error
+	// List returns me's relationships that the filter selects, newest "since" first.
+	List(ctx context.Context, me string, filter domain.Filter) ([]domain.Relationship, error)
+	// Get returns the pair's relationship, or nil when there is none.
+	Get(ctx context.Context, pair domain.Pair) (*domain.Relationship, error)
+}
+
+// Profile is a user's public profile as the profiles service gave it; pushes carry it unchanged (Raw).
+type Profile = profilesclient.Profile
+
+// Profiles is the profiles service. Both methods return ErrProfilesUnavailable (wrapped) when it cannot
+// answer.
+type Profiles interface {
+	// User returns the user's public profile, or ErrUserNotFound.
+	User(ctx context.Context, id string) (Profile, error)
+	// Users returns the profiles of those ids that exist, by id.
+	Users(ctx context.Context, ids []string) (map[string]Profile, error)
+}
+
+// Publisher publishes an event at once (the entry reply: nothing to roll back, so no outbox).
+type Publisher interface {
+	Publish(ctx context.Context, ev broker.Event) error
+}
+
+// Notifier is told after a commit that wrote events (the outbox relay).
+type Notifier interface{ Notify() }
+
+// Application is the service's use cases.
+type Application struct {
+	repo      Repository
+	profiles  Profiles
+	publisher Publisher
+	relay     Notifier
+	now       func() time.Time
+}
+
+// New makes the application.
+func New(repo Repository, profiles Profiles, publisher Publisher, relay Notifier) *Application {
+	return &Application{repo: repo, profiles: profiles, publisher: publisher, relay: relay, now: time.Now}
+}

@@ -1,0 +1,214 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"simplemessenger/platform/broker"
+
+	"simplemessenger/services/friends/internal/domain"
+)
+
+// errNeedProfile stops a change that turned out to need the acting user's profile for its push; change fetches
+// it and runs the change again. Refusals therefore never wait for (or fail with) the profiles service.
+var errNeedProfile = errors.New("the acting user's profile is needed")
+
+// decideFunc is a ChangeFunc that also gets the acting user's profile, nil until it has been asked for.
+type decideFunc func(current *domain.Relationship, actor *Profile) (*domain.Relationship, []broker.Event, error)
+
+// change runs decide under the pair's lock as me, fetching me's profile when decide asks for it, and wakes
+// the relay after a commit.
+func (a *Application) change(ctx context.Context, me string, actor *Profile, pair domain.Pair, decide decideFunc) error {
+	for {
+		err := a.repo.Change(ctx, pair, func(current *domain.Relationship) (*domain.Relationship, []broker.Event, error) {
+			return decide(current, actor)
+		})
+		if errors.Is(err, errNeedProfile) && actor == nil {
+			p, err := a.profiles.User(ctx, me)
+			if err != nil {
+				return err
+			}
+			actor = &p
+			continue
+		}
+		if err == nil {
+			a.relay.Notify()
+		}
+		return err
+	}
+}
+
+// Request is me asking to befriend the user to. The result is the pending request, or the friendship when to
+// had already asked me.
+func (a *Application) Request(ctx context.Context, me, to string) (domain.Relationship, error) {
+	pair, err := domain.NewPair(me, to)
+	if err != nil {
+		return domain.Relationship{}, err
+	}
+	// One call says whether to exists and gets my profile, which either outcome pushes.
+	found, err := a.profiles.Users(ctx, []string{to, me})
+	if err != nil {
+		return domain.Relationship{}, err
+	}
+	if _, ok := found[to]; !ok {
+		return domain.Relationship{}, ErrUserNotFound
+	}
+	var actor *Profile
+	if p, ok := found[me]; ok {
+		actor = &p
+	}
+	var result domain.Relationship
+	err = a.change(ctx, me, actor, pair, func(current *domain.Relationship, actor *Profile) (*domain.Relationship, []broker.Event, error) {
+		next, err := domain.Request(current, me, to, a.now())
+		if err != nil {
+			return nil, nil, err
+		}
+		if actor == nil {
+			return nil, nil, errNeedProfile
+		}
+		var evs []broker.Event
+		if next.Friends() {
+			evs, err = befriendedEvents(next, *actor)
+		} else {
+			evs, err = requestedEvents(next, *actor)
+		}
+		result = next
+		return &next, evs, err
+	})
+	return result, err
+}
+
+// Accept is me accepting the pending request from.
+func (a *Application) Accept(ctx context.Context, me, from string) (domain.Relationship, error) {
+	pair, err := domain.NewPair(me, from)
+	if err != nil {
+		return domain.Relationship{}, domain.ErrRequestNotFound
+	}
+	var result domain.Relationship
+	err = a.change(ctx, me, nil, pair, func(current *domain.Relationship, actor *Profile) (*domain.Relationship, []broker.Event, error) {
+		next, err := domain.Accept(current, me, from, a.now())
+		if err != nil {
+			return nil, nil, err
+		}
+		if actor == nil {
+			return nil, nil, errNeedProfile
+		}
+		evs, err := befriendedEvents(next, *actor)
+		result = next
+		return &next, evs, err
+	})
+	return result, err
+}
+
+// Decline is me refusing the pending request from; the request is deleted and nobody is told.
+func (a *Application) Decline(ctx context.Context, me, from string) error {
+	pair, err := domain.NewPair(me, from)
+	if err != nil {
+		return domain.ErrRequestNotFound
+	}
+	return a.change(ctx, me, nil, pair, func(current *domain.Relationship, _ *Profile) (*domain.Relationship, []broker.Event, error) {
+		return nil, nil, domain.Decline(current, me, from)
+	})
+}
+
+// Remove is me ending whatever there is with other: a friendship (other is told), my outgoing request or an
+// incoming one (nobody is told).
+func (a *Application) Remove(ctx context.Context, me, other string) error {
+	pair, err := domain.NewPair(me, other)
+	if err != nil {
+		return domain.ErrFriendshipNotFound
+	}
+	return a.change(ctx, me, nil, pair, func(current *domain.Relationship, actor *Profile) (*domain.Relationship, []broker.Event, error) {
+		if err := domain.Remove(current); err != nil {
+			return nil, nil, err
+		}
+		if !current.Friends() {
+			return nil, nil, nil
+		}
+		if actor == nil {
+			return nil, nil, errNeedProfile
+		}
+		evs, err := unfriendedEvents(*current, *actor)
+		return nil, evs, err
+	})
+}
+
+// AreFriends reports whether a and b are friends (messages asks before every send).
+func (a *Application) AreFriends(ctx context.Context, userA, userB string) (bool, error) {
+	pair, err := domain.NewPair(userA, userB)
+	if err != nil {
+		return false, nil
+	}
+	r, err := a.repo.Get(ctx, pair)
+	if err != nil {
+		return false, err
+	}
+	return r != nil && r.Friends(), nil
+}
+
+// UserSummary is the other user of a list item.
+type UserSummary struct {
+	ID          string `json:"id"`
+	Nickname    string `json:"nickname"`
+	DisplayName string `json:"display_name"`
+}
+
+// Item is one entry of a friends list (and of friends.pending), from the caller's point of view.
+type Item struct {
+	User   UserSummary `json:"user"`
+	Status domain.View `json:"status"`
+	Since  time.Time   `json:"since"`
+}
+
+// List returns me's friends and requests that the filter selects, newest first. Users that profiles no
+// longer knows are left out.
+func (a *Application) List(ctx context.Context, me string, filter domain.Filter) ([]Item, error) {
+	rels, err := a.repo.List(ctx, me, filter)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]Item, 0, len(rels))
+	if len(rels) == 0 {
+		return items, nil
+	}
+	ids := make([]string, len(rels))
+	for i, r := range rels {
+		ids[i] = r.Pair.Other(me)
+	}
+	profiles, err := a.profiles.Users(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rels {
+		p, ok := profiles[r.Pair.Other(me)]
+		if !ok {
+			continue
+		}
+		items = append(items, Item{
+			User:   UserSummary{ID: p.ID, Nickname: p.Nickname, DisplayName: p.DisplayName},
+			Status: r.ViewOf(me),
+			Since:  r.Since.UTC(),
+		})
+	}
+	return items, nil
+}
+
+// Entered answers a user's entering the messenger (a socket opened at the gateway): the incoming requests,
+// pushed to that one socket. An empty list is sent too, so the client knows it is up to date.
+func (a *Application) Entered(ctx context.Context, userID, connectionID string) error {
+	items, err := a.List(ctx, userID, domain.FilterIncoming)
+	if err != nil {
+		return err
+	}
+	p, err := broker.NewPush(Source, userID, PushPending, PendingPushData{Items: items})
+	if err != nil {
+		return err
+	}
+	p.ConnectionID = connectionID
+	if err := a.publisher.Publish(ctx, p); err != nil && !errors.Is(err, broker.ErrUnroutable) {
+		// Unroutable: no gateway has the user bound any more (the socket closed); there is nobody to tell.
+		return err
+	}
+	return nil
+}

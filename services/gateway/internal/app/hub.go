@@ -1,0 +1,447 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"simplemessenger/platform/broker"
+	"simplemessenger/platform/entry"
+
+	"simplemessenger/services/gateway/internal/domain"
+)
+
+// CloseCode is a WebSocket close status (RFC 6455 §7.4).
+type CloseCode int
+
+const (
+	// CloseGoingAway: this gateway is stopping; reconnect (to another replica).
+	CloseGoingAway CloseCode = 1001
+	// ClosePolicyViolation: the session was revoked, or the client did not keep up with its frames.
+	ClosePolicyViolation CloseCode = 1008
+	// CloseInternalError: entering failed (broker trouble); reconnect.
+	CloseInternalError CloseCode = 1011
+	// CloseServiceRestart: the gateway's push queue was re-created after a broker reconnect, so pushes may
+	// have been lost; reconnect to get the entry replies again.
+	CloseServiceRestart CloseCode = 1012
+)
+
+// Reasons a connection is dropped (the gateway_websocket_dropped_total label).
+const (
+	DropSlowClient      = "slow_client"
+	DropWriteFailed     = "write_failed"
+	DropPingTimeout     = "ping_timeout"
+	DropRevoked         = "revoked"
+	DropEnterFailed     = "enter_failed"
+	DropBrokerReconnect = "broker_reconnect"
+)
+
+// Frame results (the gateway_push_frames_total label).
+const (
+	FrameSent      = "sent"
+	FrameDropped   = "dropped"
+	FrameDuplicate = "duplicate"
+)
+
+// Frame is one frame for a socket, encoded once for all its recipients.
+type Frame struct {
+	Type string
+	// Body is the JSON text {"type": ..., "data": ...}.
+	Body []byte
+	// Created is when the producer made the push (for the delivery latency).
+	Created time.Time
+}
+
+// Socket is one open WebSocket as the hub sees it. Both methods return at once: the socket's own goroutines
+// write and close, so a slow client never holds up the hub.
+type Socket interface {
+	// Send queues f for writing; false means the socket's buffer is full.
+	Send(f Frame) bool
+	// Close asks for the socket to be closed with code (with the closing handshake unless now is set, for
+	// peers that cannot take part in it anyway).
+	Close(code CloseCode, reason string, now bool)
+}
+
+// Binder binds and unbinds routing keys on this gateway's push queue, waiting for the broker's answer
+// (*broker.Binder).
+type Binder interface {
+	Bind(ctx context.Context, key string) error
+	Unbind(ctx context.Context, key string) error
+}
+
+// EntryPublisher publishes gateway.user.entered (entry.EventType) and returns once the broker has confirmed
+// it; friends and messages answer it with the entry replies, pushed to the connection.
+type EntryPublisher interface {
+	PublishEntered(ctx context.Context, e entry.Entered) error
+}
+
+// PushObserver records what happens to sockets and frames (metrics).
+type PushObserver interface {
+	Connections(delta int)
+	Frame(frameType, result string)
+	Dropped(reason string)
+}
+
+// ErrStopping refuses sockets while the gateway shuts down.
+var ErrStopping = errors.New("the gateway is shutting down")
+
+// Connection is one registered socket.
+type Connection struct {
+	ID        string
+	UserID    string
+	SessionID string
+
+	socket  Socket
+	dropped atomic.Bool // closed by the hub; nothing more is sent to it
+
+	mu   sync.Mutex
+	once map[string]bool // entry reply types already delivered
+}
+
+// Hub keeps this gateway's sockets and delivers pushes to them.
+//
+// Entering: the user's key is bound on the push queue (waiting for the broker's bind-ok) before the socket
+// is registered and gateway.user.entered is published, so the replies to that event are routed to this
+// gateway and find the socket. Bindings are counted per user: the first socket binds, the last one unbinds.
+// Delivery happens on the push consumer's goroutine, in arrival order, and never blocks on a socket.
+type Hub struct {
+	binder  Binder
+	entries EntryPublisher
+	obs     PushObserver
+	log     *slog.Logger
+	// EnterTimeout bounds binding and publishing the entered event; LeaveTimeout the unbinding.
+	EnterTimeout, LeaveTimeout time.Duration
+	// DrainTimeout bounds how long Run waits at shutdown for the sockets to finish closing.
+	DrainTimeout time.Duration
+
+	mu        sync.RWMutex
+	byID      map[string]*Connection
+	byUser    map[string]map[string]*Connection
+	bySession map[string]map[string]*Connection
+	stopping  bool
+	drained   chan struct{} // closed when stopping and the last socket has left
+	drainOnce sync.Once
+
+	usersMu sync.Mutex
+	users   map[string]*userBinding
+
+	readyCount atomic.Int64
+}
+
+// userBinding serialises entering and leaving of one user's sockets, so the binding of their key follows
+// the count of sockets.
+type userBinding struct {
+	mu      sync.Mutex
+	sockets int // registered sockets (guarded by mu)
+	holders int // goroutines holding or waiting for mu (guarded by Hub.usersMu)
+}
+
+// NewHub makes the hub; obs may be nil.
+func NewHub(binder Binder, entries EntryPublisher, obs PushObserver, log *slog.Logger) *Hub {
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Hub{
+		binder: binder, entries: entries, obs: obs, log: log,
+		EnterTimeout: 5 * time.Second, LeaveTimeout: 5 * time.Second, DrainTimeout: 10 * time.Second,
+		byID:      map[string]*Connection{},
+		byUser:    map[string]map[string]*Connection{},
+		bySession: map[string]map[string]*Connection{},
+		drained:   make(chan struct{}),
+		users:     map[string]*userBinding{},
+	}
+}
+
+// Enter registers an authenticated socket: it binds the user's key if this is their first socket here,
+// registers the socket, then publishes gateway.user.entered. On an error the socket is not registered and
+// the caller closes it (CloseInternalError, so that the client reconnects); Leave is not needed then.
+func (h *Hub) Enter(ctx context.Context, userID, sessionID string, s Socket) (*Connection, error) {
+	if userID == "" || strings.ContainsAny(userID, "*#") {
+		// The key is bound on a topic exchange: a wildcard in it would subscribe this socket to other users'
+		// pushes. Auth issues UUIDs, so this only guards against a token that should never verify.
+		return nil, fmt.Errorf("user id %q cannot be a push routing key", userID)
+	}
+	c := &Connection{ID: uuid.NewString(), UserID: userID, SessionID: sessionID, socket: s, once: map[string]bool{}}
+	if h.isStopping() {
+		return nil, ErrStopping
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.EnterTimeout)
+	defer cancel()
+
+	u := h.lockUser(userID)
+	if u.sockets == 0 {
+		if err := h.binder.Bind(ctx, broker.PushKey(userID)); err != nil {
+			h.unlockUser(userID, u)
+			return nil, fmt.Errorf("bind the user's pushes: %w", err)
+		}
+	}
+	u.sockets++
+	h.register(c)
+	h.unlockUser(userID, u)
+
+	if h.isStopping() {
+		h.Leave(c)
+		return nil, ErrStopping
+	}
+	// Only now, with the key bound and the socket registered, may the services answer.
+	if err := h.entries.PublishEntered(ctx, entry.Entered{UserID: userID, SessionID: sessionID, ConnectionID: c.ID}); err != nil {
+		h.Leave(c)
+		return nil, fmt.Errorf("publish %s: %w", entry.EventType, err)
+	}
+	return c, nil
+}
+
+// Leave unregisters a socket that has closed (idempotent) and unbinds the user's key with their last socket.
+func (h *Hub) Leave(c *Connection) {
+	if !h.unregister(c) {
+		return
+	}
+	u := h.lockUser(c.UserID)
+	defer h.unlockUser(c.UserID, u)
+	u.sockets--
+	if u.sockets > 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.LeaveTimeout)
+	defer cancel()
+	if err := h.binder.Unbind(ctx, broker.PushKey(c.UserID)); err != nil {
+		// The binding stays until the queue goes; pushes for this user are then delivered to nobody here.
+		h.log.Warn("cannot unbind a user's pushes", "user_id", c.UserID, "error", err)
+	}
+}
+
+// HandlePush is the broker.Handler of the push subscription: it delivers the push to the socket it names
+// (ConnectionID) or to all of its user's sockets here. It never fails: a push nobody here can take is simply
+// dropped (the services keep what matters and send it again at the next connection).
+func (h *Hub) HandlePush(_ context.Context, _ *sql.Tx, ev broker.Event) error {
+	h.Deliver(ev)
+	return nil
+}
+
+// Deliver is HandlePush without the handler signature.
+func (h *Hub) Deliver(ev broker.Event) {
+	userID, ok := strings.CutPrefix(ev.RoutingKey(), broker.PushKey(""))
+	if !ev.IsPush() || !ok || userID == "" {
+		h.log.Debug("ignoring an event that is not a push", "event_id", ev.ID, "routing_key", ev.RoutingKey())
+		return
+	}
+	data := ev.Data
+	if len(data) == 0 {
+		data = json.RawMessage("null")
+	}
+	body, err := json.Marshal(struct {
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
+	}{ev.Type, data})
+	if err != nil {
+		h.log.Warn("dropping a push with malformed data", "event_id", ev.ID, "type", ev.Type, "error", err)
+		return
+	}
+	f := Frame{Type: ev.Type, Body: body, Created: ev.Time}
+
+	var targets []*Connection
+	h.mu.RLock()
+	if ev.ConnectionID != "" {
+		if c := h.byID[ev.ConnectionID]; c != nil && c.UserID == userID {
+			targets = append(targets, c)
+		}
+	} else {
+		for _, c := range h.byUser[userID] {
+			targets = append(targets, c)
+		}
+	}
+	h.mu.RUnlock()
+	for _, c := range targets {
+		h.send(c, f)
+	}
+}
+
+func (h *Hub) send(c *Connection, f Frame) {
+	if c.dropped.Load() {
+		h.obs.Frame(f.Type, FrameDropped)
+		return
+	}
+	if domain.OncePerConnection(f.Type) {
+		c.mu.Lock()
+		seen := c.once[f.Type]
+		c.once[f.Type] = true
+		c.mu.Unlock()
+		if seen {
+			h.obs.Frame(f.Type, FrameDuplicate)
+			return
+		}
+	}
+	if !c.socket.Send(f) {
+		h.obs.Frame(f.Type, FrameDropped)
+		h.Drop(c, ClosePolicyViolation, DropSlowClient, "too slow to read its frames", true)
+	}
+}
+
+// Drop closes a connection for a reason (counted once per connection). The socket leaves through Leave when
+// its handler ends.
+func (h *Hub) Drop(c *Connection, code CloseCode, reason, text string, now bool) {
+	if c.dropped.Swap(true) {
+		return
+	}
+	h.obs.Dropped(reason)
+	c.socket.Close(code, text, now)
+}
+
+// CloseSession closes the sockets of a revoked session (policy violation).
+func (h *Hub) CloseSession(sessionID string) {
+	h.mu.RLock()
+	var conns []*Connection
+	for _, c := range h.bySession[sessionID] {
+		conns = append(conns, c)
+	}
+	h.mu.RUnlock()
+	for _, c := range conns {
+		h.Drop(c, ClosePolicyViolation, DropRevoked, "session revoked", false)
+	}
+}
+
+// BrokerReady is the push subscription's OnReady. The first call is the start; every later one follows a
+// reconnect, after which the push queue is a new one: pushes routed while it was missing are lost, so every
+// socket is closed for its client to reconnect and receive the entry replies again.
+func (h *Hub) BrokerReady(context.Context) {
+	if h.readyCount.Add(1) == 1 {
+		return
+	}
+	for _, c := range h.all() {
+		h.Drop(c, CloseServiceRestart, DropBrokerReconnect, "reconnect to catch up", false)
+	}
+}
+
+// Run waits for ctx to end, then closes every socket with CloseGoingAway (clients reconnect, to another
+// replica) and waits up to DrainTimeout for them to leave.
+func (h *Hub) Run(ctx context.Context) error {
+	<-ctx.Done()
+	h.mu.Lock()
+	h.stopping = true
+	empty := len(h.byID) == 0
+	h.mu.Unlock()
+	if empty {
+		h.closeDrained()
+	}
+	for _, c := range h.all() {
+		if !c.dropped.Swap(true) {
+			c.socket.Close(CloseGoingAway, "server shutting down", false)
+		}
+	}
+	select {
+	case <-h.drained:
+	case <-time.After(h.DrainTimeout):
+		h.log.Warn("sockets still open after the shutdown drain", "count", h.Count())
+	}
+	return ctx.Err()
+}
+
+// Count is the number of registered sockets.
+func (h *Hub) Count() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.byID)
+}
+
+func (h *Hub) all() []*Connection {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]*Connection, 0, len(h.byID))
+	for _, c := range h.byID {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (h *Hub) isStopping() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.stopping
+}
+
+func (h *Hub) register(c *Connection) {
+	h.mu.Lock()
+	h.byID[c.ID] = c
+	add(h.byUser, c.UserID, c)
+	add(h.bySession, c.SessionID, c)
+	h.mu.Unlock()
+	h.obs.Connections(1)
+}
+
+// unregister reports whether c was registered.
+func (h *Hub) unregister(c *Connection) bool {
+	h.mu.Lock()
+	if _, ok := h.byID[c.ID]; !ok {
+		h.mu.Unlock()
+		return false
+	}
+	delete(h.byID, c.ID)
+	remove(h.byUser, c.UserID, c.ID)
+	remove(h.bySession, c.SessionID, c.ID)
+	last := h.stopping && len(h.byID) == 0
+	h.mu.Unlock()
+	h.obs.Connections(-1)
+	if last {
+		h.closeDrained()
+	}
+	return true
+}
+
+func (h *Hub) closeDrained() { h.drainOnce.Do(func() { close(h.drained) }) }
+
+func add(m map[string]map[string]*Connection, key string, c *Connection) {
+	if m[key] == nil {
+		m[key] = map[string]*Connection{}
+	}
+	m[key][c.ID] = c
+}
+
+func remove(m map[string]map[string]*Connection, key, id string) {
+	delete(m[key], id)
+	if len(m[key]) == 0 {
+		delete(m, key)
+	}
+}
+
+func (h *Hub) lockUser(userID string) *userBinding {
+	h.usersMu.Lock()
+	u := h.users[userID]
+	if u == nil {
+		u = &userBinding{}
+		h.users[userID] = u
+	}
+	u.holders++
+	h.usersMu.Unlock()
+	u.mu.Lock()
+	return u
+}
+
+func (h *Hub) unlockUser(userID string, u *userBinding) {
+	// Read under u.mu; if nobody else holds or waits for it (checked below), nobody can have changed it since.
+	sockets := u.sockets
+	u.mu.Unlock()
+	h.usersMu.Lock()
+	u.holders--
+	if u.holders == 0 && sockets == 0 {
+		delete(h.users, userID)
+	}
+	h.usersMu.Unlock()
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Connections(int)      {}
+func (nopObserver) Frame(string, string) {}
+func (nopObserver) Dropped(string)       {}

@@ -1,0 +1,322 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"simplemessenger/platform/broker"
+	"simplemessenger/platform/entry"
+
+	"simplemessenger/services/gateway/internal/app"
+)
+
+// journal records the broker operations of the hub in order.
+type journal struct {
+	mu      sync.Mutex
+	ops     []string
+	bindErr error
+	pubErr  error
+}
+
+func (j *journal) add(op string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.ops = append(j.ops, op)
+}
+
+func (j *journal) list() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.ops)
+}
+
+func (j *journal) Bind(_ context.Context, key string) error {
+	if j.bindErr != nil {
+		return j.bindErr
+	}
+	j.add("bind " + key)
+	return nil
+}
+
+func (j *journal) Unbind(_ context.Context, key string) error {
+	j.add("unbind " + key)
+	return nil
+}
+
+func (j *journal) PublishEntered(_ context.Context, e entry.Entered) error {
+	if j.pubErr != nil {
+		return j.pubErr
+	}
+	j.add("entered " + e.UserID)
+	return nil
+}
+
+// fakeSocket has a bounded buffer like the real one.
+type fakeSocket struct {
+	mu     sync.Mutex
+	frames []app.Frame
+	cap    int
+	code   app.CloseCode
+	now    bool
+}
+
+func newSocket(capacity int) *fakeSocket { return &fakeSocket{cap: capacity} }
+
+func (s *fakeSocket) Send(f app.Frame) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.frames) == s.cap {
+		return false
+	}
+	s.frames = append(s.frames, f)
+	return true
+}
+
+func (s *fakeSocket) Close(code app.CloseCode, _ string, now bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.code, s.now = code, now
+}
+
+func (s *fakeSocket) types() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, f := range s.frames {
+		out = append(out, f.Type)
+	}
+	return out
+}
+
+func (s *fakeSocket) closedWith() app.CloseCode {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.code
+}
+
+type counts struct {
+	mu          sync.Mutex
+	connections int
+	frames      map[string]int
+	dropped     map[string]int
+}
+
+func newCounts() *counts { return &counts{frames: map[string]int{}, dropped: map[string]int{}} }
+
+func (c *counts) Connections(d int) { c.mu.Lock(); c.connections += d; c.mu.Unlock() }
+func (c *counts) Frame(typ, result string) {
+	c.mu.Lock()
+	c.frames[typ+" "+result]++
+	c.mu.Unlock()
+}
+func (c *counts) Dropped(reason string) { c.mu.Lock(); c.dropped[reason]++; c.mu.Unlock() }
+
+func newHub(j *journal, obs app.PushObserver) *app.Hub {
+	return app.NewHub(j, j, obs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func enter(t *testing.T, h *app.Hub, user, session string, s app.Socket) *app.Connection {
+	t.Helper()
+	c, err := h.Enter(context.Background(), user, session, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func pushEvent(t *testing.T, user, typ string, data any, connID string) broker.Event {
+	t.Helper()
+	ev, err := broker.NewPush("test", user, typ, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.ConnectionID = connID
+	return ev
+}
+
+func TestTheUsersKeyIsBoundBeforeTheSocketIsAnnouncedAndUnboundWithTheLastSocket(t *testing.T) {
+	j := &journal{}
+	obs := newCounts()
+	h := newHub(j, obs)
+	a := enter(t, h, "u1", "s1", newSocket(8))
+	b := enter(t, h, "u1", "s2", newSocket(8))
+	if obs.connections != 2 || h.Count() != 2 {
+		t.Fatalf("connections %d / %d", obs.connections, h.Count())
+	}
+	h.Leave(a)
+	h.Leave(a) // idempotent
+	h.Leave(b)
+	want := []string{"bind user.u1", "entered u1", "entered u1", "unbind user.u1"}
+	if got := j.list(); !slices.Equal(got, want) {
+		t.Fatalf("operations %v, want %v", got, want)
+	}
+	if obs.connections != 0 || h.Count() != 0 {
+		t.Fatalf("connections left: %d", obs.connections)
+	}
+	// The next socket binds again.
+	enter(t, h, "u1", "s3", newSocket(8))
+	if got := j.list(); got[len(got)-2] != "bind user.u1" {
+		t.Fatalf("operations %v", got)
+	}
+}
+
+func TestASocketThatCannotEnterIsNotKept(t *testing.T) {
+	j := &journal{bindErr: errors.New("broker down")}
+	h := newHub(j, nil)
+	if _, err := h.Enter(context.Background(), "u1", "s1", newSocket(8)); err == nil {
+		t.Fatal("entered without a binding")
+	}
+	if got := j.list(); len(got) != 0 || h.Count() != 0 {
+		t.Fatalf("operations %v, %d sockets", got, h.Count())
+	}
+
+	if _, err := h.Enter(context.Background(), "user.#", "s1", newSocket(8)); err == nil {
+		t.Fatal("a wildcard user id was bound")
+	}
+
+	j = &journal{pubErr: errors.New("nacked")}
+	h = newHub(j, nil)
+	if _, err := h.Enter(context.Background(), "u1", "s1", newSocket(8)); err == nil {
+		t.Fatal("entered without the event")
+	}
+	if got := j.list(); !slices.Equal(got, []string{"bind user.u1", "unbind user.u1"}) || h.Count() != 0 {
+		t.Fatalf("operations %v, %d sockets", got, h.Count())
+	}
+}
+
+func TestPushesGoToTheUsersSocketsOrToTheOneTheyName(t *testing.T) {
+	h := newHub(&journal{}, nil)
+	s1, s2, other := newSocket(8), newSocket(8), newSocket(8)
+	c1 := enter(t, h, "u1", "s1", s1)
+	enter(t, h, "u1", "s2", s2)
+	c3 := enter(t, h, "u2", "s3", other)
+
+	h.Deliver(pushEvent(t, "u1", "message.new", map[string]string{"id": "1"}, ""))
+	h.Deliver(pushEvent(t, "u1", "friends.pending", nil, c1.ID))
+	h.Deliver(pushEvent(t, "u1", "message.read", nil, c3.ID))  // another user's socket: nobody
+	h.Deliver(pushEvent(t, "u1", "message.read", nil, "gone")) // closed meanwhile: nobody
+	domainEvent, _ := broker.NewEvent("test", "message.new", nil)
+	h.Deliver(domainEvent) // not a push
+
+	if got := s1.types(); !slices.Equal(got, []string{"message.new", "friends.pending"}) {
+		t.Fatalf("socket 1 got %v", got)
+	}
+	if got := s2.types(); !slices.Equal(got, []string{"message.new"}) {
+		t.Fatalf("socket 2 got %v", got)
+	}
+	if got := other.types(); len(got) != 0 {
+		t.Fatalf("the other user got %v", got)
+	}
+	if body := string(s1.frames[0].Body); body != `{"type":"message.new","data":{"id":"1"}}` {
+		t.Fatalf("frame %s", body)
+	}
+}
+
+func TestEachEntryReplyReachesASocketOnce(t *testing.T) {
+	obs := newCounts()
+	h := newHub(&journal{}, obs)
+	s := newSocket(8)
+	c := enter(t, h, "u1", "s1", s)
+	for range 2 {
+		h.Deliver(pushEvent(t, "u1", "messages.unread", nil, c.ID))
+		h.Deliver(pushEvent(t, "u1", "friends.pending", nil, c.ID))
+		h.Deliver(pushEvent(t, "u1", "message.new", nil, ""))
+	}
+	want := []string{"messages.unread", "friends.pending", "message.new", "message.new"}
+	if got := s.types(); !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if obs.frames["messages.unread duplicate"] != 1 || obs.frames["friends.pending duplicate"] != 1 {
+		t.Fatalf("frames %v", obs.frames)
+	}
+}
+
+func TestASocketWhoseBufferIsFullIsDroppedAndTheOthersStillReceive(t *testing.T) {
+	obs := newCounts()
+	h := newHub(&journal{}, obs)
+	slow, fast := newSocket(2), newSocket(100)
+	enter(t, h, "u1", "s1", slow)
+	enter(t, h, "u1", "s2", fast)
+	for range 5 {
+		h.Deliver(pushEvent(t, "u1", "message.new", nil, ""))
+	}
+	if slow.closedWith() != app.ClosePolicyViolation || !slow.now {
+		t.Fatalf("slow socket closed with %d (now %v)", slow.closedWith(), slow.now)
+	}
+	if len(slow.types()) != 2 || len(fast.types()) != 5 {
+		t.Fatalf("slow got %d, fast %d", len(slow.types()), len(fast.types()))
+	}
+	if obs.dropped[app.DropSlowClient] != 1 || obs.frames["message.new dropped"] != 3 {
+		t.Fatalf("dropped %v, frames %v", obs.dropped, obs.frames)
+	}
+}
+
+func TestARevokedSessionsSocketsAreClosedAndNoOthers(t *testing.T) {
+	obs := newCounts()
+	h := newHub(&journal{}, obs)
+	a, b, c := newSocket(8), newSocket(8), newSocket(8)
+	enter(t, h, "u1", "revoked", a)
+	enter(t, h, "u1", "revoked", b)
+	enter(t, h, "u1", "kept", c)
+	h.CloseSession("revoked")
+	h.CloseSession("revoked") // a repeated revocation (from a reload) closes nothing twice
+	if a.closedWith() != app.ClosePolicyViolation || b.closedWith() != app.ClosePolicyViolation || c.closedWith() != 0 {
+		t.Fatalf("closed with %d %d %d", a.closedWith(), b.closedWith(), c.closedWith())
+	}
+	if obs.dropped[app.DropRevoked] != 2 {
+		t.Fatalf("dropped %v", obs.dropped)
+	}
+}
+
+func TestAfterABrokerReconnectEverySocketIsAskedToReconnect(t *testing.T) {
+	h := newHub(&journal{}, nil)
+	h.BrokerReady(context.Background()) // the start
+	s := newSocket(8)
+	enter(t, h, "u1", "s1", s)
+	if s.closedWith() != 0 {
+		t.Fatal("closed at the start")
+	}
+	h.BrokerReady(context.Background()) // a new push queue: what went to the old one is lost
+	if s.closedWith() != app.CloseServiceRestart {
+		t.Fatalf("closed with %d, want 1012", s.closedWith())
+	}
+}
+
+func TestStoppingClosesEverySocketGoingAwayAndRefusesNewOnes(t *testing.T) {
+	j := &journal{}
+	h := newHub(j, nil)
+	s := newSocket(8)
+	c := enter(t, h, "u1", "s1", s)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	cancel()
+	deadline := time.Now().Add(2 * time.Second)
+	for s.closedWith() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("socket not closed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if s.closedWith() != app.CloseGoingAway {
+		t.Fatalf("closed with %d, want 1001", s.closedWith())
+	}
+	select {
+	case <-done:
+		t.Fatal("Run returned before the socket left")
+	case <-time.After(20 * time.Millisecond):
+	}
+	h.Leave(c)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run returned %v", err)
+	}
+	if _, err := h.Enter(context.Background(), "u2", "s2", newSocket(8)); !errors.Is(err, app.ErrStopping) {
+		t.Fatalf("Enter while stopping: %v", err)
+	}
+}

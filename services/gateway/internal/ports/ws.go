@@ -1,0 +1,325 @@
+package ports
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"simplemessenger/platform/apierr"
+	"simplemessenger/platform/authn"
+	"simplemessenger/platform/metrics"
+
+	"simplemessenger/services/gateway/internal/app"
+	"simplemessenger/services/gateway/internal/domain"
+)
+
+// maxClientMessage bounds what a client may send: it has nothing to say (frames are server to client), so
+// anything it sends is read and ignored, and a message over this closes the socket (1009).
+const maxClientMessage = 4 << 10
+
+// WebSocket serves GET /api/v1/ws: the user's push connection.
+type WebSocket struct {
+	Hub         *app.Hub
+	Revocations RevocationChecker
+	Origins     domain.OriginPolicy
+	// PingInterval is how often the server pings; a client that has not answered within PongTimeout is
+	// dropped. WriteTimeout bounds writing one frame. SendBuffer is how many frames may wait for a socket's
+	// writer before the socket is dropped as too slow.
+	PingInterval, PongTimeout, WriteTimeout time.Duration
+	SendBuffer                              int
+	Metrics                                 *PushMetrics
+	Log                                     *slog.Logger
+}
+
+// checkOrigin refuses browsers on pages of other origins (403) before anything else is looked at.
+func (ws *WebSocket) checkOrigin(c *gin.Context) {
+	if !ws.Origins.Allows(c.GetHeader("Origin"), c.Request.Host) {
+		apierr.Write(c, apierr.Forbidden("origin_not_allowed", "this page's origin may not open the push connection"))
+		return
+	}
+	c.Next()
+}
+
+// authenticate verifies the access token of the Authorization header or, for browsers (which cannot set
+// headers on a WebSocket), of the access_token query parameter; refused with 401 before any upgrade.
+func (ws *WebSocket) authenticate(v *authn.Verifier) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		raw := authn.BearerToken(c.Request)
+		if raw == "" {
+			raw = c.Query("access_token")
+		}
+		if raw == "" {
+			apierr.Write(c, apierr.Unauthorized("an access token is required (Authorization: Bearer, or ?access_token=)"))
+			return
+		}
+		claims, err := v.Verify(c.Request.Context(), raw)
+		if err != nil {
+			if !errors.Is(err, authn.ErrInvalidToken) {
+				apierr.Respond(c, apierr.Unavailable("cannot verify tokens right now"))
+				return
+			}
+			apierr.Write(c, apierr.Unauthorized("the access token is invalid or expired"))
+			return
+		}
+		c.Request = c.Request.WithContext(authn.WithClaims(c.Request.Context(), claims))
+		c.Next()
+	}
+}
+
+// requireUpgrade answers a plain GET with 426 in the contract format (the library's answer would be text).
+func requireUpgrade(c *gin.Context) {
+	if !headerHasToken(c.Request.Header, "Connection", "upgrade") || !headerHasToken(c.Request.Header, "Upgrade", "websocket") {
+		c.Header("Upgrade", "websocket")
+		apierr.Write(c, apierr.New(http.StatusUpgradeRequired, "upgrade_required", "this route only takes a WebSocket upgrade"))
+		return
+	}
+	c.Next()
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// serve upgrades and runs the socket until it closes. This goroutine writes the frames (one writer per
+// socket, so one slow client holds up nobody else); a second one reads (the library answers pings and
+// notices the client's close only while reading) and a third pings.
+func (ws *WebSocket) serve(c *gin.Context) {
+	claims := authn.FromContext(c.Request.Context())
+	// The server's read timeout was set on the connection for this request; a hijacked connection keeps it,
+	// and it would cut every socket after ReadTimeout. Liveness is the pings' job from now on.
+	rc := http.NewResponseController(c.Writer)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	conn, err := websocket.Accept(c.Writer, c.Request, &websocket.AcceptOptions{
+		InsecureSkipVerify: true, // checkOrigin did it, with the gateway's own rules
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		ws.Log.DebugContext(c.Request.Context(), "websocket upgrade failed", "error", err)
+		return
+	}
+	conn.SetReadLimit(maxClientMessage)
+	ctx, cancel := context.WithCancel(c.Request.Context())
+	defer cancel()
+	s := &socket{conn: conn, frames: make(chan app.Frame, max(ws.SendBuffer, 1)), closeReq: make(chan struct{})}
+
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			_, r, err := conn.Reader(ctx)
+			if err != nil {
+				return
+			}
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { <-readerDone }()
+
+	entered, err := ws.Hub.Enter(ctx, claims.UserID(), claims.SessionID, s)
+	if err != nil {
+		if errors.Is(err, app.ErrStopping) {
+			_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
+			return
+		}
+		ws.Metrics.Dropped(app.DropEnterFailed)
+		ws.Log.WarnContext(ctx, "cannot enter a socket; closing it for the client to retry", "user_id", claims.UserID(), "error", err)
+		_ = conn.Close(websocket.StatusInternalError, "try again")
+		return
+	}
+	// A revocation that arrived between the token check and the registration found no socket to close.
+	if ws.Revocations.IsRevoked(claims.SessionID) {
+		ws.Hub.Drop(entered, app.ClosePolicyViolation, app.DropRevoked, "session revoked", false)
+	}
+
+	pingFailed := make(chan struct{})
+	go ws.ping(ctx, conn, pingFailed)
+	ws.writeLoop(ctx, s, entered, readerDone, pingFailed)
+	ws.Hub.Leave(entered)
+	cancel()
+	// Frames that were waiting for this socket go nowhere.
+	for {
+		select {
+		case f := <-s.frames:
+			ws.Metrics.Frame(f.Type, app.FrameDropped)
+		default:
+			return
+		}
+	}
+}
+
+func (ws *WebSocket) writeLoop(ctx context.Context, s *socket, entered *app.Connection, readerDone, pingFailed <-chan struct{}) {
+	for {
+		// A requested close goes before frames still buffered.
+		select {
+		case <-s.closeReq:
+			s.finish()
+			return
+		default:
+		}
+		select {
+		case <-s.closeReq:
+			s.finish()
+			return
+		case <-readerDone:
+			// The client closed (or broke) the connection.
+			_ = s.conn.CloseNow()
+			return
+		case <-pingFailed:
+			ws.Hub.Drop(entered, app.ClosePolicyViolation, app.DropPingTimeout, "no pong", true)
+		case f := <-s.frames:
+			wctx, cancel := context.WithTimeout(ctx, ws.WriteTimeout)
+			err := s.conn.Write(wctx, websocket.MessageText, f.Body)
+			cancel()
+			if err != nil {
+				ws.Metrics.Frame(f.Type, app.FrameDropped)
+				ws.Hub.Drop(entered, app.CloseInternalError, app.DropWriteFailed, "write failed", true)
+				continue
+			}
+			ws.Metrics.Frame(f.Type, app.FrameSent)
+			ws.Metrics.delivered(f)
+		}
+	}
+}
+
+// ping pings every PingInterval and closes failed when a pong does not come within PongTimeout.
+func (ws *WebSocket) ping(ctx context.Context, conn *websocket.Conn, failed chan<- struct{}) {
+	t := time.NewTicker(ws.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, ws.PongTimeout)
+		err := conn.Ping(pctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				close(failed)
+			}
+			return
+		}
+	}
+}
+
+// socket is the app.Socket of one WebSocket.
+type socket struct {
+	conn      *websocket.Conn
+	frames    chan app.Frame
+	closeReq  chan struct{}
+	closeOnce sync.Once
+	// Set once, before closeReq is closed.
+	code   app.CloseCode
+	reason string
+	now    bool
+}
+
+func (s *socket) Send(f app.Frame) bool {
+	select {
+	case s.frames <- f:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *socket) Close(code app.CloseCode, reason string, now bool) {
+	s.closeOnce.Do(func() {
+		s.code, s.reason, s.now = code, reason, now
+		close(s.closeReq)
+		if now {
+			// Unblocks a write stuck on a client that does not read; nothing more is said to it.
+			go func() { _ = s.conn.CloseNow() }()
+		}
+	})
+}
+
+// finish closes as requested (on the writer goroutine: the closing handshake waits for the client).
+func (s *socket) finish() {
+	if s.now {
+		_ = s.conn.CloseNow()
+		return
+	}
+	_ = s.conn.Close(websocket.StatusCode(s.code), s.reason)
+}
+
+// PushMetrics are the push connection's collectors; they implement app.PushObserver.
+type PushMetrics struct {
+	connections prometheus.Gauge
+	frames      *prometheus.CounterVec
+	dropped     *prometheus.CounterVec
+	latency     prometheus.Histogram
+}
+
+// NewPushMetrics registers the collectors on reg (nil: not exported, for unit tests).
+func NewPushMetrics(reg prometheus.Registerer) (*PushMetrics, error) {
+	m := &PushMetrics{
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gateway_websocket_connections",
+			Help: "Open push connections (WebSockets) on this gateway.",
+		}),
+		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_push_frames_total",
+			Help: "Push frames by type and result: sent (written to the socket), dropped (socket too slow, failed or " +
+				"closed), duplicate (a second entry reply for the same connection, not sent).",
+		}, []string{"type", "result"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_websocket_dropped_total",
+			Help: "Push connections closed by the gateway, by reason (slow_client, write_failed, ping_timeout, revoked, " +
+				"enter_failed, broker_reconnect).",
+		}, []string{"reason"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gateway_push_delivery_seconds",
+			Help:    "Time from a push's creation by its producer to its frame being written to a socket.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+	}
+	if err := metrics.Register(reg, m.connections, m.frames, m.dropped, m.latency); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *PushMetrics) Connections(delta int) {
+	if m != nil {
+		m.connections.Add(float64(delta))
+	}
+}
+
+func (m *PushMetrics) Frame(frameType, result string) {
+	if m != nil {
+		m.frames.WithLabelValues(frameType, result).Inc()
+	}
+}
+
+func (m *PushMetrics) Dropped(reason string) {
+	if m != nil {
+		m.dropped.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *PushMetrics) delivered(f app.Frame) {
+	if m != nil && !f.Created.IsZero() {
+		m.latency.Observe(max(time.Since(f.Created).Seconds(), 0))
+	}
+}

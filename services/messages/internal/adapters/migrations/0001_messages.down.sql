@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS chat_states;
+DROP TABLE IF EXISTS messages;
+DROP TABLE IF EXISTS chats;

@@ -1,0 +1,317 @@
+// Package adapters holds the messages service's outbound side: the MySQL repository (with its migrations in
+// ./migrations) and the clients of the friends and profiles services.
+package adapters
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"simplemessenger/platform/broker"
+	"simplemessenger/platform/mysqlx"
+
+	"simplemessenger/services/messages/internal/app"
+	"simplemessenger/services/messages/internal/domain"
+)
+
+// MySQLRepository is app.Repository on MySQL/MariaDB; events go to the platform outbox in the same transaction.
+type MySQLRepository struct {
+	db *sql.DB
+}
+
+var _ app.Repository = (*MySQLRepository)(nil)
+
+// NewMySQLRepository uses db, migrated with migrations.FS.
+func NewMySQLRepository(db *sql.DB) *MySQLRepository { return &MySQLRepository{db: db} }
+
+const messageColumns = "m.id, m.sender_id, m.recipient_id, COALESCE(m.client_message_id, ''), m.text, m.created_at"
+
+// The queries over messages, named so that the repository tests EXPLAIN exactly what runs. The ones scoped to
+// a chat or a recipient name their index: with ORDER BY id … LIMIT, the optimizer may prefer walking the
+// primary key (ids are its order too) when its estimates say the matching rows are dense, which on a large
+// table turns a page into a scan of every chat's messages since the cursor. By construction these indexes are
+// always the right ones.
+const (
+	// historyOlder and historyNewer are ranges of messages_chat read in index order (backwards for older),
+	// so LIMIT stops them after one page and there is no filesort however long the chat is.
+	historyOlder = "SELECT " + messageColumns + " FROM messages m FORCE INDEX (messages_chat) WHERE m.chat_id = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?"
+	historyNewer = "SELECT " + messageColumns + " FROM messages m FORCE INDEX (messages_chat) WHERE m.chat_id = ? AND m.id > ? ORDER BY m.id LIMIT ?"
+	// chatList reads chat_states_recent backwards (most recent chat first) and each chat's last message by
+	// primary key.
+	chatList = "SELECT s.peer_id, s.unread_count, " + messageColumns + ` FROM chat_states s
+		JOIN messages m ON m.id = s.last_message_id
+		WHERE s.user_id = ? AND s.last_message_id < ? ORDER BY s.last_message_id DESC LIMIT ?`
+	// unreadStart is, over the user's chats that have unread messages (a range of the primary key), the lowest
+	// read marker, where the oldest unread message can be at the earliest, and the total unread.
+	unreadStart = "SELECT MIN(last_read_id), COALESCE(SUM(unread_count), 0) FROM chat_states WHERE user_id = ? AND unread_count > 0"
+	// unreadList walks the user's incoming messages from there in id order (messages_recipient, so the
+	// oldest come first without sorting and LIMIT stops the walk) and keeps those above their chat's marker
+	// (chat_states by primary key). STRAIGHT_JOIN keeps messages the driving table: the order comes from it.
+	unreadList = "SELECT STRAIGHT_JOIN " + messageColumns + ` FROM messages m FORCE INDEX (messages_recipient)
+		JOIN chat_states s ON s.user_id = m.recipient_id AND s.peer_id = m.sender_id
+		WHERE m.recipient_id = ? AND m.id > ? AND m.id > s.last_read_id ORDER BY m.id LIMIT ?`
+	// newestAddressed is the newest message of the chat addressed to the reader at or below the id asked
+	// for: where a read marker may move to. It walks the chat back from there.
+	newestAddressed = "SELECT m.id FROM messages m FORCE INDEX (messages_chat) WHERE m.chat_id = ? AND m.id <= ? AND m.recipient_id = ? ORDER BY m.id DESC LIMIT 1"
+	// unreadAfter counts what stays unread above a marker; it reads the chat's messages after the marker only.
+	unreadAfter = "SELECT COUNT(*) FROM messages m FORCE INDEX (messages_chat) WHERE m.chat_id = ? AND m.id > ? AND m.recipient_id = ?"
+)
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanMessage(s scanner, before ...any) (domain.Message, error) {
+	var m domain.Message
+	dest := append(before, &m.ID, &m.SenderID, &m.RecipientID, &m.ClientMessageID, &m.Text, &m.CreatedAt)
+	if err := s.Scan(dest...); err != nil {
+		return domain.Message{}, err
+	}
+	m.CreatedAt = m.CreatedAt.UTC()
+	return m, nil
+}
+
+func (r *MySQLRepository) queryMessages(ctx context.Context, query string, args ...any) ([]domain.Message, error) {
+	rows, err := r.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collectMessages(rows)
+}
+
+func collectMessages(rows *sql.Rows) ([]domain.Message, error) {
+	defer rows.Close()
+	var out []domain.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// writeTx runs fn in a READ COMMITTED transaction, again when InnoDB chose it as a deadlock victim (it was
+// rolled back whole, so running it again is safe). READ COMMITTED takes no gap locks on locking reads of rows
+// that do not exist, so two first messages of a new chat do not deadlock on creating its row; what orders the
+// writes of a chat is the lock on that row, which either level takes. Deadlocks remain possible (a retried
+// client message id racing its first try), and a short random pause lets the contenders part.
+func (r *MySQLRepository) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := mysqlx.InTxWith(ctx, r.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, fn)
+		if attempt == txAttempts || !mysqlx.IsDeadlock(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(5*time.Millisecond)))):
+		}
+	}
+}
+
+// txAttempts bounds the runs of one write transaction.
+const txAttempts = 8
+
+// lockChat returns the id of the chat with key k, locked until the transaction ends. Without create, found is
+// false when the two have no chat; with create, a missing chat is created (a concurrent creation of the same
+// chat makes the upsert a no-op, and it is locked either way).
+func lockChat(ctx context.Context, tx *sql.Tx, k domain.ChatKey, create bool) (id int64, found bool, err error) {
+	const lock = "SELECT id FROM chats WHERE user_low = ? AND user_high = ? FOR UPDATE"
+	err = tx.QueryRowContext(ctx, lock, k.Low, k.High).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) && create {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO chats (user_low, user_high) VALUES (?, ?) ON DUPLICATE KEY UPDATE id = id",
+			k.Low, k.High); err != nil {
+			return 0, false, fmt.Errorf("create chat: %w", err)
+		}
+		err = tx.QueryRowContext(ctx, lock, k.Low, k.High).Scan(&id)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("lock chat: %w", err)
+	}
+	return id, true, nil
+}
+
+// errClientIDTaken: the sender already used the client message id; the first message is the answer.
+var errClientIDTaken = errors.New("client message id taken")
+
+// Send stores m after locking its chat, so its id is above every id already committed to the chat.
+func (r *MySQLRepository) Send(ctx context.Context, m domain.Message, events app.EventsFunc) (domain.Message, bool, error) {
+	stored, err := r.send(ctx, m, events)
+	if errors.Is(err, errClientIDTaken) {
+		first, err := r.MessageByClientID(ctx, m.SenderID, m.ClientMessageID)
+		return first, false, err
+	}
+	if err != nil {
+		return domain.Message{}, false, err
+	}
+	return stored, true, nil
+}
+
+// upsertState moves a participant's side of the chat to the new last message and adds to its unread count
+// (1 for the recipient, 0 for the sender).
+const upsertState = `INSERT INTO chat_states (user_id, peer_id, chat_id, last_message_id, unread_count) VALUES (?, ?, ?, ?, ?)
+	ON DUPLICATE KEY UPDATE last_message_id = VALUES(last_message_id), unread_count = unread_count + VALUES(unread_count)`
+
+func (r *MySQLRepository) send(ctx context.Context, m domain.Message, events app.EventsFunc) (domain.Message, error) {
+	err := r.writeTx(ctx, func(tx *sql.Tx) error {
+		chatID, _, err := lockChat(ctx, tx, domain.NewChatKey(m.SenderID, m.RecipientID), true)
+		if err != nil {
+			return err
+		}
+		var clientID sql.NullString
+		if m.ClientMessageID != "" {
+			clientID = sql.NullString{String: m.ClientMessageID, Valid: true}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO messages (chat_id, sender_id, recipient_id, client_message_id, text, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, chatID, m.SenderID, m.RecipientID, clientID, m.Text, m.CreatedAt)
+		if mysqlx.IsDuplicate(err) {
+			return errClientIDTaken
+		}
+		if err != nil {
+			return fmt.Errorf("insert message: %w", err)
+		}
+		if m.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, upsertState, m.SenderID, m.RecipientID, chatID, m.ID, 0); err != nil {
+			return fmt.Errorf("sender's chat state: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, upsertState, m.RecipientID, m.SenderID, chatID, m.ID, 1); err != nil {
+			return fmt.Errorf("recipient's chat state: %w", err)
+		}
+		evs, err := events(m)
+		if err != nil {
+			return fmt.Errorf("build events: %w", err)
+		}
+		for _, ev := range evs {
+			if err := broker.Enqueue(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return m, err
+}
+
+// MessageByClientID looks the message up by the unique key (sender_id, client_message_id).
+func (r *MySQLRepository) MessageByClientID(ctx context.Context, senderID, clientMessageID string) (domain.Message, error) {
+	m, err := scanMessage(r.db.QueryRowContext(ctx, "SELECT "+messageColumns+
+		" FROM messages m WHERE m.sender_id = ? AND m.client_message_id = ?", senderID, clientMessageID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Message{}, app.ErrMessageNotFound
+	}
+	return m, err
+}
+
+// History reads one page of the chat of the two users.
+func (r *MySQLRepository) History(ctx context.Context, userID, peerID string, p domain.Page) ([]domain.Message, bool, error) {
+	k := domain.NewChatKey(userID, peerID)
+	var chatID int64
+	err := r.db.QueryRowContext(ctx, "SELECT id FROM chats WHERE user_low = ? AND user_high = ?", k.Low, k.High).Scan(&chatID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	query := historyOlder
+	if p.Direction == domain.Newer {
+		query = historyNewer
+	}
+	msgs, err := r.queryMessages(ctx, query, chatID, p.Cursor, p.Fetch())
+	return msgs, true, err
+}
+
+// MarkRead moves the reader's marker forward under the chat's lock, which orders it after every committed
+// send of the chat, so the recount cannot miss a message being sent.
+func (r *MySQLRepository) MarkRead(ctx context.Context, readerID, peerID string, upTo int64, event app.ReadEventFunc) (int64, bool, error) {
+	var (
+		marker int64
+		moved  bool
+	)
+	err := r.writeTx(ctx, func(tx *sql.Tx) error {
+		marker, moved = 0, false
+		chatID, found, err := lockChat(ctx, tx, domain.NewChatKey(readerID, peerID), false)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return app.ErrNoChat
+		}
+		if err := tx.QueryRowContext(ctx, "SELECT last_read_id FROM chat_states WHERE user_id = ? AND peer_id = ? FOR UPDATE",
+			readerID, peerID).Scan(&marker); err != nil {
+			return fmt.Errorf("read marker: %w", err)
+		}
+		var newest int64
+		err = tx.QueryRowContext(ctx, newestAddressed, chatID, upTo, readerID).Scan(&newest)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if marker, moved = domain.AdvanceReadMarker(marker, newest); !moved {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE chat_states SET last_read_id = ?, unread_count = ("+unreadAfter+
+			") WHERE user_id = ? AND peer_id = ?", marker, chatID, marker, readerID, readerID, peerID); err != nil {
+			return fmt.Errorf("move read marker: %w", err)
+		}
+		ev, err := event(marker)
+		if err != nil {
+			return fmt.Errorf("build event: %w", err)
+		}
+		return broker.Enqueue(ctx, tx, ev)
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return marker, moved, nil
+}
+
+// Chats reads one page of the user's chat list.
+func (r *MySQLRepository) Chats(ctx context.Context, userID string, p domain.Page) ([]domain.ChatSummary, error) {
+	rows, err := r.db.QueryContext(ctx, chatList, userID, p.Cursor, p.Fetch())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []domain.ChatSummary
+	for rows.Next() {
+		var c domain.ChatSummary
+		if c.LastMessage, err = scanMessage(rows, &c.PeerID, &c.UnreadCount); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Unread reads the oldest unread messages addressed to the user and the total, both from one snapshot (a
+// read-only transaction), so the total counts at least the messages listed.
+func (r *MySQLRepository) Unread(ctx context.Context, userID string, limit int) ([]domain.Message, int, error) {
+	tx, err := r.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
+	var (
+		from  sql.NullInt64
+		total int
+	)
+	if err := tx.QueryRowContext(ctx, unreadStart, userID).Scan(&from, &total); err != nil {
+		return nil, 0, err
+	}
+	if !from.Valid || total == 0 {
+		return nil, 0, nil
+	}
+	rows, err := tx.QueryContext(ctx, unreadList, userID, from.Int64, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	msgs, err := collectMessages(rows)
+	return msgs, total, err
+}

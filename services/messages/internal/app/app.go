@@ -1,0 +1,141 @@
+// Package app holds the messages service's use cases over small interfaces: the repository (MySQL, with the
+// outbox in the same transaction), the friends and profiles services, and the broker for entry replies.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"simplemessenger/platform/broker"
+
+	"simplemessenger/services/messages/internal/domain"
+)
+
+// Errors the use cases return besides *domain.ValidationError.
+var (
+	ErrNotFriends   = errors.New("not friends")
+	ErrUserNotFound = errors.New("user not found")
+	// ErrUnavailable: a service this one asks (friends, profiles) did not answer; the client may retry.
+	ErrUnavailable = errors.New("a service this one depends on is unavailable")
+	// ErrMessageNotFound: the repository has no message with that sender and client message id.
+	ErrMessageNotFound = errors.New("message not found")
+	// ErrNoChat: the two users have never exchanged a message.
+	ErrNoChat = errors.New("no chat")
+)
+
+// EventsFunc builds the events of a stored message (its id is known then), inside the send transaction.
+type EventsFunc func(m domain.Message) ([]broker.Event, error)
+
+// ReadEventFunc builds the event of a read marker that moved to upTo, inside the read transaction.
+type ReadEventFunc func(upTo int64) (broker.Event, error)
+
+// Repository stores chats, messages and read markers. Every method that changes something writes the given
+// events to the outbox in the same transaction.
+type Repository interface {
+	// Send stores m in its chat, after every message already committed to that chat (the chat's row is locked
+	// for the transaction), and updates both participants' chat states. When the sender already sent
+	// m.ClientMessageID, nothing is written and the first message is returned with created false.
+	Send(ctx context.Context, m domain.Message, events EventsFunc) (stored domain.Message, created bool, err error)
+	// MessageByClientID returns the sender's message with that client message id, or ErrMessageNotFound.
+	MessageByClientID(ctx context.Context, senderID, clientMessageID string) (domain.Message, error)
+	// History returns up to p.Fetch() messages of the chat of userID and peerID in p's order, and whether
+	// the two have a chat at all (they had one message).
+	History(ctx context.Context, userID, peerID string, p domain.Page) (msgs []domain.Message, chatExists bool, err error)
+	// MarkRead moves the reader's marker in the chat with peerID to the newest message addressed to the
+	// reader with an id up to upTo (domain.AdvanceReadMarker) and recounts the unread messages. It returns the
+	// marker as it is afterwards and whether it moved; the event is written only then. ErrNoChat when the two
+	// have no chat.
+	MarkRead(ctx context.Context, readerID, peerID string, upTo int64, event ReadEventFunc) (marker int64, moved bool, err error)
+	// Chats returns a page of the user's chats, the one with the most recent message first (cursor: a last
+	// message id), up to p.Fetch().
+	Chats(ctx context.Context, userID string, p domain.Page) ([]domain.ChatSummary, error)
+	// Unread returns the oldest limit messages addressed to the user that they have not marked read, across
+	// all chats, oldest first, and how many there are in all.
+	Unread(ctx context.Context, userID string, limit int) ([]domain.Message, int, error)
+}
+
+// Friends answers whether two users are friends.
+type Friends interface {
+	AreFriends(ctx context.Context, a, b string) (bool, error)
+}
+
+// Profiles knows the users.
+type Profiles interface {
+	// Exists reports whether the user exists.
+	Exists(ctx context.Context, id string) (bool, error)
+	// PublicProfiles returns the public profiles (JSON, as profiles writes them) of the users that exist
+	// among ids, by id.
+	PublicProfiles(ctx context.Context, ids []string) (map[string]json.RawMessage, error)
+}
+
+// Publisher publishes an event straight away (entry replies: there is no change to commit them with).
+type Publisher interface {
+	Publish(ctx context.Context, ev broker.Event) error
+}
+
+// Notifier is told after a commit that wrote events (the outbox relay), so they leave at once.
+type Notifier interface{ Notify() }
+
+// Application is the service's use cases.
+type Application struct {
+	repo     Repository
+	friends  Friends
+	profiles Profiles
+	pub      Publisher
+	relay    Notifier
+	now      func() time.Time
+}
+
+// New makes the application.
+func New(repo Repository, friends Friends, profiles Profiles, pub Publisher, relay Notifier) *Application {
+	return &Application{repo: repo, friends: friends, profiles: profiles, pub: pub, relay: relay, now: time.Now}
+}
+
+// Source is the events' source.
+const Source = "messages"
+
+// Event and push frame types.
+const (
+	EventMessageCreated = "messages.message.created"
+	FrameMessageNew     = "message.new"
+	FrameMessageRead    = "message.read"
+	FrameUnread         = "messages.unread"
+)
+
+// Message is a message as clients see it: in the send answer, history, pushes and the chat list alike, so
+// that a pushed message is byte for byte what the send call returned. Ids are decimal strings.
+type Message struct {
+	ID          int64     `json:"id,string"`
+	SenderID    string    `json:"sender_id"`
+	RecipientID string    `json:"recipient_id"`
+	Text        string    `json:"text"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// NewMessage is m as clients see it.
+func NewMessage(m domain.Message) Message {
+	return Message{ID: m.ID, SenderID: m.SenderID, RecipientID: m.RecipientID, Text: m.Text, CreatedAt: m.CreatedAt.UTC()}
+}
+
+// NewMessages is NewMessage of each, never nil (an empty list is [] in JSON).
+func NewMessages(ms []domain.Message) []Message {
+	out := make([]Message, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, NewMessage(m))
+	}
+	return out
+}
+
+// ReadData is the data of a message.read push: the reader (the receiver's peer) and the marker.
+type ReadData struct {
+	PeerID string `json:"peer_id"`
+	UpToID int64  `json:"up_to_id,string"`
+}
+
+// UnreadData is the data of the messages.unread push sent on entering the messenger.
+type UnreadData struct {
+	Items []Message `json:"items"`
+	Total int       `json:"total"`
+}

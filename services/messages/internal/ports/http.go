@@ -1,0 +1,167 @@
+// Package ports is the messages service's inbound side: the gin handlers of the chat API and the consumer of
+// the gateway's entry events.
+package ports
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"simplemessenger/platform/apierr"
+	"simplemessenger/platform/authn"
+	"simplemessenger/platform/server"
+
+	"simplemessenger/services/messages/internal/app"
+	"simplemessenger/services/messages/internal/domain"
+)
+
+// HTTPServer serves the chat API over the application.
+type HTTPServer struct {
+	app *app.Application
+}
+
+// NewHTTPServer makes the handlers.
+func NewHTTPServer(a *app.Application) *HTTPServer { return &HTTPServer{app: a} }
+
+// Register puts the routes on r, every one behind auth (a valid access token).
+func (s *HTTPServer) Register(r gin.IRouter, auth gin.HandlerFunc) {
+	chats := r.Group("/api/v1/chats", auth)
+	chats.GET("", s.chats)
+	chats.POST("/:user_id/messages", s.send)
+	chats.GET("/:user_id/messages", s.history)
+	chats.POST("/:user_id/read", s.read)
+}
+
+type sendRequest struct {
+	Text            string  `json:"text"`
+	ClientMessageID *string `json:"client_message_id"`
+}
+
+// send answers 201 with a new message, 200 with the first one when the client message id was used already.
+func (s *HTTPServer) send(c *gin.Context) {
+	var req sendRequest
+	if !server.BindUTF8JSON(c, &req) {
+		return
+	}
+	msg, created, err := s.app.Send(c.Request.Context(), app.SendCommand{
+		SenderID: caller(c), RecipientID: c.Param("user_id"), Text: req.Text, ClientMessageID: req.ClientMessageID,
+	})
+	if err != nil {
+		respond(c, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.JSON(status, msg)
+}
+
+type olderPage[T any] struct {
+	Items      []T     `json:"items"`
+	NextBefore *string `json:"next_before"`
+}
+
+type newerPage[T any] struct {
+	Items     []T     `json:"items"`
+	NextAfter *string `json:"next_after"`
+}
+
+func (s *HTTPServer) history(c *gin.Context) {
+	q := pageQuery(c)
+	items, next, err := s.app.History(c.Request.Context(), caller(c), c.Param("user_id"), q)
+	if err != nil {
+		respond(c, err)
+		return
+	}
+	if q.After != nil {
+		c.JSON(http.StatusOK, newerPage[app.Message]{Items: items, NextAfter: idString(next)})
+		return
+	}
+	c.JSON(http.StatusOK, olderPage[app.Message]{Items: items, NextBefore: idString(next)})
+}
+
+func (s *HTTPServer) chats(c *gin.Context) {
+	items, next, err := s.app.Chats(c.Request.Context(), caller(c), pageQuery(c))
+	if err != nil {
+		respond(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, olderPage[app.ChatItem]{Items: items, NextBefore: idString(next)})
+}
+
+type readRequest struct {
+	UpToID messageID `json:"up_to_id"`
+}
+
+// messageID takes an id as the contract writes ids ("42") and, leniently, as a bare JSON number (42).
+// Anything else is kept as written, for the use case to refuse as an invalid id (not as invalid JSON).
+type messageID string
+
+func (id *messageID) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		s = string(b)
+	}
+	*id = messageID(s)
+	return nil
+}
+
+func (s *HTTPServer) read(c *gin.Context) {
+	var req readRequest
+	if !server.BindJSON(c, &req) {
+		return
+	}
+	if err := s.app.MarkRead(c.Request.Context(), caller(c), c.Param("user_id"), string(req.UpToID)); err != nil {
+		respond(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func caller(c *gin.Context) string { return authn.FromContext(c.Request.Context()).UserID() }
+
+// pageQuery is the paging parameters as given; an absent parameter is nil (an empty one is "", and invalid).
+func pageQuery(c *gin.Context) domain.PageQuery {
+	param := func(name string) *string {
+		if v, ok := c.GetQuery(name); ok {
+			return &v
+		}
+		return nil
+	}
+	return domain.PageQuery{Before: param("before"), After: param("after"), Limit: param("limit")}
+}
+
+// idString writes a cursor as the contract writes ids: a decimal string, or null.
+func idString(id *int64) *string {
+	if id == nil {
+		return nil
+	}
+	s := strconv.FormatInt(*id, 10)
+	return &s
+}
+
+// respond maps the use cases' errors to the contract's.
+func respond(c *gin.Context, err error) {
+	var ve *domain.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		apierr.Respond(c, apierr.BadRequest(ve.Code, ve.Message))
+	case errors.Is(err, app.ErrNotFriends):
+		apierr.Respond(c, apierr.Forbidden("not_friends", "you can only message your friends"))
+	case errors.Is(err, app.ErrUserNotFound):
+		apierr.Respond(c, apierr.NotFound("user_not_found", "no such user"))
+	case errors.Is(err, app.ErrUnavailable):
+		slog.WarnContext(c.Request.Context(), "dependency unavailable", "error", err, "route", c.FullPath())
+		apierr.Respond(c, apierr.Unavailable("the service cannot answer right now; try again"))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		apierr.Respond(c, apierr.Unavailable("the request was cancelled or timed out"))
+	default:
+		apierr.Respond(c, err)
+	}
+}

@@ -1,0 +1,46 @@
+package service_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"simplemessenger/platform/config"
+
+	"simplemessenger/services/messages/internal/service"
+)
+
+func TestDefaultsAreTheLocalStackAndTheEnvironmentOverridesThem(t *testing.T) {
+	cfg := service.DefaultConfig()
+	if cfg.HTTP.Addr != "127.0.0.1:8084" || cfg.HTTP.AdminAddr != "127.0.0.1:9084" || cfg.MySQL.Database != "messenger_messages" ||
+		cfg.FriendsURL != "http://127.0.0.1:8083" || cfg.ProfilesURL != "http://127.0.0.1:8082" ||
+		cfg.JWKSURL != "http://127.0.0.1:8081/.well-known/jwks.json" || cfg.NeighbourTimeout != 5*time.Second {
+		t.Errorf("defaults %+v", cfg)
+	}
+	t.Setenv("FRIENDS_URL", "http://friends:8083")
+	t.Setenv("PROFILES_URL", "http://profiles:8082")
+	t.Setenv("NEIGHBOUR_TIMEOUT", "750ms")
+	t.Setenv("MYSQL_DATABASE", "elsewhere")
+	if err := config.Load(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.FriendsURL != "http://friends:8083" || cfg.ProfilesURL != "http://profiles:8082" || cfg.NeighbourTimeout != 750*time.Millisecond ||
+		cfg.MySQL.Database != "elsewhere" || cfg.HTTP.Addr != "127.0.0.1:8084" {
+		t.Errorf("from the environment %+v", cfg)
+	}
+}
+
+func TestBuildRefusesAnIncompleteConfiguration(t *testing.T) {
+	for name, broken := range map[string]func(*service.Config){
+		"FRIENDS_URL":       func(c *service.Config) { c.FriendsURL = "" },
+		"PROFILES_URL":      func(c *service.Config) { c.ProfilesURL = "" },
+		"NEIGHBOUR_TIMEOUT": func(c *service.Config) { c.NeighbourTimeout = 0 },
+	} {
+		cfg := service.DefaultConfig()
+		broken(&cfg)
+		if _, err := service.Build(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
