@@ -1,8 +1,9 @@
 // Package apierr is the contract's error format: every error body is
 // {"error": {"code": "snake_case_code", "message": "human readable"}}.
 //
-// Handlers return *Error values (or wrap them); Respond writes them. Anything that is not an *Error is an
-// internal failure: it is logged with the request's context and answered 500 without internals.
+// Handlers return *Error values (or wrap them); Respond writes them. A domain's rules.Violation is the
+// client's mistake too: 400 with its code. Anything else is an internal failure: it is logged with the
+// request's context and answered 500 without internals.
 package apierr
 
 import (
@@ -12,6 +13,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"simplemessenger/platform/rules"
 )
 
 // Error is an error a client may see.
@@ -59,11 +62,17 @@ func Unavailable(message string) *Error {
 // Internal is the answer to any failure that is not the client's.
 var Internal = New(http.StatusInternalServerError, "internal", "internal error")
 
-// Respond writes err in the contract format and aborts the handler chain. Errors that are not *Error are
-// logged (they may hold internals) and answered 500.
+// Respond writes err in the contract format and aborts the handler chain: an *Error as it is, a
+// *rules.Violation as 400 with its code and message. Other errors are logged (they may hold internals) and
+// answered 500.
 func Respond(c *gin.Context, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	var v *rules.Violation
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &v):
+		e = BadRequest(v.Code, v.Message)
+	default:
 		slog.ErrorContext(c.Request.Context(), "request failed", "error", err, "route", c.FullPath())
 		e = Internal
 	}

@@ -54,3 +54,19 @@ func Handler(reply func(ctx context.Context, e Entered) error) broker.Handler {
 		return reply(ctx, e)
 	}
 }
+
+// NewReply is the reply of source to the entry e: a push of one frame to the socket that entered only (its
+// ConnectionID), for example friends' friends.pending or messages' messages.unread. Publish it directly
+// (broker.Conn.Publish): a reply changes nothing, so there is no transaction to enqueue it in, and a reply to
+// a socket that has closed again reaches nobody, which is no error.
+func NewReply(source string, e Entered, frameType string, data any) (broker.Event, error) {
+	if err := e.validate(); err != nil {
+		return broker.Event{}, err
+	}
+	push, err := broker.NewPush(source, e.UserID, frameType, data)
+	if err != nil {
+		return broker.Event{}, err
+	}
+	push.ConnectionID = e.ConnectionID
+	return push, nil
+}

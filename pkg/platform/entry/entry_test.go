@@ -51,3 +51,19 @@ func TestMalformedEntriesArePoison(t *testing.T) {
 		}
 	}
 }
+
+func TestAReplyGoesToTheSocketThatEnteredOnly(t *testing.T) {
+	e := entry.Entered{UserID: "u1", SessionID: "s1", ConnectionID: "c1"}
+	push, err := entry.NewReply("friends", e, "friends.pending", map[string]any{"items": []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !push.IsPush() || push.RoutingKey() != broker.PushKey("u1") || push.ConnectionID != "c1" ||
+		push.Type != "friends.pending" || push.Source != "friends" || string(push.Data) != `{"items":[]}` {
+		t.Errorf("reply %+v", push)
+	}
+	// Without the connection the reply would reach every socket of the user.
+	if _, err := entry.NewReply("friends", entry.Entered{UserID: "u1"}, "friends.pending", nil); err == nil {
+		t.Error("a reply to an entry without a connection")
+	}
+}

@@ -36,8 +36,9 @@ func (r Response) ErrorCode() string {
 
 // Do sends a request to url as a client of the API would and reads the answer. body nil sends none; a string
 // or []byte is sent as it is and anything else as its JSON, either way as application/json. A non-empty token
-// goes in "Authorization: Bearer". A request that gets no answer fails the test.
-func Do(t testing.TB, method, url, token string, body any) Response {
+// goes in "Authorization: Bearer". headers are further name/value pairs, set last (so they may replace the
+// Content-Type: an avatar upload, a wrong type). A request that gets no answer fails the test.
+func Do(t testing.TB, method, url, token string, body any, headers ...string) Response {
 	t.Helper()
 	var payload io.Reader
 	switch b := body.(type) {
@@ -62,6 +63,12 @@ func Do(t testing.TB, method, url, token string, body any) Response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if len(headers)%2 != 0 {
+		t.Fatalf("headers %q: want name/value pairs", headers)
+	}
+	for i := 0; i < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -31,10 +31,12 @@ func TestDoSendsJSONWithTheTokenAndReadsTheWholeAnswer(t *testing.T) {
 	}
 	servertest.Do(t, "PATCH", srv.URL, "", `{"raw":`)
 	servertest.Do(t, "GET", srv.URL, "", nil)
+	servertest.Do(t, "PUT", srv.URL, "tok", []byte("GIF89a"), "Content-Type", "image/gif")
 	want := []string{
 		`POST application/json Bearer tok {"user_id":"u"}`,
 		`PATCH application/json  {"raw":`,
 		`GET   `,
+		`PUT image/gif Bearer tok GIF89a`,
 	}
 	for i := range want {
 		if i >= len(seen) || seen[i] != want[i] {

@@ -3,14 +3,13 @@ package adapters_test
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
-	"simplemessenger/platform/broker"
+	"simplemessenger/platform/broker/brokertest"
 	"simplemessenger/platform/mysqlx/mysqltest"
 
 	"simplemessenger/services/auth/internal/adapters"
@@ -54,25 +53,16 @@ func inTx(t *testing.T, repo *adapters.Repository, fn func(app.Tx) error) {
 // revokedEvents returns the auth.session.revoked events in the outbox.
 func revokedEvents(t *testing.T, db *sql.DB) []domain.RevokedSession {
 	t.Helper()
-	rows, err := db.Query(`SELECT payload FROM outbox WHERE event_type = ? ORDER BY seq`, domain.SessionRevokedEvent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []domain.RevokedSession
-	for rows.Next() {
-		var payload []byte
-		var ev broker.Event
-		var data domain.RevokedSession
-		if err := rows.Scan(&payload); err != nil {
-			t.Fatal(err)
+	for _, o := range brokertest.Outbox(t, db) {
+		ev := o.Event
+		if ev.Type != domain.SessionRevokedEvent {
+			continue
 		}
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			t.Fatal(err)
-		}
-		if ev.Source != "auth" || ev.Type != domain.SessionRevokedEvent {
+		if ev.Source != "auth" {
 			t.Errorf("event source %q type %q", ev.Source, ev.Type)
 		}
+		var data domain.RevokedSession
 		if err := ev.Decode(&data); err != nil {
 			t.Fatal(err)
 		}

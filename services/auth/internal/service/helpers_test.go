@@ -1,12 +1,10 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -110,11 +108,7 @@ func start(t *testing.T, adjust func(*service.Config)) *stack {
 	return &stack{t: t, URL: url, DB: db, Profiles: p, Broker: brokerCfg}
 }
 
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
+type response struct{ servertest.Response }
 
 func (r response) json(t *testing.T) map[string]any {
 	t.Helper()
@@ -135,34 +129,7 @@ func (r response) errorCode(t *testing.T) string {
 // call sends a request; headers alternate names and values.
 func (s *stack) call(method, path, token string, body any, headers ...string) response {
 	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, s.URL+path, rd)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return response{servertest.Do(s.t, method, s.URL+path, token, body, headers...)}
 }
 
 func (s *stack) expect(r response, status int, what string) response {
@@ -205,25 +172,19 @@ func (s *stack) verifier() *authn.Verifier {
 // revokedEvents returns the session ids of the auth.session.revoked events in the outbox.
 func (s *stack) revokedEvents() []string {
 	s.t.Helper()
-	rows, err := s.DB.Query(`SELECT payload FROM outbox WHERE event_type = 'auth.session.revoked' ORDER BY seq`)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer rows.Close()
 	var ids []string
-	for rows.Next() {
-		var payload []byte
-		var ev broker.Event
+	for _, o := range brokertest.Outbox(s.t, s.DB) {
+		ev := o.Event
+		if ev.Type != "auth.session.revoked" {
+			continue
+		}
 		var data struct {
 			SessionID string    `json:"session_id"`
 			UserID    string    `json:"user_id"`
 			ExpiresAt time.Time `json:"expires_at"`
 		}
-		if err := rows.Scan(&payload); err != nil {
-			s.t.Fatal(err)
-		}
-		if err := json.Unmarshal(payload, &ev); err != nil || ev.Decode(&data) != nil {
-			s.t.Fatalf("undecodable outbox payload %q", payload)
+		if ev.Decode(&data) != nil {
+			s.t.Fatalf("undecodable outbox payload %s", ev.Data)
 		}
 		if data.UserID == "" || data.ExpiresAt.IsZero() {
 			s.t.Errorf("revoked event without user_id or expires_at: %s", ev.Data)

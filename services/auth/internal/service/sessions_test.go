@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/broker/brokertest"
 )
 
 func TestRefreshRotatesAndReuseRevokesTheWholeSession(t *testing.T) {
@@ -228,37 +229,20 @@ func (s *stack) publish(c *broker.Conn, ev broker.Event) {
 func (s *stack) listenRevocations() <-chan string {
 	s.t.Helper()
 	conn := broker.Dial(s.Broker, nil, nil)
-	ctx, cancel := context.WithCancel(context.Background())
+	s.t.Cleanup(func() { conn.Close() })
 	ids := make(chan string, 16)
-	ready := make(chan struct{})
-	var once sync.Once
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = conn.Consume(ctx, broker.Subscription{
-			Queue: "test-gateway", Keys: []string{"auth.session.revoked"}, Transient: true,
-			OnReady: func(context.Context) { once.Do(func() { close(ready) }) },
-			Handle: func(_ context.Context, _ *sql.Tx, ev broker.Event) error {
-				var data struct {
-					SessionID string `json:"session_id"`
-				}
-				if err := ev.Decode(&data); err != nil {
-					return broker.Permanent(err)
-				}
-				ids <- data.SessionID
-				return nil
-			},
-		})
-	}()
-	s.t.Cleanup(func() {
-		cancel()
-		<-done
-		conn.Close()
+	brokertest.Consume(s.t, conn, broker.Subscription{
+		Queue: "test-gateway", Keys: []string{"auth.session.revoked"}, Transient: true,
+		Handle: func(_ context.Context, _ *sql.Tx, ev broker.Event) error {
+			var data struct {
+				SessionID string `json:"session_id"`
+			}
+			if err := ev.Decode(&data); err != nil {
+				return broker.Permanent(err)
+			}
+			ids <- data.SessionID
+			return nil
+		},
 	})
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		s.t.Fatal("the revocation listener did not start")
-	}
 	return ids
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/broker/brokertest"
 	"simplemessenger/platform/mysqlx/mysqltest"
 
 	"simplemessenger/services/friends/internal/adapters/migrations"
@@ -95,11 +96,11 @@ func (f fixture) get(t *testing.T, a, b string) *domain.Relationship {
 // outboxTypes lists the types of the events written so far, in outbox order.
 func (f fixture) outboxTypes(t *testing.T) []string {
 	t.Helper()
-	var types string
-	if err := f.db.QueryRow("SELECT COALESCE(GROUP_CONCAT(event_type ORDER BY seq SEPARATOR ' '), '') FROM outbox").Scan(&types); err != nil {
-		t.Fatal(err)
+	var types []string
+	for _, o := range brokertest.Outbox(t, f.db) {
+		types = append(types, o.Event.Type)
 	}
-	return strings.Fields(types)
+	return types
 }
 
 func TestRequestThenAcceptStoresOneRowForThePair(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/entry"
 
 	"simplemessenger/services/friends/internal/domain"
 )
@@ -196,19 +197,15 @@ func (a *Application) List(ctx context.Context, me string, filter domain.Filter)
 
 // Entered answers a user's entering the messenger (a socket opened at the gateway): the incoming requests,
 // pushed to that one socket. An empty list is sent too, so the client knows it is up to date.
-func (a *Application) Entered(ctx context.Context, userID, connectionID string) error {
-	items, err := a.List(ctx, userID, domain.FilterIncoming)
+func (a *Application) Entered(ctx context.Context, e entry.Entered) error {
+	items, err := a.List(ctx, e.UserID, domain.FilterIncoming)
 	if err != nil {
 		return err
 	}
-	p, err := broker.NewPush(Source, userID, PushPending, PendingPushData{Items: items})
+	p, err := entry.NewReply(Source, e, PushPending, PendingPushData{Items: items})
 	if err != nil {
 		return err
 	}
-	p.ConnectionID = connectionID
-	if err := a.publisher.Publish(ctx, p); err != nil && !errors.Is(err, broker.ErrUnroutable) {
-		// Unroutable: no gateway has the user bound any more (the socket closed); there is nobody to tell.
-		return err
-	}
-	return nil
+	// A push nobody is bound for any more (the socket closed again) is published to nobody, not an error.
+	return a.publisher.Publish(ctx, p)
 }

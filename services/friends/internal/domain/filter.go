@@ -1,9 +1,9 @@
 package domain
 
-import "errors"
+import "simplemessenger/platform/rules"
 
 // ErrInvalidFilter is a status filter the list does not know.
-var ErrInvalidFilter = errors.New("status must be all, accepted, incoming or outgoing")
+var ErrInvalidFilter error = rules.New("invalid_status", "status must be all, accepted, incoming or outgoing")
 
 // Filter selects which relationships a friends list shows, from the caller's point of view.
 type Filter string

@@ -5,16 +5,19 @@ package domain
 import (
 	"errors"
 	"time"
+
+	"simplemessenger/platform/rules"
 )
 
-// Errors of the rules; the ports map them to the contract's codes.
+// Errors of the rules. The first two are requests that cannot be made at all (rule violations, answered 400
+// with their code); the ports map the others, which depend on the relationship, to the contract's codes.
 var (
-	ErrInvalidUserID      = errors.New("user id missing")
-	ErrCannotBefriendSelf = errors.New("cannot befriend yourself")
-	ErrAlreadyFriends     = errors.New("already friends")
-	ErrAlreadyRequested   = errors.New("already requested")
-	ErrRequestNotFound    = errors.New("no pending request from that user")
-	ErrFriendshipNotFound = errors.New("no friendship or request with that user")
+	ErrInvalidUserID      error = rules.New("invalid_user_id", "user_id must name the user to befriend")
+	ErrCannotBefriendSelf error = rules.New("cannot_befriend_self", "you cannot befriend yourself")
+	ErrAlreadyFriends           = errors.New("already friends")
+	ErrAlreadyRequested         = errors.New("already requested")
+	ErrRequestNotFound          = errors.New("no pending request from that user")
+	ErrFriendshipNotFound       = errors.New("no friendship or request with that user")
 )
 
 // Status is a relationship's stored state.

@@ -1,8 +1,6 @@
 package ports
 
 import (
-	"context"
-
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/entry"
 
@@ -14,8 +12,4 @@ const UserEnteredQueue = "friends.user-entered"
 
 // UserEntered replies to a user's entering the messenger with their pending requests, pushed to the socket
 // that opened.
-func UserEntered(a *app.Application) broker.Handler {
-	return entry.Handler(func(ctx context.Context, e entry.Entered) error {
-		return a.Entered(ctx, e.UserID, e.ConnectionID)
-	})
-}
+func UserEntered(a *app.Application) broker.Handler { return entry.Handler(a.Entered) }

@@ -126,14 +126,12 @@ func (s *HTTPServer) friendship(c *gin.Context) {
 
 func userID(c *gin.Context) string { return authn.FromContext(c.Request.Context()).UserID() }
 
-// answers are the contract's answers to the use cases' errors, the first match wins.
+// answers are the contract's answers to the use cases' errors, the first match wins. apierr.Respond answers
+// the rest (the domain's rule violations with 400 and their code).
 var answers = []struct {
 	err    error
 	answer *apierr.Error
 }{
-	{domain.ErrInvalidUserID, apierr.BadRequest("invalid_user_id", "user_id must name the user to befriend")},
-	{domain.ErrCannotBefriendSelf, apierr.BadRequest("cannot_befriend_self", "you cannot befriend yourself")},
-	{domain.ErrInvalidFilter, apierr.BadRequest("invalid_status", "status must be all, accepted, incoming or outgoing")},
 	{app.ErrUserNotFound, apierr.NotFound("user_not_found", "no such user")},
 	{domain.ErrRequestNotFound, apierr.NotFound("request_not_found", "no pending friend request from that user")},
 	{domain.ErrFriendshipNotFound, apierr.NotFound("friendship_not_found", "no friendship or request with that user")},
@@ -144,7 +142,7 @@ var answers = []struct {
 	{context.DeadlineExceeded, apierr.Unavailable("the request was cancelled or timed out")},
 }
 
-// respond answers err: a known error with its contract answer, anything else as 500 (logged).
+// respond answers err: a known error with its contract answer, anything else as apierr.Respond does.
 func respond(c *gin.Context, err error) {
 	for _, a := range answers {
 		if errors.Is(err, a.err) {

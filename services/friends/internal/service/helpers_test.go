@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"simplemessenger/platform/authn/authntest"
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/broker/brokertest"
+	"simplemessenger/platform/entry"
 	"simplemessenger/platform/mysqlx"
 	"simplemessenger/platform/mysqlx/mysqltest"
 	"simplemessenger/platform/server/servertest"
@@ -143,29 +143,15 @@ func start(t *testing.T) *harness {
 
 // collectPushes binds a queue of the test's own to every user's pushes and waits until it is consuming.
 func (h *harness) collectPushes(cfg broker.Config) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	var once sync.Once
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		_ = h.conn.Consume(ctx, broker.Subscription{
-			Queue: "test-pushes", Keys: []string{broker.PushKey("*")}, Transient: true, Exchange: cfg.PushExchange(),
-			Handle: func(_ context.Context, _ *sql.Tx, ev broker.Event) error {
-				h.mu.Lock()
-				h.pushes = append(h.pushes, ev)
-				h.mu.Unlock()
-				return nil
-			},
-			OnReady: func(context.Context) { once.Do(func() { close(ready) }) },
-		})
-	}()
-	h.t.Cleanup(func() { cancel(); <-stopped })
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		h.t.Fatal("the push queue did not start consuming")
-	}
+	brokertest.Consume(h.t, h.conn, broker.Subscription{
+		Queue: "test-pushes", Keys: []string{broker.PushKey("*")}, Transient: true, Exchange: cfg.PushExchange(),
+		Handle: func(_ context.Context, _ *sql.Tx, ev broker.Event) error {
+			h.mu.Lock()
+			h.pushes = append(h.pushes, ev)
+			h.mu.Unlock()
+			return nil
+		},
+	})
 }
 
 // push waits for the first push of that frame type to that user and returns it.
@@ -216,22 +202,9 @@ type outboxed struct {
 // outbox lists what the service has written to its outbox so far, in order.
 func (h *harness) outbox() []outboxed {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT JSON_VALUE(payload, '$.type'), routing_key, JSON_EXTRACT(payload, '$.data')
-		FROM outbox ORDER BY seq`)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []outboxed
-	for rows.Next() {
-		var o outboxed
-		if err := rows.Scan(&o.Type, &o.RoutingKey, &o.Data); err != nil {
-			h.t.Fatal(err)
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
-		h.t.Fatal(err)
+	for _, o := range brokertest.Outbox(h.t, h.db) {
+		out = append(out, outboxed{Type: o.Event.Type, RoutingKey: o.RoutingKey, Data: o.Event.Data})
 	}
 	return out
 }
@@ -326,22 +299,9 @@ func summary(items []item) []string {
 // publishEntered publishes the gateway's login event, retrying until the service's queue is bound.
 func (h *harness) publishEntered(u user, connectionID string) {
 	h.t.Helper()
-	ev, err := broker.NewEvent("gateway", "gateway.user.entered", map[string]string{
-		"user_id": u.ID, "session_id": uuid.NewString(), "connection_id": connectionID,
-	})
+	ev, err := entry.NewEvent("gateway", entry.Entered{UserID: u.ID, SessionID: uuid.NewString(), ConnectionID: connectionID})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		err := h.conn.Publish(ctx, ev)
-		if err == nil {
-			return
-		}
-		if !errors.Is(err, broker.ErrUnroutable) && !errors.Is(err, broker.ErrNotConnected) || ctx.Err() != nil {
-			h.t.Fatalf("publish %s: %v", ev.Type, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	brokertest.PublishUntilRouted(h.t, h.conn, ev)
 }

@@ -156,23 +156,7 @@ func (e *env) start() *env {
 // waitReady waits until /readyz says ready: broker connected, revoked sessions loaded, queue bound.
 func (e *env) waitReady() {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		res, err := http.Get(e.adminURL + "/readyz")
-		if err == nil {
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-			if time.Now().After(deadline) {
-				e.t.Fatalf("not ready: %d %s", res.StatusCode, body)
-			}
-		} else if time.Now().After(deadline) {
-			e.t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	servertest.WaitReady(e.t, e.adminURL, 10*time.Second)
 }
 
 func (e *env) token(userID, sessionID string) string { return e.iss.Token(e.t, userID, sessionID) }

@@ -18,6 +18,8 @@ import (
 	"github.com/coder/websocket"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/broker/brokertest"
+	"simplemessenger/platform/entry"
 	"simplemessenger/platform/server/servertest"
 
 	"simplemessenger/services/gateway/internal/service"
@@ -139,64 +141,44 @@ type entries struct {
 	t     *testing.T
 	pub   *broker.Conn
 	mu    sync.Mutex
-	seen  map[string]chan enteredEvent
-	reply func(enteredEvent)
-}
-
-type enteredEvent struct {
-	UserID       string `json:"user_id"`
-	SessionID    string `json:"session_id"`
-	ConnectionID string `json:"connection_id"`
+	seen  map[string]chan entry.Entered
+	reply func(entry.Entered)
 }
 
 // watchEntries starts the watcher (before any socket opens) and waits until its queue is bound.
-func (e *env) watchEntries(reply func(ev enteredEvent, pub *broker.Conn)) *entries {
+func (e *env) watchEntries(reply func(ev entry.Entered, pub *broker.Conn)) *entries {
 	e.t.Helper()
-	w := &entries{t: e.t, pub: e.publisher(), seen: map[string]chan enteredEvent{}}
+	w := &entries{t: e.t, pub: e.publisher(), seen: map[string]chan entry.Entered{}}
 	if reply != nil {
-		w.reply = func(ev enteredEvent) { reply(ev, w.pub) }
+		w.reply = func(ev entry.Entered) { reply(ev, w.pub) }
 	}
-	ready := make(chan struct{})
-	var once sync.Once
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = w.pub.Consume(ctx, broker.Subscription{Queue: "test-entries", Keys: []string{"gateway.user.entered"}, Transient: true,
-			OnReady: func(context.Context) { once.Do(func() { close(ready) }) },
-			Handle: func(_ context.Context, _ *sql.Tx, ev broker.Event) error {
-				var d enteredEvent
-				if err := ev.Decode(&d); err != nil || ev.Source != "gateway" {
-					e.t.Errorf("malformed entered event %+v: %v", ev, err)
-					return nil
-				}
-				if w.reply != nil {
-					w.reply(d)
-				}
-				w.channel(d.UserID) <- d
+	brokertest.Consume(e.t, w.pub, broker.Subscription{Queue: "test-entries", Keys: []string{entry.EventType}, Transient: true,
+		Handle: func(_ context.Context, _ *sql.Tx, ev broker.Event) error {
+			var d entry.Entered
+			if err := ev.Decode(&d); err != nil || ev.Source != "gateway" {
+				e.t.Errorf("malformed entered event %+v: %v", ev, err)
 				return nil
-			}})
-	}()
-	e.t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		e.t.Fatal("entries watcher not ready")
-	}
+			}
+			if w.reply != nil {
+				w.reply(d)
+			}
+			w.channel(d.UserID) <- d
+			return nil
+		}})
 	return w
 }
 
-func (w *entries) channel(userID string) chan enteredEvent {
+func (w *entries) channel(userID string) chan entry.Entered {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.seen[userID] == nil {
-		w.seen[userID] = make(chan enteredEvent, 100)
+		w.seen[userID] = make(chan entry.Entered, 100)
 	}
 	return w.seen[userID]
 }
 
 // next waits for the user's next entered event.
-func (w *entries) next(userID string) enteredEvent {
+func (w *entries) next(userID string) entry.Entered {
 	w.t.Helper()
 	select {
 	case ev := <-w.channel(userID):
@@ -204,7 +186,7 @@ func (w *entries) next(userID string) enteredEvent {
 	case <-time.After(5 * time.Second):
 		w.t.Fatalf("no gateway.user.entered for %s", userID)
 	}
-	return enteredEvent{}
+	return entry.Entered{}
 }
 
 // enter opens a socket and waits for its entered event, after which the user's pushes are bound.

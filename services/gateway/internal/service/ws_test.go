@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/entry"
 )
 
 // upgradeHeaders make a plain HTTP request look like a WebSocket handshake, so refusals can be read in full.
@@ -166,7 +167,7 @@ func TestAReplyToOneConnectionReachesOnlyThatSocketOnce(t *testing.T) {
 func TestTheEntryRepliesPublishedAtOnceReachTheNewSocket(t *testing.T) {
 	e := newEnv(t).start()
 	e.waitReady()
-	e.watchEntries(func(ev enteredEvent, pub *broker.Conn) {
+	e.watchEntries(func(ev entry.Entered, pub *broker.Conn) {
 		push(t, pub, ev.UserID, "messages.unread", map[string]any{"items": []any{}, "total": 0}, ev.ConnectionID)
 		push(t, pub, ev.UserID, "friends.pending", map[string]any{"items": []any{}}, ev.ConnectionID)
 	})

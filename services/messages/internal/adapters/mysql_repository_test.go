@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/broker/brokertest"
 	"simplemessenger/platform/mysqlx/mysqltest"
 
 	"simplemessenger/services/messages/internal/adapters/migrations"
@@ -74,22 +75,18 @@ type pushed struct {
 // outbox lists the pushes the repository enqueued, in outbox order (the order the relay publishes them).
 func outbox(t *testing.T, db *sql.DB) []pushed {
 	t.Helper()
-	rows, err := db.Query(`SELECT event_type, routing_key, COALESCE(JSON_VALUE(payload, '$.data.id'), '')
-		FROM outbox WHERE exchange = 'push' ORDER BY seq`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []pushed
-	for rows.Next() {
-		var p pushed
-		if err := rows.Scan(&p.Frame, &p.Key, &p.MessageID); err != nil {
-			t.Fatal(err)
+	for _, o := range brokertest.Outbox(t, db) {
+		if o.Exchange != "push" {
+			continue
 		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+		var data struct {
+			ID string `json:"id"`
+		}
+		if err := o.Event.Decode(&data); err != nil {
+			t.Fatalf("push data %s: %v", o.Event.Data, err)
+		}
+		out = append(out, pushed{Frame: o.Event.Type, Key: o.RoutingKey, MessageID: data.ID})
 	}
 	return out
 }

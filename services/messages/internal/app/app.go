@@ -13,7 +13,7 @@ import (
 	"simplemessenger/services/messages/internal/domain"
 )
 
-// Errors the use cases return besides *domain.ValidationError.
+// Errors the use cases return besides the domain's rule violations (*rules.Violation).
 var (
 	ErrNotFriends   = errors.New("not friends")
 	ErrUserNotFound = errors.New("user not found")

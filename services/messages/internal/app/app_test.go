@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/entry"
 
 	"simplemessenger/services/messages/internal/app"
 	"simplemessenger/services/messages/internal/domain"
@@ -173,7 +174,7 @@ func TestChatListLeavesOutPeersProfilesNoLongerKnows(t *testing.T) {
 func TestEnteringRepliesToTheConnectionOnly(t *testing.T) {
 	s := &store{unread: []domain.Message{{ID: 3, SenderID: bob, RecipientID: alice, Text: "x"}}}
 	rec := &recorder{}
-	if err := app.New(s, nil, nil, rec, rec).UserEntered(context.Background(), alice, "conn-9"); err != nil {
+	if err := app.New(s, nil, nil, rec, rec).Entered(context.Background(), entry.Entered{UserID: alice, ConnectionID: "conn-9"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.published) != 1 {

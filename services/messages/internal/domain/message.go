@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"simplemessenger/platform/rules"
 )
 
 // Limits of the contract, counted in Unicode code points.
@@ -16,16 +18,6 @@ const (
 	TextMaxLen            = 4000
 	ClientMessageIDMaxLen = 64
 )
-
-// ValidationError is a rule violation the caller can fix; Code is the contract's error code.
-type ValidationError struct {
-	Code    string
-	Message string
-}
-
-func (e *ValidationError) Error() string { return e.Code + ": " + e.Message }
-
-func invalid(code, message string) error { return &ValidationError{Code: code, Message: message} }
 
 // Message is one message of a chat. ID is 0 until it is stored; ClientMessageID is "" when the sender gave none.
 type Message struct {
@@ -42,7 +34,7 @@ type Message struct {
 // pushed and what history returns later are the same instant to the digit.
 func NewMessage(senderID, recipientID, text string, clientMessageID *string, now time.Time) (Message, error) {
 	if senderID == recipientID {
-		return Message{}, invalid("cannot_message_self", "you cannot send a message to yourself")
+		return Message{}, rules.New("cannot_message_self", "you cannot send a message to yourself")
 	}
 	if err := ValidateText(text); err != nil {
 		return Message{}, err
@@ -62,18 +54,18 @@ func NewMessage(senderID, recipientID, text string, clientMessageID *string, now
 // indentation that matters, but a text of nothing but white space would show as an empty bubble.
 func ValidateText(s string) error {
 	if !utf8.ValidString(s) {
-		return invalid("invalid_text", "text must be UTF-8")
+		return rules.New("invalid_text", "text must be UTF-8")
 	}
 	n := utf8.RuneCountInString(s)
 	switch {
 	case n == 0:
-		return invalid("invalid_text", "text must not be empty")
+		return rules.New("invalid_text", "text must not be empty")
 	case n > TextMaxLen:
-		return invalid("invalid_text", "text must be at most 4000 characters")
+		return rules.New("invalid_text", "text must be at most 4000 characters")
 	case strings.TrimFunc(s, unicode.IsSpace) == "":
-		return invalid("invalid_text", "text must not be only white space")
+		return rules.New("invalid_text", "text must not be only white space")
 	case strings.IndexFunc(s, forbiddenInText) >= 0:
-		return invalid("invalid_text", "text must not contain control characters")
+		return rules.New("invalid_text", "text must not contain control characters")
 	}
 	return nil
 }
@@ -86,7 +78,7 @@ func forbiddenInText(r rune) bool {
 func ValidateClientMessageID(s string) error {
 	n := utf8.RuneCountInString(s)
 	if !utf8.ValidString(s) || n == 0 || n > ClientMessageIDMaxLen || strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return invalid("invalid_client_message_id", "client_message_id must be 1 to 64 characters without control characters")
+		return rules.New("invalid_client_message_id", "client_message_id must be 1 to 64 characters without control characters")
 	}
 	return nil
 }

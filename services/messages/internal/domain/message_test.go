@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"simplemessenger/platform/rules"
+
 	"simplemessenger/services/messages/internal/domain"
 )
 
@@ -15,7 +17,7 @@ const (
 )
 
 func code(err error) string {
-	var ve *domain.ValidationError
+	var ve *rules.Violation
 	if errors.As(err, &ve) {
 		return ve.Code
 	}

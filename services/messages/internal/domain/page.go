@@ -3,6 +3,8 @@ package domain
 import (
 	"math"
 	"strconv"
+
+	"simplemessenger/platform/rules"
 )
 
 // Paging limits of history and the chat list.
@@ -43,23 +45,23 @@ func NewPage(q PageQuery) (Page, error) {
 	if q.Limit != nil {
 		n, err := strconv.Atoi(*q.Limit)
 		if err != nil || n < 1 || n > PageMaxLimit || !digitsOnly(*q.Limit) {
-			return Page{}, invalid("invalid_limit", "limit must be a number from 1 to 100")
+			return Page{}, rules.New("invalid_limit", "limit must be a number from 1 to 100")
 		}
 		p.Limit = n
 	}
 	switch {
 	case q.Before != nil && q.After != nil:
-		return Page{}, invalid("invalid_cursor", "give before or after, not both")
+		return Page{}, rules.New("invalid_cursor", "give before or after, not both")
 	case q.Before != nil:
 		c, ok := ParseMessageID(*q.Before)
 		if !ok {
-			return Page{}, invalid("invalid_cursor", "before must be a message id")
+			return Page{}, rules.New("invalid_cursor", "before must be a message id")
 		}
 		p.Cursor = c
 	case q.After != nil:
 		c, ok := ParseMessageID(*q.After)
 		if !ok {
-			return Page{}, invalid("invalid_cursor", "after must be a message id")
+			return Page{}, rules.New("invalid_cursor", "after must be a message id")
 		}
 		p.Direction, p.Cursor = Newer, c
 	}
@@ -135,7 +137,7 @@ func digitsOnly(s string) bool {
 func ParseReadMarker(s string) (int64, error) {
 	n, ok := ParseMessageID(s)
 	if !ok || n < 1 {
-		return 0, invalid("invalid_up_to_id", "up_to_id must be a message id")
+		return 0, rules.New("invalid_up_to_id", "up_to_id must be a message id")
 	}
 	return n, nil
 }

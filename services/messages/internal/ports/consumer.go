@@ -1,8 +1,6 @@
 package ports
 
 import (
-	"context"
-
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/entry"
 
@@ -13,8 +11,4 @@ import (
 const UserEnteredQueue = "messages.user-entered"
 
 // UserEntered answers each entry with the user's unread messages, pushed to the socket that entered.
-func UserEntered(a *app.Application) broker.Handler {
-	return entry.Handler(func(ctx context.Context, e entry.Entered) error {
-		return a.UserEntered(ctx, e.UserID, e.ConnectionID)
-	})
-}
+func UserEntered(a *app.Application) broker.Handler { return entry.Handler(a.Entered) }

@@ -146,12 +146,10 @@ func idString(id *int64) *string {
 	return &s
 }
 
-// respond maps the use cases' errors to the contract's.
+// respond maps the use cases' errors to the contract's; apierr.Respond answers the rest (rule violations
+// with 400 and their code).
 func respond(c *gin.Context, err error) {
-	var ve *domain.ValidationError
 	switch {
-	case errors.As(err, &ve):
-		apierr.Respond(c, apierr.BadRequest(ve.Code, ve.Message))
 	case errors.Is(err, app.ErrNotFriends):
 		apierr.Respond(c, apierr.Forbidden("not_friends", "you can only message your friends"))
 	case errors.Is(err, app.ErrUserNotFound):

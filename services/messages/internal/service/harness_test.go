@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -179,55 +177,24 @@ func (h *harness) unfriend(a, b member) {
 }
 
 // reply is an HTTP answer.
-type reply struct {
-	Status int
-	Body   []byte
-}
-
-func (r reply) Code() string {
-	var e struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	_ = json.Unmarshal(r.Body, &e)
-	return e.Error.Code
-}
+type reply struct{ servertest.Response }
 
 func (r reply) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body) }
 
 // call sends a request as the member (no token for the zero member) with a raw JSON body ("" for none).
 func (h *harness) call(as member, method, path, body string) reply {
 	h.t.Helper()
-	var rd io.Reader
+	var payload any
 	if body != "" {
-		rd = strings.NewReader(body)
+		payload = body
 	}
-	req, err := http.NewRequest(method, h.api+path, rd)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if as.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+as.Token)
-	}
-	var r reply
-	res, err := http.DefaultClient.Do(req)
-	if err == nil {
-		defer res.Body.Close()
-		r.Status = res.StatusCode
-		r.Body, err = io.ReadAll(res.Body)
-	}
-	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return r
+	return reply{servertest.Do(h.t, method, h.api+path, as.Token, payload)}
 }
 
 // want checks an answer's status and, for errors, its code.
 func want(t *testing.T, what string, r reply, status int, code string) {
 	t.Helper()
-	if r.Status != status || (code != "" && r.Code() != code) {
+	if r.Status != status || (code != "" && r.ErrorCode() != code) {
 		t.Errorf("%s: got %s, want %d %s", what, r, status, code)
 	}
 }
@@ -266,24 +233,10 @@ func (h *harness) send(from, to member, text string) (message, reply) {
 func (h *harness) pushes(userID string) <-chan broker.Event {
 	h.t.Helper()
 	got := make(chan broker.Event, 256)
-	ready := make(chan struct{})
-	var once sync.Once
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		_ = h.conn.Consume(ctx, broker.Subscription{
-			Queue: "pushes-" + userID, Transient: true, Exchange: h.broker.PushExchange(), Keys: []string{broker.PushKey(userID)},
-			OnReady: func(context.Context) { once.Do(func() { close(ready) }) },
-			Handle:  func(_ context.Context, _ *sql.Tx, ev broker.Event) error { got <- ev; return nil },
-		})
-	}()
-	h.t.Cleanup(func() { cancel(); <-stopped })
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		h.t.Fatal("push queue not ready")
-	}
+	brokertest.Consume(h.t, h.conn, broker.Subscription{
+		Queue: "pushes-" + userID, Transient: true, Exchange: h.broker.PushExchange(), Keys: []string{broker.PushKey(userID)},
+		Handle: func(_ context.Context, _ *sql.Tx, ev broker.Event) error { got <- ev; return nil },
+	})
 	return got
 }
 
@@ -318,28 +271,15 @@ func (h *harness) enter(userID, connectionID string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := h.conn.Publish(context.Background(), ev)
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) || !(errors.Is(err, broker.ErrUnroutable) || errors.Is(err, broker.ErrNotConnected)) {
-			h.t.Fatalf("publish entry: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	brokertest.PublishUntilRouted(h.t, h.conn, ev)
 }
 
 // outboxTypes lists the types of the events the service wrote, in order.
 func (h *harness) outboxTypes() []string {
 	h.t.Helper()
-	var types sql.NullString
-	if err := h.db.QueryRow("SELECT GROUP_CONCAT(event_type ORDER BY seq) FROM outbox").Scan(&types); err != nil {
-		h.t.Fatal(err)
+	var types []string
+	for _, o := range brokertest.Outbox(h.t, h.db) {
+		types = append(types, o.Event.Type)
 	}
-	if !types.Valid {
-		return nil
-	}
-	return strings.Split(types.String, ",")
+	return types
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -16,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/broker/brokertest"
 	"simplemessenger/platform/mysqlx/mysqltest"
 
 	"simplemessenger/services/profiles/internal/adapters/migrations"
@@ -68,22 +68,9 @@ type outboxRow struct {
 
 func outbox(t *testing.T, db *sql.DB) []outboxRow {
 	t.Helper()
-	rows, err := db.Query("SELECT event_type, payload FROM outbox ORDER BY seq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []outboxRow
-	for rows.Next() {
-		var r outboxRow
-		var payload []byte
-		if err := rows.Scan(&r.Type, &payload); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(payload, &r.Event); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
+	for _, o := range brokertest.Outbox(t, db) {
+		out = append(out, outboxRow{Type: o.Event.Type, Event: o.Event})
 	}
 	return out
 }
@@ -417,53 +404,24 @@ func TestSearchQueriesUseTheNicknameIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type plan struct{ typ, key, extra string }
-	explain := func(query string, args ...any) plan {
+	explain := func(query string, args ...any) mysqltest.PlanRow {
 		t.Helper()
-		rows, err := db.QueryContext(ctx, "EXPLAIN "+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		cols, _ := rows.Columns()
-		var plans []plan
-		for rows.Next() {
-			vals := make([]sql.NullString, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			var p plan
-			for i, c := range cols {
-				switch c {
-				case "type":
-					p.typ = vals[i].String
-				case "key":
-					p.key = vals[i].String
-				case "Extra":
-					p.extra = vals[i].String
-				}
-			}
-			plans = append(plans, p)
-		}
+		plans := mysqltest.Explain(t, db, query, args...)
 		if len(plans) != 1 {
 			t.Fatalf("want one table in the plan, got %+v", plans)
 		}
 		return plans[0]
 	}
 
-	if p := explain(searchExact, "user01234"); p.typ != "const" || p.key != "users_nickname_lower" {
+	if p := explain(searchExact, "user01234"); p.Type != "const" || p.Key != "users_nickname_lower" {
 		t.Errorf("exact match must be a point lookup on the unique index: %+v", p)
 	}
 	p := explain(searchPrefix, domain.LikePrefix("user"), "user", 20)
 	t.Logf("prefix plan: %+v", p)
-	if p.typ != "range" || p.key != "users_nickname_lower" {
+	if p.Type != "range" || p.Key != "users_nickname_lower" {
 		t.Errorf("prefix must be a range scan of users_nickname_lower: %+v", p)
 	}
-	if strings.Contains(strings.ToLower(p.extra), "filesort") {
+	if strings.Contains(strings.ToLower(p.Extra), "filesort") {
 		t.Errorf("prefix search must read in index order, not sort: %+v", p)
 	}
 

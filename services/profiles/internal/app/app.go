@@ -13,7 +13,7 @@ import (
 	"simplemessenger/services/profiles/internal/domain"
 )
 
-// Errors the use cases return besides *domain.ValidationError.
+// Errors the use cases return besides the domain's rule violations (*rules.Violation).
 var (
 	ErrUserNotFound       = errors.New("user not found")
 	ErrAvatarNotFound     = errors.New("avatar not found")

@@ -9,6 +9,8 @@ import (
 	"image/jpeg"
 	"image/png"
 	"mime"
+
+	"simplemessenger/platform/rules"
 )
 
 // Avatar limits.
@@ -26,10 +28,10 @@ type Avatar struct {
 }
 
 // ErrUnsupportedMediaType: the declared Content-Type is not one of the avatar types.
-var ErrUnsupportedMediaType = &ValidationError{Code: "unsupported_media_type", Message: "an avatar must be image/png, image/jpeg or image/gif"}
+var ErrUnsupportedMediaType = rules.New("unsupported_media_type", "an avatar must be image/png, image/jpeg or image/gif")
 
 func unsupportedImage(msg string) error {
-	return &ValidationError{Code: "unsupported_image", Message: msg}
+	return rules.New("unsupported_image", msg)
 }
 
 // avatarFormats maps the accepted media types to the image package's format names.

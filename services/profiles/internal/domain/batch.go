@@ -3,6 +3,8 @@ package domain
 import (
 	"fmt"
 	"strings"
+
+	"simplemessenger/platform/rules"
 )
 
 // BatchMaxIDs bounds one batch lookup of users (GET /internal/v1/users?ids=): a friends list is fetched in
@@ -23,7 +25,7 @@ func ParseIDBatch(raw string) ([]string, error) {
 			continue
 		}
 		if n++; n > BatchMaxIDs {
-			return nil, invalid("invalid_query", fmt.Sprintf("ids holds at most %d ids", BatchMaxIDs))
+			return nil, rules.New("invalid_query", fmt.Sprintf("ids holds at most %d ids", BatchMaxIDs))
 		}
 		if !seen[p] {
 			seen[p] = true
@@ -31,7 +33,7 @@ func ParseIDBatch(raw string) ([]string, error) {
 		}
 	}
 	if len(ids) == 0 {
-		return nil, invalid("invalid_query", "ids must list at least one user id, comma-separated")
+		return nil, rules.New("invalid_query", "ids must list at least one user id, comma-separated")
 	}
 	return ids, nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"simplemessenger/platform/rules"
+
 	"simplemessenger/services/profiles/internal/domain"
 )
 
@@ -27,7 +29,7 @@ func TestParseIDBatchRefusesNothingAndTooMany(t *testing.T) {
 	}
 	for _, raw := range []string{"", ",", " , ", strings.Join(append(hundred, "one-more"), ",")} {
 		_, err := domain.ParseIDBatch(raw)
-		var ve *domain.ValidationError
+		var ve *rules.Violation
 		if !errors.As(err, &ve) || ve.Code != "invalid_query" {
 			t.Errorf("%.20q…: want invalid_query, got %v", raw, err)
 		}

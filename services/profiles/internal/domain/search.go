@@ -3,6 +3,8 @@ package domain
 import (
 	"strings"
 	"unicode/utf8"
+
+	"simplemessenger/platform/rules"
 )
 
 // Search limits.
@@ -21,13 +23,13 @@ type Search struct {
 // NewSearch validates the query and the limit; limit 0 means "not given" (the default).
 func NewSearch(query string, limit int, limitGiven bool) (Search, error) {
 	if query == "" || !utf8.ValidString(query) || utf8.RuneCountInString(query) > NicknameMaxLen {
-		return Search{}, invalid("invalid_query", "nickname must be 1 to 32 characters")
+		return Search{}, rules.New("invalid_query", "nickname must be 1 to 32 characters")
 	}
 	if !limitGiven {
 		limit = SearchDefaultLimit
 	}
 	if limit < 1 || limit > SearchMaxLimit {
-		return Search{}, invalid("invalid_limit", "limit must be a number from 1 to 50")
+		return Search{}, rules.New("invalid_limit", "limit must be a number from 1 to 50")
 	}
 	return Search{Prefix: NormalizeNickname(query), Limit: limit}, nil
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"simplemessenger/platform/rules"
 )
 
 // Limits of the contract, in Unicode code points (nicknames are ASCII, so bytes and code points agree).
@@ -18,16 +20,6 @@ const (
 	DisplayNameMaxLen = 64
 	BioMaxLen         = 512
 )
-
-// ValidationError is a rule violation the caller can fix; Code is the contract's error code.
-type ValidationError struct {
-	Code    string
-	Message string
-}
-
-func (e *ValidationError) Error() string { return e.Code + ": " + e.Message }
-
-func invalid(code, message string) error { return &ValidationError{Code: code, Message: message} }
 
 // User is a registered user's public side (the password hash never leaves the repository and the password use cases).
 type User struct {
@@ -96,11 +88,11 @@ func (p ProfileUpdate) Apply(u *User) bool {
 // ValidateNickname: 3–32 characters of [A-Za-z0-9_.-].
 func ValidateNickname(n string) error {
 	if len(n) < NicknameMinLen || len(n) > NicknameMaxLen {
-		return invalid("invalid_nickname", "nickname must be 3 to 32 characters long")
+		return rules.New("invalid_nickname", "nickname must be 3 to 32 characters long")
 	}
 	for i := 0; i < len(n); i++ {
 		if !nicknameByte(n[i]) {
-			return invalid("invalid_nickname", "nickname may contain only letters A-Z, a-z, digits, '_', '.' and '-'")
+			return rules.New("invalid_nickname", "nickname may contain only letters A-Z, a-z, digits, '_', '.' and '-'")
 		}
 	}
 	return nil
@@ -125,10 +117,10 @@ func NormalizeNickname(n string) string {
 // ValidatePassword: 8–128 code points of valid UTF-8; any characters are allowed.
 func ValidatePassword(p string) error {
 	if !utf8.ValidString(p) {
-		return invalid("invalid_password", "password must be valid UTF-8")
+		return rules.New("invalid_password", "password must be valid UTF-8")
 	}
 	if n := utf8.RuneCountInString(p); n < PasswordMinLen || n > PasswordMaxLen {
-		return invalid("invalid_password", "password must be 8 to 128 characters long")
+		return rules.New("invalid_password", "password must be 8 to 128 characters long")
 	}
 	return nil
 }
@@ -136,17 +128,17 @@ func ValidatePassword(p string) error {
 // ValidateDisplayName: 1–64 code points, not only blanks, no control characters.
 func ValidateDisplayName(s string) error {
 	if !utf8.ValidString(s) {
-		return invalid("invalid_display_name", "display name must be valid UTF-8")
+		return rules.New("invalid_display_name", "display name must be valid UTF-8")
 	}
 	if n := utf8.RuneCountInString(s); n < 1 || n > DisplayNameMaxLen {
-		return invalid("invalid_display_name", "display name must be 1 to 64 characters long")
+		return rules.New("invalid_display_name", "display name must be 1 to 64 characters long")
 	}
 	if strings.TrimSpace(s) == "" {
-		return invalid("invalid_display_name", "display name must not be blank")
+		return rules.New("invalid_display_name", "display name must not be blank")
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
-			return invalid("invalid_display_name", "display name must not contain control characters")
+			return rules.New("invalid_display_name", "display name must not contain control characters")
 		}
 	}
 	return nil
@@ -155,14 +147,14 @@ func ValidateDisplayName(s string) error {
 // ValidateBio: at most 512 code points; line breaks and tabs are fine, other control characters are not.
 func ValidateBio(s string) error {
 	if !utf8.ValidString(s) {
-		return invalid("invalid_bio", "bio must be valid UTF-8")
+		return rules.New("invalid_bio", "bio must be valid UTF-8")
 	}
 	if utf8.RuneCountInString(s) > BioMaxLen {
-		return invalid("invalid_bio", "bio must be at most 512 characters long")
+		return rules.New("invalid_bio", "bio must be at most 512 characters long")
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
-			return invalid("invalid_bio", "bio must not contain control characters other than line breaks and tabs")
+			return rules.New("invalid_bio", "bio must not contain control characters other than line breaks and tabs")
 		}
 	}
 	return nil

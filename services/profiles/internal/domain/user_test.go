@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"simplemessenger/platform/rules"
+
 	"simplemessenger/services/profiles/internal/domain"
 )
 
 func code(err error) string {
-	var ve *domain.ValidationError
+	var ve *rules.Violation
 	if errors.As(err, &ve) {
 		return ve.Code
 	}

@@ -2,19 +2,17 @@
 package ports
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"simplemessenger/platform/apierr"
 	"simplemessenger/platform/authn"
+	"simplemessenger/platform/rules"
 	"simplemessenger/platform/server"
 
 	"simplemessenger/services/profiles/internal/app"
@@ -65,7 +63,7 @@ type registerRequest struct {
 
 func (s *HTTPServer) register(c *gin.Context) {
 	var req registerRequest
-	if !bindJSON(c, &req) {
+	if !server.BindUTF8JSON(c, &req) {
 		return
 	}
 	u, err := s.app.Register(c.Request.Context(), app.RegisterCommand{Nickname: req.Nickname, Password: req.Password, DisplayName: req.DisplayName})
@@ -118,7 +116,7 @@ type patchRequest struct {
 
 func (s *HTTPServer) patchMe(c *gin.Context) {
 	var req patchRequest
-	if !bindJSON(c, &req) {
+	if !server.BindUTF8JSON(c, &req) {
 		return
 	}
 	u, err := s.app.UpdateProfile(c.Request.Context(), userID(c), domain.ProfileUpdate{DisplayName: req.DisplayName, Bio: req.Bio})
@@ -136,7 +134,7 @@ type passwordRequest struct {
 
 func (s *HTTPServer) changePassword(c *gin.Context) {
 	var req passwordRequest
-	if !bindJSON(c, &req) {
+	if !server.BindUTF8JSON(c, &req) {
 		return
 	}
 	claims := authn.FromContext(c.Request.Context())
@@ -259,7 +257,7 @@ type credentialsResponse struct {
 
 func (s *HTTPServer) verifyCredentials(c *gin.Context) {
 	var req credentialsRequest
-	if !bindJSON(c, &req) {
+	if !server.BindUTF8JSON(c, &req) {
 		return
 	}
 	u, err := s.app.VerifyCredentials(c.Request.Context(), req.Nickname, req.Password)
@@ -272,31 +270,14 @@ func (s *HTTPServer) verifyCredentials(c *gin.Context) {
 
 func userID(c *gin.Context) string { return authn.FromContext(c.Request.Context()).UserID() }
 
-// bindJSON is server.BindJSON that also refuses bodies that are not UTF-8: encoding/json would silently turn
-// invalid bytes into U+FFFD and store a name nobody typed.
-func bindJSON(c *gin.Context, v any) bool {
-	body, ok := server.ReadBody(c)
-	if !ok {
-		return false
-	}
-	if !utf8.Valid(body) {
-		apierr.Write(c, apierr.BadRequest("invalid_json", "the request body is not valid UTF-8"))
-		return false
-	}
-	c.Request.Body = io.NopCloser(bytes.NewReader(body))
-	return server.BindJSON(c, v)
-}
-
-// respond maps the use cases' errors to the contract's.
+// respond maps the use cases' errors to the contract's; apierr.Respond answers the rest (rule violations
+// with 400 and their code).
 func respond(c *gin.Context, err error) {
-	var ve *domain.ValidationError
+	var v *rules.Violation
 	switch {
-	case errors.As(err, &ve):
-		status := http.StatusBadRequest
-		if ve.Code == "unsupported_image" || ve.Code == "unsupported_media_type" {
-			status = http.StatusUnsupportedMediaType
-		}
-		apierr.Respond(c, apierr.New(status, ve.Code, ve.Message))
+	case errors.As(err, &v) && (v.Code == "unsupported_image" || v.Code == "unsupported_media_type"):
+		// The avatar rules: the body is not an image profiles takes.
+		apierr.Respond(c, apierr.New(http.StatusUnsupportedMediaType, v.Code, v.Message))
 	case errors.Is(err, app.ErrUserNotFound):
 		apierr.Respond(c, apierr.NotFound("user_not_found", "no such user"))
 	case errors.Is(err, app.ErrAvatarNotFound):

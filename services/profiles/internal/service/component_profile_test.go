@@ -19,6 +19,8 @@ import (
 	"github.com/google/uuid"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/broker/brokertest"
+	"simplemessenger/platform/server/servertest"
 )
 
 func TestPatchProfile(t *testing.T) {
@@ -75,27 +77,10 @@ func TestPatchProfile(t *testing.T) {
 func (h *harness) subscribe(typ string) <-chan broker.Event {
 	h.t.Helper()
 	conn := broker.Dial(h.broker, nil, nil)
-	ctx, cancel := context.WithCancel(context.Background())
+	h.t.Cleanup(func() { conn.Close() })
 	got := make(chan broker.Event, 10)
-	ready := make(chan struct{}, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = conn.Consume(ctx, broker.Subscription{Queue: "test-" + uuid.NewString(), Keys: []string{typ}, Transient: true,
-			OnReady: func(context.Context) {
-				select {
-				case ready <- struct{}{}:
-				default:
-				}
-			},
-			Handle: func(_ context.Context, _ *sql.Tx, ev broker.Event) error { got <- ev; return nil }})
-	}()
-	h.t.Cleanup(func() { cancel(); <-done; conn.Close() })
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		h.t.Fatal("consumer not ready")
-	}
+	brokertest.Consume(h.t, conn, broker.Subscription{Queue: "test-" + uuid.NewString(), Keys: []string{typ}, Transient: true,
+		Handle: func(_ context.Context, _ *sql.Tx, ev broker.Event) error { got <- ev; return nil }})
 	return got
 }
 
@@ -339,21 +324,7 @@ func TestSearch(t *testing.T) {
 
 func TestAdminEndpoints(t *testing.T) {
 	h := start(t)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		res, err := http.Get(h.admin + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready: %d", res.StatusCode)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	servertest.WaitReady(t, h.admin, 10*time.Second)
 	// Metrics are on the admin port only.
 	expect(t, h.do(req{method: "GET", path: "/metrics"}), 404, "not_found")
 	res, err := http.Get(h.admin + "/metrics")

@@ -1,11 +1,9 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -88,45 +86,24 @@ func (r response) code() string {
 type req struct {
 	method, path, token string
 	json                any    // marshalled when set
-	raw                 []byte // sent as is otherwise
+	raw                 []byte // sent as is otherwise (header gives its Content-Type)
 	header              map[string]string
 }
 
 func (h *harness) do(r req) response {
 	h.t.Helper()
-	var body io.Reader
+	var body any
 	if r.json != nil {
-		b, err := json.Marshal(r.json)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		body = bytes.NewReader(b)
+		body = r.json
 	} else if r.raw != nil {
-		body = bytes.NewReader(r.raw)
+		body = r.raw
 	}
-	hr, err := http.NewRequest(r.method, h.url+r.path, body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if r.json != nil {
-		hr.Header.Set("Content-Type", "application/json")
-	}
-	if r.token != "" {
-		hr.Header.Set("Authorization", "Bearer "+r.token)
-	}
+	var header []string
 	for k, v := range r.header {
-		hr.Header.Set(k, v)
+		header = append(header, k, v)
 	}
-	res, err := http.DefaultClient.Do(hr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	res := servertest.Do(h.t, r.method, h.url+r.path, r.token, body, header...)
+	return response{status: res.Status, header: res.Header, body: res.Body}
 }
 
 type profile struct {
@@ -164,22 +141,9 @@ type outboxEvent struct {
 
 func (h *harness) outbox() []outboxEvent {
 	h.t.Helper()
-	rows, err := h.db.Query("SELECT payload FROM outbox ORDER BY seq")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []outboxEvent
-	for rows.Next() {
-		var payload []byte
-		if err := rows.Scan(&payload); err != nil {
-			h.t.Fatal(err)
-		}
-		var ev broker.Event
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			h.t.Fatal(err)
-		}
-		out = append(out, outboxEvent{ev.Type, ev.Data})
+	for _, o := range brokertest.Outbox(h.t, h.db) {
+		out = append(out, outboxEvent{o.Event.Type, o.Event.Data})
 	}
 	return out
 }
