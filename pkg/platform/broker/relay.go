@@ -23,6 +23,8 @@ const (
 	// relayPublishTimeout bounds the wait for one confirm, so a stalled broker cannot hold the rows' locks
 	// for long.
 	relayPublishTimeout = 10 * time.Second
+	// relayLockWait is how long a relay waits for another replica's batch before leaving the rows to it.
+	relayLockWait = 2 * time.Second
 	// relayFinalFlush bounds the last flush at shutdown (within the pod's termination grace period).
 	relayFinalFlush = 5 * time.Second
 	// relayGaugeInterval is how often the backlog gauges are refreshed.
@@ -138,12 +140,33 @@ type outboxRow struct {
 	eventTime time.Time
 }
 
+// relayLock names the advisory lock that lets one relay at a time work on a database's outbox.
+const relayLock = "CONCAT('outbox_relay:', DATABASE())"
+
 // flushBatch publishes up to relayBatch pending rows in one transaction and reports how many it took.
 //
+// Replicas take turns: a batch runs under a MySQL advisory lock per outbox (a relay that finds it taken waits
+// up to relayLockWait, then leaves the rows to the holder). Row locks alone let two relays deadlock on the
+// outbox index; a deadlock after publishing rolls the marks back and sends the batch twice.
 // READ COMMITTED: a locking read under REPEATABLE READ also takes gap locks, which would block the services'
 // own INSERTs into the outbox while the batch is being published; row locks are all the ordering needs.
 func (r *Relay) flushBatch(ctx context.Context) (int, error) {
-	tx, err := r.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	c, err := r.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	var got sql.NullInt64
+	if err := c.QueryRowContext(ctx, "SELECT GET_LOCK("+relayLock+", ?)", relayLockWait.Seconds()).Scan(&got); err != nil {
+		return 0, err
+	}
+	if got.Int64 != 1 {
+		return 0, nil // another replica is relaying this outbox right now
+	}
+	defer func() {
+		_, _ = c.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK("+relayLock+")")
+	}()
+	tx, err := c.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return 0, err
 	}
