@@ -10,6 +10,10 @@ import (
 // their own users (random nicknames).
 var stack *Stack
 
+// traces receives the spans of every process of the stack (tracing is on for the whole suite, as it would be
+// in production); tests read their own traces back by trace id.
+var traces *traceReceiver
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -25,9 +29,13 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// Started before the stack and closed after it, so the services' last spans are flushed to it at shutdown.
+	traces = newTraceReceiver()
+	defer traces.Close()
 	// Lifted login throttling per address and rate limits: every test shares 127.0.0.1, and these tests check
 	// the per-account rules; the gateway's limits are checked on a dedicated replica.
-	stack, err = Start(dir, dir, "LOGIN_MAX_FAILURES_PER_ADDRESS=0", "RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0")
+	env := append([]string{"LOGIN_MAX_FAILURES_PER_ADDRESS=0", "RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0"}, traces.Env()...)
+	stack, err = Start(dir, dir, env...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the stack:", err)
 		return 1

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -21,8 +22,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"simplemessenger/platform/apierr"
+	"simplemessenger/platform/metrics"
 )
 
 const (
@@ -50,10 +53,28 @@ func (c *Claims) UserID() string { return c.Subject }
 // ErrInvalidToken is returned for every token that does not verify (the reason is wrapped for logs).
 var ErrInvalidToken = errors.New("invalid access token")
 
+// ErrMissingToken is returned by Verify for an empty token; it wraps ErrInvalidToken (no token is no valid
+// token), so only callers that word their answer differently need to tell it apart.
+var ErrMissingToken = fmt.Errorf("%w: no access token", ErrInvalidToken)
+
+// errKeysUnavailable marks a token that could not be checked because its key set could not be fetched:
+// the token may well be valid, so it is not ErrInvalidToken (the caller answers 503, not 401).
+var errKeysUnavailable = errors.New("key set unavailable")
+
+// Results of a verification (the authn_token_verifications_total label).
+const (
+	ResultOK          = "ok"
+	ResultMissing     = "missing"
+	ResultInvalid     = "invalid"
+	ResultUnavailable = "unavailable"
+)
+
 // Verifier checks access tokens against the auth service's published keys.
 type Verifier struct {
 	jwksURL string
 	client  *http.Client
+
+	results *prometheus.CounterVec // nil: not counted
 
 	mu        sync.RWMutex
 	keys      map[string]ed25519.PublicKey
@@ -61,16 +82,72 @@ type Verifier struct {
 	fetchMu   sync.Mutex
 }
 
-// NewVerifier verifies with the keys published at jwksURL.
-func NewVerifier(jwksURL string, client *http.Client) *Verifier {
+// Option configures a Verifier.
+type Option func(*Verifier) error
+
+// WithMetrics counts every verification in authn_token_verifications_total{result} on reg (a service's
+// App.Metrics.Registerer): ok, missing (no token), invalid (forged, expired, foreign...) and unavailable (the
+// key set could not be fetched). A burst of invalid tokens is someone probing; unavailable ones mean auth's
+// JWKS cannot be reached. Verifiers sharing a registry share the counter.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(v *Verifier) error {
+		c, err := metrics.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authn_token_verifications_total",
+			Help: "Access token verifications by result (ok, missing, invalid, unavailable).",
+		}, []string{"result"}))
+		if err != nil {
+			return fmt.Errorf("authn metrics: %w", err)
+		}
+		for _, r := range []string{ResultOK, ResultMissing, ResultInvalid, ResultUnavailable} {
+			c.WithLabelValues(r) // every result is exported from the start, at 0, so rates work at once
+		}
+		v.results = c
+		return nil
+	}
+}
+
+// NewVerifier verifies with the keys published at jwksURL. It panics on an option that fails (a metric
+// registered twice with another shape: a programming error).
+func NewVerifier(jwksURL string, client *http.Client, opts ...Option) *Verifier {
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
 	}
-	return &Verifier{jwksURL: jwksURL, client: client, keys: map[string]ed25519.PublicKey{}}
+	v := &Verifier{jwksURL: jwksURL, client: client, keys: map[string]ed25519.PublicKey{}}
+	for _, o := range opts {
+		if err := o(v); err != nil {
+			panic(err)
+		}
+	}
+	return v
 }
 
-// Verify parses and checks raw; the returned error wraps ErrInvalidToken (or is a fetch failure).
+// Verify parses and checks raw. The returned error wraps ErrInvalidToken (ErrMissingToken for an empty
+// raw), unless the key set could not be fetched to check it: then the caller should answer 503.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
+	claims, err := v.verify(ctx, raw)
+	if v.results != nil {
+		v.results.WithLabelValues(Result(err)).Inc()
+	}
+	return claims, err
+}
+
+// Result names the outcome of Verify for metrics and logs.
+func Result(err error) string {
+	switch {
+	case err == nil:
+		return ResultOK
+	case errors.Is(err, ErrMissingToken):
+		return ResultMissing
+	case errors.Is(err, ErrInvalidToken):
+		return ResultInvalid
+	}
+	return ResultUnavailable
+}
+
+func (v *Verifier) verify(ctx context.Context, raw string) (*Claims, error) {
+	if raw == "" {
+		return nil, ErrMissingToken
+	}
 	claims := &Claims{}
 	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != TokenType {
@@ -89,6 +166,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(5*time.Second),
 	)
+	if errors.Is(err, errKeysUnavailable) {
+		return nil, fmt.Errorf("authn: cannot check the token: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
@@ -106,7 +186,7 @@ func (v *Verifier) key(ctx context.Context, kid string) (ed25519.PublicKey, erro
 		return k, nil
 	}
 	if err := v.refresh(ctx); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", errKeysUnavailable, err)
 	}
 	v.mu.RLock()
 	k, ok = v.keys[kid]
@@ -183,21 +263,21 @@ func FromContext(ctx context.Context) *Claims {
 	return c
 }
 
-// Middleware requires a valid bearer token and puts its claims in the request context; otherwise 401.
+// Middleware requires a valid bearer token and puts its claims in the request context; otherwise 401 (503
+// when the keys to check it cannot be fetched).
 func Middleware(v *Verifier) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		raw := BearerToken(c.Request)
-		if raw == "" {
+		claims, err := v.Verify(c.Request.Context(), BearerToken(c.Request))
+		switch {
+		case errors.Is(err, ErrMissingToken):
 			apierr.Write(c, apierr.Unauthorized("a bearer access token is required"))
 			return
-		}
-		claims, err := v.Verify(c.Request.Context(), raw)
-		if err != nil {
-			if !errors.Is(err, ErrInvalidToken) {
-				apierr.Respond(c, apierr.Unavailable("cannot verify tokens right now"))
-				return
-			}
+		case errors.Is(err, ErrInvalidToken):
 			apierr.Write(c, apierr.Unauthorized("the access token is invalid or expired"))
+			return
+		case err != nil:
+			slog.WarnContext(c.Request.Context(), "cannot verify an access token", "error", err)
+			apierr.Respond(c, apierr.Unavailable("cannot verify tokens right now"))
 			return
 		}
 		c.Request = c.Request.WithContext(WithClaims(c.Request.Context(), claims))

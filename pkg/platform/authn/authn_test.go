@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
 	"simplemessenger/platform/authn"
 	"simplemessenger/platform/authn/authntest"
+	"simplemessenger/platform/metrics"
 )
 
 func claims(sub, sid string, exp time.Duration) authn.Claims {
@@ -147,4 +149,80 @@ func TestUnknownKidRefetchesTheKeySetButNotTooOften(t *testing.T) {
 	if _, err := v.Verify(context.Background(), sign("k2", priv2)); err != nil {
 		t.Fatalf("rotated key not picked up: %v", err)
 	}
+}
+
+// Every verification is counted by result, so operators see token probing (invalid) and an unreachable key
+// set (unavailable, answered 503 rather than a misleading 401).
+func TestVerificationsAreCountedByResult(t *testing.T) {
+	iss := authntest.New(t)
+	m := metrics.New("test")
+	v := authn.NewVerifier(iss.JWKSURL, nil, authn.WithMetrics(m.Registerer))
+	// A second verifier on the same registry shares the counter instead of failing to register.
+	other := authn.NewVerifier(iss.JWKSURL, nil, authn.WithMetrics(m.Registerer))
+
+	r := gin.New()
+	r.GET("/me", authn.Middleware(v), func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	status := func(token string) int {
+		req := httptest.NewRequest("GET", "/me", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w.Code
+	}
+	if got := status(iss.Token(t, "u1", "s1")); got != http.StatusNoContent {
+		t.Fatalf("valid token: %d", got)
+	}
+	if got := status(""); got != http.StatusUnauthorized {
+		t.Fatalf("no token: %d", got)
+	}
+	if got := status("not.a.jwt"); got != http.StatusUnauthorized {
+		t.Fatalf("garbage token: %d", got)
+	}
+	if _, err := other.Verify(context.Background(), iss.Token(t, "u2", "s2")); err != nil {
+		t.Fatal(err)
+	}
+
+	// A token whose key must be fetched from a key set that cannot be reached: 503, counted unavailable.
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	unreachable := authn.NewVerifier(down.URL, nil, authn.WithMetrics(m.Registerer))
+	r.GET("/down", authn.Middleware(unreachable), func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	req := httptest.NewRequest("GET", "/down", nil)
+	req.Header.Set("Authorization", "Bearer "+iss.Token(t, "u3", "s3"))
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("key set unreachable: %d, want 503", w.Code)
+	}
+
+	want := map[string]float64{"ok": 2, "missing": 1, "invalid": 1, "unavailable": 1}
+	for result, n := range want {
+		if got := counterValue(t, m, "authn_token_verifications_total", "result", result); got != n {
+			t.Errorf("authn_token_verifications_total{result=%q} = %v, want %v", result, got, n)
+		}
+	}
+}
+
+func counterValue(t *testing.T, m *metrics.Metrics, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			for _, l := range mt.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return mt.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{%s=%q}", name, label, value)
+	return 0
 }

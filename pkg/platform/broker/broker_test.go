@@ -495,6 +495,53 @@ func TestConnsSharingARegistryReportBothConnections(t *testing.T) {
 	}
 }
 
+// broker_consumers says per queue whether this process is consuming it: 0 before the consumer starts and
+// after it stops (what a "consumer down" alert looks for), 1 while it runs.
+func TestConsumersGaugeIsUpOnlyWhileTheQueueIsConsumed(t *testing.T) {
+	t.Parallel()
+	cfg := brokertest.Config(t)
+	m := metrics.New("test")
+	conn := dial(t, cfg, m)
+	up := func() float64 { return metricValue(t, m, "broker_consumers", map[string]string{"queue": "gauge"}) }
+	ready := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- conn.Consume(ctx, broker.Subscription{Queue: "gauge", Keys: []string{"test.gauge"}, Transient: true,
+			OnReady: func(context.Context) { ready <- struct{}{} },
+			Handle:  func(context.Context, *sql.Tx, broker.Event) error { return nil }})
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnReady not called")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for up() != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if v := up(); v != 1 {
+		t.Fatalf("broker_consumers{queue=\"gauge\"} = %v while consuming, want 1", v)
+	}
+	cancel()
+	<-done
+	if v := up(); v != 0 {
+		t.Fatalf("broker_consumers{queue=\"gauge\"} = %v after the consumer stopped, want 0", v)
+	}
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			if mf.GetName() == "broker_consumers" && labelOf(mt, "queue") == "gauge" {
+				return
+			}
+		}
+	}
+	t.Fatal("a stopped consumer's series must stay, at 0, for the alert to see it")
+}
+
 // The envelope on the wire is the Event JSON with the AMQP properties consumers of other stacks rely on.
 func TestPublishedMessageProperties(t *testing.T) {
 	t.Parallel()

@@ -65,6 +65,8 @@ func (c *Conn) Consume(ctx context.Context, s Subscription) error {
 		go c.purgeInbox(pctx, s)
 	}
 	log := c.log.With("queue", s.Queue)
+	// The series exists (at 0) from the start, so "no consumer" is visible before the first connect too.
+	c.met.consumers.WithLabelValues(s.Queue).Add(0)
 	bo := backoff{min: reconnectMin, max: reconnectMax}
 	// Classic (transient) queues do not count deliveries, so failures are counted here, by event id; the
 	// queue is exclusive to this connection, so the count is complete. Only failing events are in it.
@@ -132,6 +134,9 @@ func (c *Conn) consumeSession(ctx context.Context, sess *session, s Subscription
 	if s.OnReady != nil {
 		s.OnReady(ctx)
 	}
+	up := c.met.consumers.WithLabelValues(s.Queue)
+	up.Inc()
+	defer up.Dec()
 	for {
 		select {
 		case <-ctx.Done():
@@ -220,7 +225,7 @@ func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery, atte
 		}
 		log.ErrorContext(ctx, "malformed event envelope; dead-lettering", "error", err)
 		span.SetStatus(codes.Error, "malformed envelope")
-		settle(log, d.Nack(false, false))
+		settle(ctx, log, d.Nack(false, false))
 		count("dead_letter")
 		return
 	}
@@ -233,23 +238,23 @@ func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery, atte
 	}
 	switch {
 	case err == nil:
-		settle(log, d.Ack(false))
+		settle(ctx, log, d.Ack(false))
 		count("ack")
 	case errors.Is(err, errDuplicate):
 		span.SetAttributes(attribute.Bool("messaging.message.duplicate", true))
-		settle(log, d.Ack(false))
+		settle(ctx, log, d.Ack(false))
 		count("duplicate")
 	case errors.Is(err, ErrPermanent):
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 		log.ErrorContext(ctx, "event handler failed permanently; dead-lettering", "error", err)
-		settle(log, d.Nack(false, false))
+		settle(ctx, log, d.Nack(false, false))
 		count("dead_letter")
 	case ctx.Err() != nil:
 		// Shutting down mid-handler: the transaction was rolled back, and the requeued message is handled
 		// by the next consumer (or this one after the restart). Not worth a warning at every deploy.
 		log.DebugContext(ctx, "event handling interrupted by shutdown; requeueing", "error", err)
-		settle(log, d.Nack(false, true))
+		settle(ctx, log, d.Nack(false, true))
 		count("retry")
 	default:
 		span.RecordError(err)
@@ -261,7 +266,7 @@ func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery, atte
 			if n >= deliveryLimit {
 				delete(attempts, ev.ID)
 				log.ErrorContext(ctx, "event handler keeps failing; dead-lettering", "error", err, "attempts", n)
-				settle(log, d.Nack(false, false))
+				settle(ctx, log, d.Nack(false, false))
 				count("dead_letter")
 				return
 			}
@@ -271,7 +276,7 @@ func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery, atte
 		// Holding the message while waiting keeps it from being redelivered at once in a hot loop; the
 		// quorum queue's delivery limit dead-letters it if it never succeeds.
 		sleep(ctx, wait)
-		settle(log, d.Nack(false, true))
+		settle(ctx, log, d.Nack(false, true))
 		count("retry")
 	}
 }
@@ -305,9 +310,9 @@ func safeHandle(ctx context.Context, h Handler, tx *sql.Tx, ev Event) (err error
 
 // settle logs a failed ack or nack: the channel is gone and the broker will redeliver the message, which
 // the inbox makes harmless.
-func settle(log *slog.Logger, err error) {
+func settle(ctx context.Context, log *slog.Logger, err error) {
 	if err != nil {
-		log.Debug("settling delivery failed; it will be redelivered", "error", err)
+		log.DebugContext(ctx, "settling delivery failed; it will be redelivered", "error", err)
 	}
 }
 

@@ -16,6 +16,7 @@ type brokerMetrics struct {
 	publishDuration *prometheus.HistogramVec
 	consumed        *prometheus.CounterVec
 	redeliveries    *prometheus.CounterVec
+	consumers       *prometheus.GaugeVec
 	connected       prometheus.Gauge
 	reconnects      prometheus.Counter
 	outboxBacklog   prometheus.Gauge
@@ -46,6 +47,11 @@ func newMetrics(m *metrics.Metrics) *brokerMetrics {
 		redeliveries: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "broker_redeliveries_total",
 			Help: "Deliveries flagged as redelivered by the broker, by consumer queue.",
+		}, []string{"queue"})),
+		consumers: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "broker_consumers",
+			Help: "Consumers of this process receiving deliveries, by consumer queue (0 while the queue is not " +
+				"being consumed: broker down, reconnecting, or the consumer failing to start).",
 		}, []string{"queue"})),
 		connected: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "broker_connected",

@@ -10,6 +10,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
@@ -58,6 +59,7 @@ func (c *Conn) publish(ctx context.Context, exchange, key, id, typ string, ts ti
 			semconv.MessagingRabbitMQDestinationRoutingKey(key),
 			semconv.MessagingMessageID(id),
 			semconv.MessagingMessageBodySize(len(body)),
+			attribute.String("messaging.message.type", typ),
 		))
 	result := "error"
 	defer func() {
@@ -65,7 +67,13 @@ func (c *Conn) publish(ctx context.Context, exchange, key, id, typ string, ts ti
 		if result == "ok" || result == "returned" {
 			c.met.publishDuration.WithLabelValues(exchange).Observe(time.Since(start).Seconds())
 		}
-		if err != nil {
+		switch {
+		case result == "returned":
+			// Settled by the broker with no queue bound for the key: nobody subscribes to the event, or the
+			// push's user has no socket open. The caller decides whether that matters (the relay does not
+			// mind); in the trace it is a fact, not a failure.
+			span.SetAttributes(attribute.Bool("messaging.rabbitmq.message.returned", true))
+		case err != nil:
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
 		}

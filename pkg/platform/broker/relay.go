@@ -225,7 +225,7 @@ func (r *Relay) publishRow(ctx context.Context, row outboxRow) error {
 	var headers map[string]string
 	if err := json.Unmarshal(row.headers, &headers); err != nil {
 		// Only the trace link is lost; the event itself must still go out.
-		r.log.Warn("outbox: unreadable trace headers", "seq", row.seq, "error", err)
+		r.log.WarnContext(ctx, "outbox: unreadable trace headers", "seq", row.seq, "error", err)
 	}
 	ts := row.eventTime
 	var ev Event
@@ -242,7 +242,7 @@ func (r *Relay) publishRow(ctx context.Context, row outboxRow) error {
 	if errors.Is(err, ErrUnroutable) {
 		// Nobody is subscribed to this type (yet), or no socket of the push's user is open: the broker has
 		// settled the message, and holding the row back would hold back every later event.
-		r.log.Debug("outbox: event has no subscriber", "type", row.typ, "event_id", row.id, "routing_key", key)
+		r.log.DebugContext(pctx, "outbox: event has no subscriber", "type", row.typ, "event_id", row.id, "routing_key", key)
 		return nil
 	}
 	return err

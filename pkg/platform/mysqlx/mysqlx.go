@@ -6,6 +6,7 @@ package mysqlx
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -19,7 +20,9 @@ import (
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config is where the database is and how the pool behaves.
@@ -62,8 +65,15 @@ func (c Config) DSN(multiStatements bool) string {
 // Open connects (with SQL spans and pool metrics) and pings.
 func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*sql.DB, error) {
 	db, err := otelsql.Open("mysql", cfg.DSN(false),
-		otelsql.WithAttributes(semconv.DBSystemNameMySQL, semconv.DBNamespace(cfg.Database)),
-		otelsql.WithSpanOptions(otelsql.SpanOptions{OmitConnResetSession: true, OmitConnPrepare: true, OmitRows: true}))
+		// db.system is the attribute's name before semantic conventions 1.26 (db.system.name since); trace
+		// backends and their service graphs still look for it.
+		otelsql.WithAttributes(semconv.DBSystemNameMySQL, attribute.String("db.system", "mysql"), semconv.DBNamespace(cfg.Database)),
+		otelsql.WithSpanOptions(otelsql.SpanOptions{
+			OmitConnResetSession: true, OmitConnPrepare: true, OmitRows: true,
+			// The driver answers ErrSkip to a query with arguments ("prepare it instead"): no failure.
+			DisableErrSkip: true,
+			SpanFilter:     recordSpan,
+		}))
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +97,21 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*sql.DB, 
 		return nil, fmt.Errorf("mysql %s/%s: %w", cfg.Addr, cfg.Database, err)
 	}
 	return db, nil
+}
+
+// recordSpan keeps SQL spans to statements made on behalf of something traced (a request, a consumed event, a
+// relayed outbox row). The rest is background polling (the outbox relay every few hundred milliseconds, purges,
+// gauges) and readiness pings: as root spans they would each be a trace of their own, thousands an hour of
+// noise that hides the traces that matter.
+//
+// It also leaves out the connection-level attempt of a statement with arguments: without InterpolateParams
+// the driver refuses it at once (driver.ErrSkip) and database/sql prepares the statement instead, which is
+// the span (sql.stmt.*) that shows the statement really running. Each statement is then one span, not two.
+func recordSpan(ctx context.Context, method otelsql.Method, _ string, args []driver.NamedValue) bool {
+	if (method == otelsql.MethodConnExec || method == otelsql.MethodConnQuery) && len(args) > 0 {
+		return false
+	}
+	return trace.SpanContextFromContext(ctx).IsValid()
 }
 
 //go:embed migrations/*.sql

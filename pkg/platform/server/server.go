@@ -40,6 +40,7 @@ type App struct {
 
 	cfg        config.HTTP
 	bodyLimits map[string]int64
+	longLived  map[string]bool
 	checks     []check
 	workers    []func(context.Context) error
 	closers    []func(context.Context) error
@@ -53,11 +54,13 @@ type check struct {
 
 // New makes the App with its router and middleware in place.
 func New(name string, cfg config.HTTP, log *slog.Logger) *App {
-	a := &App{Name: name, Log: log, Metrics: metrics.New(name), cfg: cfg, bodyLimits: map[string]int64{}}
+	a := &App{Name: name, Log: log, Metrics: metrics.New(name), cfg: cfg, bodyLimits: map[string]int64{}, longLived: map[string]bool{}}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(recovery(), requestID(), otelgin.Middleware(name), a.Metrics.Middleware(), accessLog(), bodyLimit(a.bodyLimits))
+	// Tracing comes before the RED middleware, so that the request's span is there for its exemplars.
+	traced := otelgin.Middleware(name, otelgin.WithGinFilter(func(c *gin.Context) bool { return !a.isLongLived(c.FullPath()) }))
+	r.Use(recovery(), requestID(), traced, a.Metrics.Middleware(a.isLongLived), accessLog(), bodyLimit(a.bodyLimits))
 	r.NoRoute(func(c *gin.Context) { apierr.Write(c, apierr.NotFound("not_found", "no such route")) })
 	r.NoMethod(func(c *gin.Context) {
 		apierr.Write(c, apierr.New(http.StatusMethodNotAllowed, "method_not_allowed", "this route does not take "+c.Request.Method))
@@ -69,6 +72,14 @@ func New(name string, cfg config.HTTP, log *slog.Logger) *App {
 // SetBodyLimit gives the route template a body limit other than the 64 KiB default (avatars: 1 MiB).
 // Call it before Run.
 func (a *App) SetBodyLimit(route string, limit int64) { a.bodyLimits[route] = limit }
+
+// LongLived marks the route template as one whose requests last as long as a connection (a WebSocket
+// upgrade): it gets no request span (a span hours long tells nothing and is exported only at its end; the
+// handler records its own short span of the connect instead) and stays out of the duration histogram and
+// the in-flight gauge, counted in http_server_requests_total only. Call it before Run.
+func (a *App) LongLived(route string) { a.longLived[route] = true }
+
+func (a *App) isLongLived(route string) bool { return a.longLived[route] }
 
 // AddReadyCheck adds a dependency that /readyz checks (MySQL, the broker).
 func (a *App) AddReadyCheck(name string, fn func(context.Context) error) {

@@ -47,3 +47,29 @@ func TestDoSendsJSONWithTheTokenAndReadsTheWholeAnswer(t *testing.T) {
 		t.Error("a body that is no error has no code")
 	}
 }
+
+func TestMetricSumsTheSamplesWithTheGivenLabels(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `# HELP logins_total Logins.
+# TYPE logins_total counter
+logins_total{outcome="ok",service="auth"} 3
+logins_total{outcome="throttled",service="auth"} 2
+logins_total{outcome="throttled",service="other"} 1
+logins_other 7
+`)
+	}))
+	defer srv.Close()
+	for _, c := range []struct {
+		labels []string
+		want   float64
+	}{
+		{nil, 6},
+		{[]string{"outcome", "throttled"}, 3},
+		{[]string{"outcome", "throttled", "service", "auth"}, 2},
+		{[]string{"outcome", "none"}, 0},
+	} {
+		if got := servertest.Metric(t, srv.URL, "logins_total", c.labels...); got != c.want {
+			t.Errorf("Metric(%q) = %v, want %v", c.labels, got, c.want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"simplemessenger/platform/apierr"
 	"simplemessenger/platform/authn"
@@ -26,9 +27,10 @@ type HTTP struct {
 	verifier *authn.Verifier
 }
 
-// NewHTTP serves svc; tokens on authenticated routes are verified with auth's own keys (no HTTP to itself).
-func NewHTTP(svc *app.Service) *HTTP {
-	v := authn.NewVerifier("", nil)
+// NewHTTP serves svc; tokens on authenticated routes are verified with auth's own keys (no HTTP to itself),
+// and the verifications counted on reg (nil: not exported).
+func NewHTTP(svc *app.Service, reg prometheus.Registerer) *HTTP {
+	v := authn.NewVerifier("", nil, authn.WithMetrics(reg))
 	v.AddKeys(svc.JWKS())
 	return &HTTP{app: svc, verifier: v}
 }

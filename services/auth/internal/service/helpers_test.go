@@ -71,6 +71,7 @@ func (p *profiles) add(id, nickname, password string) {
 type stack struct {
 	t        *testing.T
 	URL      string
+	Admin    string
 	DB       *sql.DB
 	Profiles *profiles
 	Broker   broker.Config
@@ -98,14 +99,14 @@ func start(t *testing.T, adjust func(*service.Config)) *stack {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	url, _ := servertest.Serve(t, a)
+	url, admin := servertest.Serve(t, a)
 
 	db, err := mysqlx.Open(context.Background(), dbCfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &stack{t: t, URL: url, DB: db, Profiles: p, Broker: brokerCfg}
+	return &stack{t: t, URL: url, Admin: admin, DB: db, Profiles: p, Broker: brokerCfg}
 }
 
 type response struct{ servertest.Response }

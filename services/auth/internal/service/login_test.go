@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"simplemessenger/platform/server/servertest"
+
 	"simplemessenger/services/auth/internal/domain"
 	"simplemessenger/services/auth/internal/service"
 )
@@ -40,6 +42,16 @@ func TestLoginIssuesTokensTheJWKSVerifies(t *testing.T) {
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(jwks.Body, &set); err != nil || len(set.Keys) != 1 {
 		t.Fatalf("JWKS %s: %v", jwks.Body, err)
+	}
+
+	// Auth checks the tokens of its own authenticated routes too, and counts the checks by result.
+	s.expect(s.call("GET", "/api/v1/auth/sessions", m["access_token"].(string), nil), 200, "sessions")
+	s.expect(s.call("GET", "/api/v1/auth/sessions", "", nil), 401, "sessions without a token")
+	s.expect(s.call("GET", "/api/v1/auth/sessions", "not-a-jwt", nil), 401, "sessions with garbage")
+	for result, want := range map[string]float64{"ok": 1, "missing": 1, "invalid": 1, "unavailable": 0} {
+		if got := servertest.Metric(t, s.Admin, "authn_token_verifications_total", "result", result); got != want {
+			t.Errorf("authn_token_verifications_total{result=%q} = %v, want %v", result, got, want)
+		}
 	}
 }
 
@@ -100,6 +112,13 @@ func TestEleventhFailedLoginOfAnAccountIsThrottledOthersBehindTheAddressAreNot(t
 	s.login("bob", "bob's password", ip...)
 	r := s.call("POST", "/api/v1/auth/login", "", map[string]string{"nickname": "alice", "password": "right password"}, "X-Real-IP", "203.0.113.9")
 	s.expect(r, 429, "alice from another address")
+
+	// Operators see the guessing: failures and throttled attempts are counted by outcome.
+	for outcome, want := range map[string]float64{"invalid_credentials": 10, "throttled_account": 3, "ok": 1} {
+		if got := servertest.Metric(t, s.Admin, "auth_logins_total", "outcome", outcome); got != want {
+			t.Errorf("auth_logins_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
+	}
 }
 
 func TestSuccessfulLoginClearsTheAccountsFailures(t *testing.T) {
@@ -128,6 +147,9 @@ func TestFailuresFromOneAddressAreThrottledAtTheAddressLimit(t *testing.T) {
 		t.Fatalf("login from a throttled address: %d %s (Retry-After %q)", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
 	s.login("bob", "bob's password", "X-Real-IP", "198.51.100.67")
+	if got := servertest.Metric(t, s.Admin, "auth_logins_total", "outcome", "throttled_address"); got != 1 {
+		t.Errorf("auth_logins_total{outcome=\"throttled_address\"} = %v, want 1", got)
+	}
 }
 
 func TestConfiguredSigningKeysSignWithTheFirstAndPublishAll(t *testing.T) {

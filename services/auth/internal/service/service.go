@@ -127,7 +127,7 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 			AddressThrottle: domain.ThrottleRule{Limit: cfg.LoginMaxFailuresPerAddress, Window: window},
 		}, ring, adapters.NewRepository(db), adapters.NewProfilesClient(cfg.ProfilesURL, httpclient.New(cfg.ProfilesTimeout)), relay, time.Now, m)
 
-		ports.NewHTTP(svc).Register(a.Router)
+		ports.NewHTTP(svc, a.Metrics.Registerer).Register(a.Router)
 		bootstrap.Consume(a, conn, broker.Subscription{
 			Queue: ports.PasswordChangedQueue, Keys: []string{ports.PasswordChangedEvent},
 			DB: db, Handle: ports.PasswordChanged(svc),

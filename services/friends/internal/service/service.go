@@ -75,7 +75,7 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 		profiles := profilesclient.New(cfg.ProfilesURL, httpclient.New(cfg.ProfilesTimeout))
 		application := app.New(adapters.NewMySQLRepository(db), profiles, conn, bootstrap.Outbox(a, db, conn))
 
-		verifier := authn.NewVerifier(cfg.JWKSURL, httpclient.New(5*time.Second))
+		verifier := authn.NewVerifier(cfg.JWKSURL, httpclient.New(5*time.Second), authn.WithMetrics(a.Metrics.Registerer))
 		ports.NewHTTPServer(application).Register(a.Router, authn.Middleware(verifier))
 		// A read and a reply: the inbox only records that the entry was answered.
 		bootstrap.Consume(a, conn, broker.Subscription{

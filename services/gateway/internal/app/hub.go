@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/entry"
@@ -59,7 +62,20 @@ type Frame struct {
 	Body []byte
 	// Created is when the producer made the push (for the delivery latency).
 	Created time.Time
+	// Trace is the span of the push's delivery ("websocket send"): each socket's write is recorded as its
+	// child, so the trace of the request that caused the push ends at the frame written.
+	Trace trace.SpanContext
 }
+
+// Span attributes of the push spans.
+const (
+	AttrFrameType    = attribute.Key("messenger.push.frame_type")
+	AttrSockets      = attribute.Key("messenger.push.sockets")
+	AttrConnectionID = attribute.Key("messenger.push.connection_id")
+)
+
+// Tracer makes the gateway's own spans (the push connection's connect, a push's delivery and its writes).
+func Tracer() trace.Tracer { return otel.Tracer("simplemessenger/services/gateway") }
 
 // Socket is one open WebSocket as the hub sees it. Both methods return at once: the socket's own goroutines
 // write and close, so a slow client never holds up the hub.
@@ -89,6 +105,8 @@ type PushObserver interface {
 	Connections(delta int)
 	Frame(frameType, result string)
 	Dropped(reason string)
+	// Fanout records to how many of this gateway's sockets a push was handed.
+	Fanout(frameType string, sockets int)
 }
 
 // ErrStopping refuses sockets while the gateway shuts down.
@@ -225,16 +243,17 @@ func (h *Hub) Leave(c *Connection) {
 // HandlePush is the broker.Handler of the push subscription: it delivers the push to the socket it names
 // (ConnectionID) or to all of its user's sockets here. It never fails: a push nobody here can take is simply
 // dropped (the services keep what matters and send it again at the next connection).
-func (h *Hub) HandlePush(_ context.Context, _ *sql.Tx, ev broker.Event) error {
-	h.Deliver(ev)
+func (h *Hub) HandlePush(ctx context.Context, _ *sql.Tx, ev broker.Event) error {
+	h.Deliver(ctx, ev)
 	return nil
 }
 
-// Deliver is HandlePush without the handler signature.
-func (h *Hub) Deliver(ev broker.Event) {
+// Deliver is HandlePush without the handler signature. ctx carries the consumer's span: the delivery's
+// "websocket send" span is its child, and each socket's write a child of that.
+func (h *Hub) Deliver(ctx context.Context, ev broker.Event) {
 	userID, ok := strings.CutPrefix(ev.RoutingKey(), broker.PushKey(""))
 	if !ev.IsPush() || !ok || userID == "" {
-		h.log.Debug("ignoring an event that is not a push", "event_id", ev.ID, "routing_key", ev.RoutingKey())
+		h.log.DebugContext(ctx, "ignoring an event that is not a push", "event_id", ev.ID, "routing_key", ev.RoutingKey())
 		return
 	}
 	data := ev.Data
@@ -246,10 +265,9 @@ func (h *Hub) Deliver(ev broker.Event) {
 		Data json.RawMessage `json:"data"`
 	}{ev.Type, data})
 	if err != nil {
-		h.log.Warn("dropping a push with malformed data", "event_id", ev.ID, "type", ev.Type, "error", err)
+		h.log.WarnContext(ctx, "dropping a push with malformed data", "event_id", ev.ID, "type", ev.Type, "error", err)
 		return
 	}
-	f := Frame{Type: ev.Type, Body: body, Created: ev.Time}
 
 	var targets []*Connection
 	h.mu.RLock()
@@ -263,6 +281,15 @@ func (h *Hub) Deliver(ev broker.Event) {
 		}
 	}
 	h.mu.RUnlock()
+
+	attrs := []attribute.KeyValue{AttrFrameType.String(ev.Type), AttrSockets.Int(len(targets))}
+	if ev.ConnectionID != "" {
+		attrs = append(attrs, AttrConnectionID.String(ev.ConnectionID))
+	}
+	_, span := Tracer().Start(ctx, "websocket send", trace.WithAttributes(attrs...))
+	defer span.End()
+	h.obs.Fanout(ev.Type, len(targets))
+	f := Frame{Type: ev.Type, Body: body, Created: ev.Time, Trace: span.SpanContext()}
 	for _, c := range targets {
 		h.send(c, f)
 	}
@@ -445,3 +472,4 @@ type nopObserver struct{}
 func (nopObserver) Connections(int)      {}
 func (nopObserver) Frame(string, string) {}
 func (nopObserver) Dropped(string)       {}
+func (nopObserver) Fanout(string, int)   {}

@@ -3,12 +3,19 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/entry"
@@ -105,6 +112,7 @@ type counts struct {
 	connections int
 	frames      map[string]int
 	dropped     map[string]int
+	fanout      []string // "type sockets" per delivered push
 }
 
 func newCounts() *counts { return &counts{frames: map[string]int{}, dropped: map[string]int{}} }
@@ -116,6 +124,11 @@ func (c *counts) Frame(typ, result string) {
 	c.mu.Unlock()
 }
 func (c *counts) Dropped(reason string) { c.mu.Lock(); c.dropped[reason]++; c.mu.Unlock() }
+func (c *counts) Fanout(typ string, sockets int) {
+	c.mu.Lock()
+	c.fanout = append(c.fanout, fmt.Sprintf("%s %d", typ, sockets))
+	c.mu.Unlock()
+}
 
 func newHub(j *journal, obs app.PushObserver) *app.Hub {
 	return app.NewHub(j, j, obs, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -191,18 +204,19 @@ func TestASocketThatCannotEnterIsNotKept(t *testing.T) {
 }
 
 func TestPushesGoToTheUsersSocketsOrToTheOneTheyName(t *testing.T) {
-	h := newHub(&journal{}, nil)
+	obs := newCounts()
+	h := newHub(&journal{}, obs)
 	s1, s2, other := newSocket(8), newSocket(8), newSocket(8)
 	c1 := enter(t, h, "u1", "s1", s1)
 	enter(t, h, "u1", "s2", s2)
 	c3 := enter(t, h, "u2", "s3", other)
 
-	h.Deliver(pushEvent(t, "u1", "message.new", map[string]string{"id": "1"}, ""))
-	h.Deliver(pushEvent(t, "u1", "friends.pending", nil, c1.ID))
-	h.Deliver(pushEvent(t, "u1", "message.read", nil, c3.ID))  // another user's socket: nobody
-	h.Deliver(pushEvent(t, "u1", "message.read", nil, "gone")) // closed meanwhile: nobody
+	h.Deliver(context.Background(), pushEvent(t, "u1", "message.new", map[string]string{"id": "1"}, ""))
+	h.Deliver(context.Background(), pushEvent(t, "u1", "friends.pending", nil, c1.ID))
+	h.Deliver(context.Background(), pushEvent(t, "u1", "message.read", nil, c3.ID))  // another user's socket: nobody
+	h.Deliver(context.Background(), pushEvent(t, "u1", "message.read", nil, "gone")) // closed meanwhile: nobody
 	domainEvent, _ := broker.NewEvent("test", "message.new", nil)
-	h.Deliver(domainEvent) // not a push
+	h.Deliver(context.Background(), domainEvent) // not a push
 
 	if got := s1.types(); !slices.Equal(got, []string{"message.new", "friends.pending"}) {
 		t.Fatalf("socket 1 got %v", got)
@@ -216,6 +230,10 @@ func TestPushesGoToTheUsersSocketsOrToTheOneTheyName(t *testing.T) {
 	if body := string(s1.frames[0].Body); body != `{"type":"message.new","data":{"id":"1"}}` {
 		t.Fatalf("frame %s", body)
 	}
+	// The fan-out of every push is recorded, pushes that found nobody here included.
+	if want := []string{"message.new 2", "friends.pending 1", "message.read 0", "message.read 0"}; !slices.Equal(obs.fanout, want) {
+		t.Fatalf("fan-out %v, want %v", obs.fanout, want)
+	}
 }
 
 func TestEachEntryReplyReachesASocketOnce(t *testing.T) {
@@ -224,9 +242,9 @@ func TestEachEntryReplyReachesASocketOnce(t *testing.T) {
 	s := newSocket(8)
 	c := enter(t, h, "u1", "s1", s)
 	for range 2 {
-		h.Deliver(pushEvent(t, "u1", "messages.unread", nil, c.ID))
-		h.Deliver(pushEvent(t, "u1", "friends.pending", nil, c.ID))
-		h.Deliver(pushEvent(t, "u1", "message.new", nil, ""))
+		h.Deliver(context.Background(), pushEvent(t, "u1", "messages.unread", nil, c.ID))
+		h.Deliver(context.Background(), pushEvent(t, "u1", "friends.pending", nil, c.ID))
+		h.Deliver(context.Background(), pushEvent(t, "u1", "message.new", nil, ""))
 	}
 	want := []string{"messages.unread", "friends.pending", "message.new", "message.new"}
 	if got := s.types(); !slices.Equal(got, want) {
@@ -244,7 +262,7 @@ func TestASocketWhoseBufferIsFullIsDroppedAndTheOthersStillReceive(t *testing.T)
 	enter(t, h, "u1", "s1", slow)
 	enter(t, h, "u1", "s2", fast)
 	for range 5 {
-		h.Deliver(pushEvent(t, "u1", "message.new", nil, ""))
+		h.Deliver(context.Background(), pushEvent(t, "u1", "message.new", nil, ""))
 	}
 	if slow.closedWith() != app.ClosePolicyViolation || !slow.now {
 		t.Fatalf("slow socket closed with %d (now %v)", slow.closedWith(), slow.now)
@@ -318,5 +336,46 @@ func TestStoppingClosesEverySocketGoingAwayAndRefusesNewOnes(t *testing.T) {
 	}
 	if _, err := h.Enter(context.Background(), "u2", "s2", newSocket(8)); !errors.Is(err, app.ErrStopping) {
 		t.Fatalf("Enter while stopping: %v", err)
+	}
+}
+
+func TestAPushDeliveryIsASpanUnderTheConsumersWithTheFrameTypeAndSockets(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	otel.SetTracerProvider(tp)
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+
+	h := newHub(&journal{}, nil)
+	s1, s2 := newSocket(8), newSocket(8)
+	enter(t, h, "u1", "s1", s1)
+	enter(t, h, "u1", "s2", s2)
+	ctx, consume := tp.Tracer("test").Start(context.Background(), "push process")
+	h.Deliver(ctx, pushEvent(t, "u1", "message.new", nil, ""))
+	consume.End()
+
+	var send sdktrace.ReadOnlySpan
+	for _, s := range spans.Ended() {
+		if s.Name() == "websocket send" {
+			send = s
+		}
+	}
+	if send == nil {
+		t.Fatal("no websocket send span")
+	}
+	if send.Parent().SpanID() != consume.SpanContext().SpanID() {
+		t.Errorf("websocket send's parent is %s, want the consumer's span %s", send.Parent().SpanID(), consume.SpanContext().SpanID())
+	}
+	attrs := map[attribute.Key]attribute.Value{}
+	for _, a := range send.Attributes() {
+		attrs[a.Key] = a.Value
+	}
+	if attrs[app.AttrFrameType].AsString() != "message.new" || attrs[app.AttrSockets].AsInt64() != 2 {
+		t.Errorf("attributes %v", send.Attributes())
+	}
+	// Each socket's frame names the delivery span, so its write becomes the delivery span's child.
+	for _, s := range []*fakeSocket{s1, s2} {
+		if got := s.frames[0].Trace.SpanID(); got != send.SpanContext().SpanID() {
+			t.Errorf("frame carries span %s, want %s", got, send.SpanContext().SpanID())
+		}
 	}
 }

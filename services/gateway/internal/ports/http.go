@@ -75,8 +75,9 @@ func (h *HTTP) Register(a *server.App, routes []domain.Route) error {
 	if ws := h.WebSocket; ws != nil {
 		// Served here, not forwarded: the same checks as any authenticated route (the token may also come in
 		// the query string, for browsers), all before the upgrade.
-		r.GET(domain.WebSocketPath, ws.checkOrigin, ws.authenticate(h.Verifier), h.refuseRevoked, h.limitUser,
-			requireUpgrade, ws.serve)
+		a.LongLived(domain.WebSocketPath)
+		r.GET(domain.WebSocketPath, ws.traceConnect, ws.checkOrigin, ws.authenticate(h.Verifier), h.refuseRevoked,
+			h.limitUser, requireUpgrade, ws.serve)
 	}
 	return nil
 }

@@ -13,6 +13,11 @@ import (
 	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"simplemessenger/platform/apierr"
 	"simplemessenger/platform/authn"
@@ -40,6 +45,48 @@ type WebSocket struct {
 	Log                                     *slog.Logger
 }
 
+// traceConnect records the connect of a push connection as a short server span, "websocket connect": from
+// the request to the socket entered (serve ends it there) or refused. The request as a whole is not traced
+// (server.App.LongLived): it lasts as long as the socket. What the connect causes (the entry event, the
+// entry replies pushed back) is in this span's trace.
+func (ws *WebSocket) traceConnect(c *gin.Context) {
+	r := c.Request
+	ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, span := app.Tracer().Start(ctx, "websocket connect", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(
+			semconv.HTTPRequestMethodKey.String(r.Method),
+			semconv.HTTPRoute(c.FullPath()),
+			semconv.URLPath(r.URL.Path),
+			semconv.URLScheme("http"),
+			semconv.ClientAddress(ClientAddress(r)),
+			semconv.UserAgentOriginal(r.UserAgent()),
+		))
+	c.Request = r.WithContext(ctx)
+	c.Next()
+	// Refused before the upgrade (401, 403, 426, 429...), or the upgrade failed: the span is still open.
+	if span.IsRecording() {
+		status := c.Writer.Status()
+		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+		span.End()
+	}
+}
+
+// connected ends the connect span: the socket is open and announced.
+func connected(ctx context.Context, conn *app.Connection, err error) {
+	span := trace.SpanFromContext(ctx)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "entering failed")
+	} else {
+		span.SetAttributes(app.AttrConnectionID.String(conn.ID))
+	}
+	span.SetAttributes(semconv.HTTPResponseStatusCode(http.StatusSwitchingProtocols))
+	span.End()
+}
+
 // checkOrigin refuses browsers on pages of other origins (403) before anything else is looked at.
 func (ws *WebSocket) checkOrigin(c *gin.Context) {
 	if !ws.Origins.Allows(c.GetHeader("Origin"), c.Request.Host) {
@@ -57,17 +104,17 @@ func (ws *WebSocket) authenticate(v *authn.Verifier) gin.HandlerFunc {
 		if raw == "" {
 			raw = c.Query("access_token")
 		}
-		if raw == "" {
+		claims, err := v.Verify(c.Request.Context(), raw)
+		switch {
+		case errors.Is(err, authn.ErrMissingToken):
 			apierr.Write(c, apierr.Unauthorized("an access token is required (Authorization: Bearer, or ?access_token=)"))
 			return
-		}
-		claims, err := v.Verify(c.Request.Context(), raw)
-		if err != nil {
-			if !errors.Is(err, authn.ErrInvalidToken) {
-				apierr.Respond(c, apierr.Unavailable("cannot verify tokens right now"))
-				return
-			}
+		case errors.Is(err, authn.ErrInvalidToken):
 			apierr.Write(c, apierr.Unauthorized("the access token is invalid or expired"))
+			return
+		case err != nil:
+			ws.Log.WarnContext(c.Request.Context(), "cannot verify an access token", "error", err)
+			apierr.Respond(c, apierr.Unavailable("cannot verify tokens right now"))
 			return
 		}
 		c.Request = c.Request.WithContext(authn.WithClaims(c.Request.Context(), claims))
@@ -135,6 +182,7 @@ func (ws *WebSocket) serve(c *gin.Context) {
 	defer func() { <-readerDone }()
 
 	entered, err := ws.Hub.Enter(ctx, claims.UserID(), claims.SessionID, s)
+	connected(ctx, entered, err)
 	if err != nil {
 		if errors.Is(err, app.ErrStopping) {
 			_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
@@ -186,18 +234,29 @@ func (ws *WebSocket) writeLoop(ctx context.Context, s *socket, entered *app.Conn
 		case <-pingFailed:
 			ws.Hub.Drop(entered, app.ClosePolicyViolation, app.DropPingTimeout, "no pong", true)
 		case f := <-s.frames:
-			wctx, cancel := context.WithTimeout(ctx, ws.WriteTimeout)
-			err := s.conn.Write(wctx, websocket.MessageText, f.Body)
-			cancel()
-			if err != nil {
-				ws.Metrics.Frame(f.Type, app.FrameDropped)
-				ws.Hub.Drop(entered, app.CloseInternalError, app.DropWriteFailed, "write failed", true)
-				continue
-			}
-			ws.Metrics.Frame(f.Type, app.FrameSent)
-			ws.Metrics.delivered(f)
+			ws.write(ctx, s, entered, f)
 		}
 	}
+}
+
+// write writes one frame, as a "websocket write" span under the push's delivery span (so in the trace of
+// the request that caused the push), and records its delivery latency with that trace as the exemplar.
+func (ws *WebSocket) write(ctx context.Context, s *socket, entered *app.Connection, f app.Frame) {
+	sctx, span := app.Tracer().Start(trace.ContextWithSpanContext(ctx, f.Trace), "websocket write",
+		trace.WithAttributes(app.AttrFrameType.String(f.Type), app.AttrConnectionID.String(entered.ID)))
+	defer span.End()
+	wctx, cancel := context.WithTimeout(sctx, ws.WriteTimeout)
+	err := s.conn.Write(wctx, websocket.MessageText, f.Body)
+	cancel()
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "write failed")
+		ws.Metrics.Frame(f.Type, app.FrameDropped)
+		ws.Hub.Drop(entered, app.CloseInternalError, app.DropWriteFailed, "write failed", true)
+		return
+	}
+	ws.Metrics.Frame(f.Type, app.FrameSent)
+	ws.Metrics.delivered(sctx, f)
 }
 
 // ping pings every PingInterval and closes failed when a pong does not come within PongTimeout.
@@ -268,7 +327,8 @@ type PushMetrics struct {
 	connections prometheus.Gauge
 	frames      *prometheus.CounterVec
 	dropped     *prometheus.CounterVec
-	latency     prometheus.Histogram
+	latency     *prometheus.HistogramVec
+	fanout      *prometheus.HistogramVec
 }
 
 // NewPushMetrics registers the collectors on reg (nil: not exported, for unit tests).
@@ -288,13 +348,20 @@ func NewPushMetrics(reg prometheus.Registerer) (*PushMetrics, error) {
 			Help: "Push connections closed by the gateway, by reason (slow_client, write_failed, ping_timeout, revoked, " +
 				"enter_failed, broker_reconnect).",
 		}, []string{"reason"}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "gateway_push_delivery_seconds",
-			Help:    "Time from a push's creation by its producer to its frame being written to a socket.",
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gateway_push_delivery_seconds",
+			Help: "Time from a push's creation by its producer (the event's time, set in the transaction that " +
+				"wrote it: for message.new, the send) to its frame being written to a socket, by frame type.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}),
+		}, []string{"type"}),
+		fanout: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gateway_push_fanout_sockets",
+			Help: "Sockets of this gateway a push was handed to, by frame type (0: its user has no socket here " +
+				"any more, or the socket it names has closed).",
+			Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21},
+		}, []string{"type"}),
 	}
-	if err := metrics.Register(reg, m.connections, m.frames, m.dropped, m.latency); err != nil {
+	if err := metrics.Register(reg, m.connections, m.frames, m.dropped, m.latency, m.fanout); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -318,8 +385,15 @@ func (m *PushMetrics) Dropped(reason string) {
 	}
 }
 
-func (m *PushMetrics) delivered(f app.Frame) {
+func (m *PushMetrics) Fanout(frameType string, sockets int) {
+	if m != nil {
+		m.fanout.WithLabelValues(frameType).Observe(float64(sockets))
+	}
+}
+
+// delivered records the frame's latency; ctx holds the write's span, whose trace becomes the exemplar.
+func (m *PushMetrics) delivered(ctx context.Context, f app.Frame) {
 	if m != nil && !f.Created.IsZero() {
-		m.latency.Observe(max(time.Since(f.Created).Seconds(), 0))
+		metrics.Observe(ctx, m.latency.WithLabelValues(f.Type), max(time.Since(f.Created).Seconds(), 0))
 	}
 }

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"simplemessenger/platform/authn/authntest"
 	"simplemessenger/platform/broker"
@@ -24,11 +27,16 @@ import (
 	"simplemessenger/services/gateway/internal/service"
 )
 
+// spans records every span of the test process; tests pick theirs out by trace id.
+var spans = tracetest.NewSpanRecorder()
+
 func TestMain(m *testing.M) {
-	// Installs the W3C propagator (nothing is exported without OTEL_* variables), as Build does.
+	// Installs the W3C propagator (nothing is exported without OTEL_* variables), as Build does; then a tracer
+	// provider that records, as one configured by OTEL_* would export (Build keeps a provider already set).
 	if _, err := telemetry.Setup(context.Background(), "gateway-test"); err != nil {
 		panic(err)
 	}
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
 	os.Exit(m.Run())
 }
 

@@ -131,7 +131,7 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 		}
 		h := &ports.HTTP{
 			Upstreams:      handlers,
-			Verifier:       authn.NewVerifier(cfg.JWKSURL, client),
+			Verifier:       authn.NewVerifier(cfg.JWKSURL, client, authn.WithMetrics(a.Metrics.Registerer)),
 			Revocations:    revocations,
 			AddressLimiter: addrLimiter,
 			UserLimiter:    userLimiter,

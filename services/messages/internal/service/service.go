@@ -84,7 +84,7 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 			adapters.NewFriendsClient(cfg.FriendsURL, client), adapters.NewProfilesClient(cfg.ProfilesURL, client),
 			conn, relay)
 
-		verifier := authn.NewVerifier(cfg.JWKSURL, httpclient.New(5*time.Second))
+		verifier := authn.NewVerifier(cfg.JWKSURL, httpclient.New(5*time.Second), authn.WithMetrics(a.Metrics.Registerer))
 		ports.NewHTTPServer(application).Register(a.Router, authn.Middleware(verifier))
 		bootstrap.Consume(a, conn, broker.Subscription{
 			Queue: ports.UserEnteredQueue, Keys: []string{entry.EventType}, DB: db, Handle: ports.UserEntered(application),

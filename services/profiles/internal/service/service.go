@@ -73,7 +73,7 @@ func Build(ctx context.Context, cfg Config, opts ...Option) (*server.App, error)
 		}
 		application := app.New(adapters.NewMySQLRepository(db), hasher, relay)
 
-		verifier := authn.NewVerifier(cfg.JWKSURL, httpclient.New(5*time.Second))
+		verifier := authn.NewVerifier(cfg.JWKSURL, httpclient.New(5*time.Second), authn.WithMetrics(a.Metrics.Registerer))
 		a.SetBodyLimit(ports.AvatarRoute, domain.AvatarMaxBytes)
 		ports.NewHTTPServer(application).Register(a.Router, authn.Middleware(verifier))
 		return nil
