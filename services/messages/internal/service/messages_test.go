@@ -259,10 +259,16 @@ func TestReadMarkersAreToldToThePeer(t *testing.T) {
 	h := start(t)
 	alice, bob := h.member("alice"), h.member("bob")
 	h.befriend(alice, bob)
+	toAlice := h.pushes(alice.ID)
 	m1, _ := h.send(alice, bob, "one")
 	m2, _ := h.send(alice, bob, "two")
 	answer, _ := h.send(bob, alice, "bob's reply")
-	toAlice := h.pushes(alice.ID)
+	// alice's own copies of her two messages and bob's reply come first; only then can read marks be told.
+	for i := 0; i < 3; i++ {
+		if ev := next(t, toAlice, time.Second); ev.Type != "message.new" {
+			t.Fatalf("push %d: %s %s, want message.new", i, ev.Type, ev.Data)
+		}
+	}
 	read := func(body string) reply { return h.call(bob, "POST", "/api/v1/chats/"+alice.ID+"/read", body) }
 
 	want(t, "read one", read(`{"up_to_id":"`+m1.ID+`"}`), 204, "")
