@@ -49,3 +49,40 @@ observe-down: ## stop the Prometheus that make observe started (nothing else)
 
 conformance: ## the outside contract check in ../shared/conformance against a running stack (make up first)
 	cd ../shared/conformance && go run . $(if $(RUN),-run '$(RUN)')
+
+.PHONY: charts
+charts: ## Helm: lint --strict every chart, render the umbrella for each environment into .run/charts/ (offline)
+	@bash scripts/k8s-charts.sh lint
+	@bash scripts/k8s-render.sh $(or $(CHARTS_OUT),.run/charts)
+
+# --- Kubernetes infrastructure (k8s/) and the dev loop (skaffold.yaml, Tiltfile); README "Run on Kubernetes" ---
+.PHONY: k8s-generate k8s-generated-check k8s-kustomize kind-up kind-down minikube-up minikube-down dev
+DEV_PROFILE ?= kind
+
+k8s-generate: ## regenerate k8s/components/monitoring (PrometheusRules, dashboard ConfigMaps) from observability/
+	@bash scripts/gen-k8s-observability.sh
+
+k8s-generated-check: ## fail when k8s/components/monitoring is stale against observability/ (offline)
+	@bash scripts/gen-k8s-observability.sh --check
+
+k8s-kustomize: k8s-generated-check ## render every k8s/overlays/* into .run/k8s/<overlay>.yaml (offline)
+	@bash scripts/k8s-kustomize.sh $(or $(K8S_OUT),.run/k8s)
+
+kind-up: ## kind cluster (k8s/kind/cluster.yaml) + operators + k8s/overlays/kind (needs docker, kind, kubectl, helm, internet)
+	@bash scripts/cluster-up.sh kind
+
+kind-down: ## delete the kind cluster "messenger" (and everything in it)
+	kind delete cluster --name messenger
+
+minikube-up: ## minikube profile "messenger" + operators + k8s/overlays/minikube (needs minikube, kubectl, helm, internet)
+	@bash scripts/cluster-up.sh minikube
+
+minikube-down: ## delete the minikube profile "messenger"
+	minikube delete -p messenger
+
+dev: ## skaffold dev on the cluster of make kind-up: build, deploy charts/messenger, rebuild on change (DEV_PROFILE=minikube)
+	skaffold dev -p $(DEV_PROFILE) -m services
+
+.PHONY: test-k8s
+test-k8s: ## offline proof of the Kubernetes delivery: helm lint, kubeconform -strict, semantic Go checks (installs tools into .tools)
+	@bash scripts/k8s-validate.sh
