@@ -12,7 +12,7 @@ FAULT_PACKAGES := $(sort $(dir $(shell grep -rl --include='*_test.go' MESSENGER_
 .PHONY: help up down build test test-unit test-faults test-rules vet fmt deps conformance observe observe-down
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 up: ## build, start MariaDB/RabbitMQ if needed, run all services in the background, wait until ready
 	@bash scripts/up.sh
@@ -30,7 +30,7 @@ vet: ## go vet and gofmt check over every module
 	@go vet $(PACKAGES)
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: deps vet test-rules test-unit test-faults ## every test: unit, repository, component, end-to-end, broker-fault and rule tests
+test: deps vet test-rules test-k8s test-unit test-faults ## every test: unit, repository, component, end-to-end, broker-fault, rule and Kubernetes-manifest tests
 
 test-unit: ## all tests that can run in parallel (real MariaDB and RabbitMQ, each test isolated)
 	go test $(GO_TEST_FLAGS) $(PACKAGES)

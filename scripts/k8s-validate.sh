@@ -72,6 +72,10 @@ OUT=$(mktemp -d "${TMPDIR:-/tmp}/k8s-validate.XXXXXX")
 if [ "${KEEP_RENDERED:-}" = 1 ]; then echo "rendered output kept in $OUT"; else trap 'rm -rf "$OUT"' EXIT; fi
 mkdir -p "$OUT/helm" "$OUT/kustomize"
 
+step "generated files are up to date (one source per object)"
+bash scripts/gen-k8s-observability.sh --check
+bash scripts/k8s-charts-sync.sh --check
+
 step "render"
 rendered_any=0
 if [ -f scripts/k8s-render.sh ]; then

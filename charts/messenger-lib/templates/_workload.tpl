@@ -363,4 +363,11 @@ spec:
       scheme: http
       interval: {{ .v.serviceMonitor.interval }}
       scrapeTimeout: {{ .v.serviceMonitor.scrapeTimeout }}
+      # The services label every series with their own `service`; keep it rather than the Kubernetes one.
+      honorLabels: true
+      # The rules and dashboards select job="simplemessenger" (as the local Prometheus config names it).
+      relabelings:
+        - action: replace
+          targetLabel: job
+          replacement: simplemessenger
 {{- end -}}
