@@ -38,6 +38,10 @@ const (
 	Algorithm = "EdDSA"
 )
 
+// DefaultJWKSURL is where a local auth service (make up) publishes its keys; every service's AUTH_JWKS_URL
+// defaults to it.
+const DefaultJWKSURL = "http://127.0.0.1:8081/.well-known/jwks.json"
+
 // MinRefreshInterval limits JWKS refetches caused by unknown key ids.
 var MinRefreshInterval = 5 * time.Second
 

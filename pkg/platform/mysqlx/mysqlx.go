@@ -192,3 +192,18 @@ func IsDeadlock(err error) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && me.Number == 1213
 }
+
+// Collect scans every row with scan and closes rows: the loop every repository needs, written once. It returns
+// an empty (not nil) slice when there are no rows, so lists encode as [] in JSON.
+func Collect[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

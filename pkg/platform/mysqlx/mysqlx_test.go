@@ -97,3 +97,25 @@ func TestIsDeadlock(t *testing.T) {
 		t.Error("only MySQL's deadlock error is a deadlock, and it is no duplicate")
 	}
 }
+
+func TestCollectScansEveryRowAndGivesAnEmptyListForNone(t *testing.T) {
+	db, _ := mysqltest.New(t, nil)
+	for _, id := range []string{"a", "b"} {
+		if _, err := db.Exec("INSERT INTO inbox (consumer, event_id) VALUES ('c', ?)", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan := func(r *sql.Rows) (id string, err error) { return id, r.Scan(&id) }
+	rows, err := db.Query("SELECT event_id FROM inbox ORDER BY event_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := mysqlx.Collect(rows, scan)
+	if err != nil || len(got) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	rows, _ = db.Query("SELECT event_id FROM inbox WHERE consumer = 'nobody'")
+	if none, err := mysqlx.Collect(rows, scan); err != nil || none == nil || len(none) != 0 {
+		t.Fatalf("no rows: %#v, %v (want an empty, non-nil list)", none, err)
+	}
+}

@@ -77,16 +77,9 @@ func (r *Repository) RevokedSessions(ctx context.Context, revokedAfter, accessEx
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	list := []domain.RevokedSession{}
-	for rows.Next() {
-		var rs domain.RevokedSession
-		if err := rows.Scan(&rs.SessionID, &rs.UserID, &rs.ExpiresAt); err != nil {
-			return nil, err
-		}
-		list = append(list, rs)
-	}
-	return list, rows.Err()
+	return mysqlx.Collect(rows, func(r *sql.Rows) (rs domain.RevokedSession, err error) {
+		return rs, r.Scan(&rs.SessionID, &rs.UserID, &rs.ExpiresAt)
+	})
 }
 
 // RecentFailures returns up to limit failures of key after since, newest first.
@@ -96,16 +89,7 @@ func (r *Repository) RecentFailures(ctx context.Context, key domain.ThrottleKey,
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var list []time.Time
-	for rows.Next() {
-		var at time.Time
-		if err := rows.Scan(&at); err != nil {
-			return nil, err
-		}
-		list = append(list, at)
-	}
-	return list, rows.Err()
+	return mysqlx.Collect(rows, func(r *sql.Rows) (at time.Time, err error) { return at, r.Scan(&at) })
 }
 
 // RecordFailure counts one failure at at against each key.
@@ -243,21 +227,15 @@ func (t txRepo) RevokeSession(ctx context.Context, s domain.Session, at time.Tim
 }
 
 func scanSessions(rows *sql.Rows) ([]domain.Session, error) {
-	defer rows.Close()
-	var list []domain.Session
-	for rows.Next() {
-		var (
-			s       domain.Session
-			revoked sql.NullTime
-		)
-		if err := rows.Scan(&s.ID, &s.UserID, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt, &s.AccessExpiresAt,
+	return mysqlx.Collect(rows, func(r *sql.Rows) (s domain.Session, err error) {
+		var revoked sql.NullTime
+		if err := r.Scan(&s.ID, &s.UserID, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt, &s.AccessExpiresAt,
 			&s.UserAgent, &s.ClientIP, &revoked); err != nil {
-			return nil, err
+			return s, err
 		}
 		if revoked.Valid {
 			s.RevokedAt = &revoked.Time
 		}
-		list = append(list, s)
-	}
-	return list, rows.Err()
+		return s, nil
+	})
 }

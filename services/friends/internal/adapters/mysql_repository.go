@@ -122,16 +122,7 @@ func (r *MySQLRepository) List(ctx context.Context, me string, filter domain.Fil
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []domain.Relationship
-	for rows.Next() {
-		rel, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rel)
-	}
-	return out, rows.Err()
+	return mysqlx.Collect(rows, func(rs *sql.Rows) (domain.Relationship, error) { return scan(rs) })
 }
 
 // listQuery reads me's side of the pairs twice: the rows where me is user_low (relationships_by_low) and those

@@ -43,7 +43,7 @@ func DefaultConfig() Config {
 		HTTP:            config.HTTPDefaults("127.0.0.1:8083", "127.0.0.1:9083"),
 		MySQL:           mysqlx.Defaults(Name),
 		Broker:          broker.DefaultConfig(),
-		JWKSURL:         "http://127.0.0.1:8081/.well-known/jwks.json",
+		JWKSURL:         authn.DefaultJWKSURL,
 		ProfilesURL:     "http://127.0.0.1:8082",
 		ProfilesTimeout: 5 * time.Second,
 	}

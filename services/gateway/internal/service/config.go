@@ -4,6 +4,7 @@ package service
 import (
 	"time"
 
+	"simplemessenger/platform/authn"
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/config"
 )
@@ -57,7 +58,7 @@ func DefaultConfig() Config {
 	return Config{
 		HTTP:               config.HTTPDefaults("127.0.0.1:8080", "127.0.0.1:9080"),
 		Broker:             broker.DefaultConfig(),
-		JWKSURL:            "http://127.0.0.1:8081/.well-known/jwks.json",
+		JWKSURL:            authn.DefaultJWKSURL,
 		AuthURL:            "http://127.0.0.1:8081",
 		ProfilesURL:        "http://127.0.0.1:8082",
 		FriendsURL:         "http://127.0.0.1:8083",

@@ -81,16 +81,7 @@ func (r *MySQLRepository) queryMessages(ctx context.Context, query string, args 
 }
 
 func collectMessages(rows *sql.Rows) ([]domain.Message, error) {
-	defer rows.Close()
-	var out []domain.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return mysqlx.Collect(rows, func(rs *sql.Rows) (domain.Message, error) { return scanMessage(rs) })
 }
 
 // writeTx runs fn in a READ COMMITTED transaction, again when InnoDB chose it as a deadlock victim (it was
@@ -278,16 +269,10 @@ func (r *MySQLRepository) Chats(ctx context.Context, userID string, p domain.Pag
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []domain.ChatSummary
-	for rows.Next() {
-		var c domain.ChatSummary
-		if c.LastMessage, err = scanMessage(rows, &c.PeerID, &c.UnreadCount); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return mysqlx.Collect(rows, func(rs *sql.Rows) (c domain.ChatSummary, err error) {
+		c.LastMessage, err = scanMessage(rs, &c.PeerID, &c.UnreadCount)
+		return c, err
+	})
 }
 
 // Unread reads the oldest unread messages addressed to the user and the total, both from one snapshot (a

@@ -46,7 +46,7 @@ func DefaultConfig() Config {
 		HTTP:             config.HTTPDefaults("127.0.0.1:8084", "127.0.0.1:9084"),
 		MySQL:            mysqlx.Defaults(Name),
 		Broker:           broker.DefaultConfig(),
-		JWKSURL:          "http://127.0.0.1:8081/.well-known/jwks.json",
+		JWKSURL:          authn.DefaultJWKSURL,
 		FriendsURL:       "http://127.0.0.1:8083",
 		ProfilesURL:      "http://127.0.0.1:8082",
 		NeighbourTimeout: 5 * time.Second,

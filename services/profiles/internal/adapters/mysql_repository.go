@@ -34,6 +34,8 @@ const userColumns = "id, nickname, display_name, bio, COALESCE(avatar_etag, ''),
 
 type scanner interface{ Scan(dest ...any) error }
 
+func scanUserRow(rows *sql.Rows) (domain.User, error) { return scanUser(rows) }
+
 func scanUser(s scanner) (domain.User, error) {
 	var u domain.User
 	err := s.Scan(&u.ID, &u.Nickname, &u.DisplayName, &u.Bio, &u.AvatarETag, &u.CreatedAt)
@@ -90,16 +92,7 @@ func (r *MySQLRepository) GetMany(ctx context.Context, ids []string) ([]domain.U
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	users := make([]domain.User, 0, len(ids))
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, u)
-	}
-	return users, rows.Err()
+	return mysqlx.Collect(rows, scanUserRow)
 }
 
 // Credentials returns the user with the normalised nickname and its hash.
@@ -269,13 +262,6 @@ func (r *MySQLRepository) Search(ctx context.Context, s domain.Search) ([]domain
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, u)
-	}
-	return users, rows.Err()
+	more, err := mysqlx.Collect(rows, scanUserRow)
+	return append(users, more...), err
 }

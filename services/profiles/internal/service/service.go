@@ -40,7 +40,7 @@ func DefaultConfig() Config {
 		HTTP:    config.HTTPDefaults("127.0.0.1:8082", "127.0.0.1:9082"),
 		MySQL:   mysqlx.Defaults(Name),
 		Broker:  broker.DefaultConfig(),
-		JWKSURL: "http://127.0.0.1:8081/.well-known/jwks.json",
+		JWKSURL: authn.DefaultJWKSURL,
 	}
 }
 
