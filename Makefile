@@ -86,3 +86,7 @@ dev: ## skaffold dev on the cluster of make kind-up: build, deploy charts/messen
 .PHONY: test-k8s
 test-k8s: ## offline proof of the Kubernetes delivery: helm lint, kubeconform -strict, semantic Go checks (installs tools into .tools)
 	@bash scripts/k8s-validate.sh
+
+.PHONY: k8s-verify
+k8s-verify: ## apply everything rendered to a real kube-apiserver+etcd on loopback (server-side dry run, strict fields); builds them into .tools/bin first (~4 min cold)
+	@bash scripts/k8s-verify.sh

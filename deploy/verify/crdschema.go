@@ -171,10 +171,11 @@ func structural(s map[string]any, path string) (map[string]any, error) {
 			case float64:
 				et = "number"
 			}
-			if t != "" && et != t {
+			if t == "" {
+				t = et
+			} else if et != t {
 				t = "?"
 			}
-			t = et
 		}
 		switch {
 		case t != "" && t != "?":
