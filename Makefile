@@ -9,7 +9,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 15m
 # Packages with tests that stop and start the local RabbitMQ (they skip unless MESSENGER_BROKER_FAULTS=1).
 FAULT_PACKAGES := $(sort $(dir $(shell grep -rl --include='*_test.go' MESSENGER_BROKER_FAULTS pkg services e2e 2>/dev/null)))
 
-.PHONY: help up down build test test-unit test-faults test-rules vet fmt deps conformance observe observe-down
+.PHONY: help up down build test test-unit test-faults test-rules vet fmt deps conformance observe observe-down lint fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,11 +35,21 @@ test: deps vet test-rules test-k8s test-unit test-faults ## every test: unit, re
 test-unit: ## all tests that can run in parallel (real MariaDB and RabbitMQ, each test isolated)
 	go test $(GO_TEST_FLAGS) $(PACKAGES)
 
+lint: ## staticcheck over every module (installs the pinned staticcheck into .tools/bin from the Go module proxy)
+	@bash scripts/lint.sh
+
+fuzz: ## run every Go fuzz target for FUZZTIME each (default 3s; FUZZ=regexp selects targets)
+	@bash scripts/fuzz.sh
+
 test-rules: ## promtool: check the Prometheus config and rules, run the rules' unit tests (installs promtool if missing)
 	@bash scripts/test-rules.sh
 
 test-faults: ## tests that restart the local RabbitMQ: run alone, after the others
 	MESSENGER_BROKER_FAULTS=1 go test $(GO_TEST_FLAGS) -p 1 -run 'Fault' $(addprefix ./,$(FAULT_PACKAGES))
+
+.PHONY: security
+security: ## security tests: object-level authorization, forged tokens, rate limits, hostile input, secrets in logs (own stack, ~20 s)
+	go test $(GO_TEST_FLAGS) -run 'TestSecurity' ./e2e/
 
 observe: ## run Prometheus on 127.0.0.1:9090 scraping the local services, with the alerting rules (make up first)
 	@bash scripts/observe.sh

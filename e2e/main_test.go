@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"testing"
@@ -34,7 +35,10 @@ func run(m *testing.M) int {
 	defer traces.Close()
 	// Lifted login throttling per address and rate limits: every test shares 127.0.0.1, and these tests check
 	// the per-account rules; the gateway's limits are checked on a dedicated replica.
-	env := append([]string{"LOGIN_MAX_FAILURES_PER_ADDRESS=0", "RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0"}, traces.Env()...)
+	// The access-token signing key is the suite's own, so the security tests can forge tokens with it.
+	signingSeed = newSigningSeed()
+	env := append([]string{"LOGIN_MAX_FAILURES_PER_ADDRESS=0", "RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0",
+		"AUTH_SIGNING_KEYS=" + base64.StdEncoding.EncodeToString(signingSeed)}, traces.Env()...)
 	stack, err = Start(dir, dir, env...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the stack:", err)
