@@ -179,7 +179,7 @@ func TestSecurityForgedTokensAreRejected(t *testing.T) {
 		"alg none, no kid":              unsigned(map[string]any{"alg": "none", "typ": "at+jwt"}, base()),
 		"HS256 with the raw public key": signHS256(pub, with(hdr(), "alg", "HS256"), base()),
 		"HS256 with the public key as JWK x": signHS256([]byte(strings.TrimRight(
-			fmt.Sprintf("%s", b64url(pub)), "=")), with(hdr(), "alg", "HS256"), base()),
+			b64url(pub), "=")), with(hdr(), "alg", "HS256"), base()),
 		"unknown kid (other key)": signEdDSA(otherPriv, with(hdr(), "kid", kidOf(otherPriv.Public().(ed25519.PublicKey))), base()),
 		"other key, our kid":      signEdDSA(otherPriv, hdr(), base()),
 		"unknown kid, our key":    signEdDSA(priv, with(hdr(), "kid", "no-such-key"), base()),

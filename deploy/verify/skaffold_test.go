@@ -132,8 +132,7 @@ func checkSkaffold(t *testing.T, root string, data []byte) Problems {
 // walkSkaffold visits the artifacts, helm releases, kustomize blocks, rawYaml blocks and requires entries of a
 // skaffold config, at the top level and in every profile.
 func walkSkaffold(doc map[string]any, visit func(key string, node map[string]any)) {
-	var pipeline func(m map[string]any)
-	pipeline = func(m map[string]any) {
+	pipeline := func(m map[string]any) {
 		for _, a := range list(get(m, "build", "artifacts")) {
 			visit("artifact", mapOf(a))
 		}

@@ -155,7 +155,7 @@ func spansOf(id string) []sdktrace.ReadOnlySpan {
 func attr(s sdktrace.ReadOnlySpan, key attribute.Key) string {
 	for _, a := range s.Attributes() {
 		if a.Key == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""

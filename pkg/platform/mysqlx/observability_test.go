@@ -61,7 +61,7 @@ func TestSQLSpansOnlyInsideATrace(t *testing.T) {
 		}
 		attrs := map[string]string{}
 		for _, a := range s.Attributes() {
-			attrs[string(a.Key)] = a.Value.Emit()
+			attrs[string(a.Key)] = a.Value.String()
 		}
 		if attrs["db.system"] != "mysql" || attrs["db.system.name"] != "mysql" || attrs["db.namespace"] != cfg.Database {
 			t.Errorf("span %q attributes %v", s.Name(), attrs)

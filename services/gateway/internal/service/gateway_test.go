@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -336,11 +335,4 @@ func TestMetricsAreOnTheAdminPortOnly(t *testing.T) {
 		t.Fatalf("admin /metrics: %d without the login route", res.StatusCode)
 	}
 	wantError(t, e.do("GET", "/metrics", nil, nil), http.StatusNotFound, "not_found")
-}
-
-func decodeJSON(t *testing.T, b []byte, v any) {
-	t.Helper()
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", b, err)
-	}
 }
