@@ -47,6 +47,11 @@ test-rules: ## promtool: check the Prometheus config and rules, run the rules' u
 test-faults: ## tests that restart the local RabbitMQ: run alone, after the others
 	MESSENGER_BROKER_FAULTS=1 go test $(GO_TEST_FLAGS) -p 1 -run 'Fault' $(addprefix ./,$(FAULT_PACKAGES))
 
+CHAOS_LONG ?= 0
+.PHONY: chaos
+chaos: ## fault injection under a steady chat load (RabbitMQ, MariaDB, messages SIGKILL, gateway replica SIGKILL): stops shared servers; CHAOS_LONG=1 for the long form; prints a summary table
+	MESSENGER_BROKER_FAULTS=1 CHAOS_LONG=$(CHAOS_LONG) go test $(GO_TEST_FLAGS) -v -run 'TestFaultChaos' ./e2e/
+
 .PHONY: security
 security: ## security tests: object-level authorization, forged tokens, rate limits, hostile input, secrets in logs (own stack, ~20 s)
 	go test $(GO_TEST_FLAGS) -run 'TestSecurity' ./e2e/

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -43,6 +44,13 @@ type Stack struct {
 
 	mu    sync.Mutex
 	procs map[string]*exec.Cmd
+	specs map[string]procSpec // how each named process was started, for Restart
+}
+
+// procSpec is what start needs to run a named process again with the same address and environment.
+type procSpec struct {
+	svc, addr, admin string
+	extra            []string
 }
 
 // MySQLAddr and AMQPURL are the servers the stack uses.
@@ -90,13 +98,21 @@ func Build(dir string) error {
 	return nil
 }
 
+// freeAddr picks a free loopback port below the kernel's ephemeral range (32768–60999 by default): a port
+// from ":0" is free only until it is closed, and any outgoing connection on the machine may take it before the
+// service binds it; ports below the range are only ever taken by listeners that ask for them.
 func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	for i := 0; i < 100; i++ {
+		n, _ := rand.Int(rand.Reader, big.NewInt(32000-20000))
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+n.Int64())
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return addr, nil
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return "", errors.New("no free port in 20000-32000")
 }
 
 func randomID() string {
@@ -108,7 +124,7 @@ func randomID() string {
 // Start creates the databases and starts every service from the binaries in binDir; extra variables go to
 // every process (e.g. rate limits).
 func Start(binDir, logDir string, extra ...string) (*Stack, error) {
-	s := &Stack{id: randomID(), binDir: binDir, logDir: logDir, addrs: map[string]string{}, admins: map[string]string{}, procs: map[string]*exec.Cmd{}}
+	s := &Stack{id: randomID(), binDir: binDir, logDir: logDir, addrs: map[string]string{}, admins: map[string]string{}, procs: map[string]*exec.Cmd{}, specs: map[string]procSpec{}}
 	s.Exchange = "e2e." + s.id
 	for _, svc := range Services {
 		a, err := freeAddr()
@@ -182,7 +198,64 @@ func (s *Stack) start(name, svc, addr, admin string, extra ...string) error {
 	go func() { _ = cmd.Wait(); logf.Close() }()
 	s.mu.Lock()
 	s.procs[name] = cmd
+	s.specs[name] = procSpec{svc, addr, admin, extra}
 	s.mu.Unlock()
+	return nil
+}
+
+// Kill sends sig (e.g. SIGKILL) to the named process and waits up to 15 s for it to exit; the process can be
+// started again with Restart.
+func (s *Stack) Kill(name string, sig syscall.Signal) error {
+	s.mu.Lock()
+	cmd := s.procs[name]
+	delete(s.procs, name)
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return fmt.Errorf("no process %q", name)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if cmd.Process.Signal(syscall.Signal(0)) != nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s still running 15 s after %v", name, sig)
+}
+
+// Restart starts the named process again (after Kill or StopProcess) with the same binary, addresses and
+// environment, and waits until it is ready. The previous run's log is kept as <name>.previous.log.
+func (s *Stack) Restart(name string, within time.Duration) error {
+	s.mu.Lock()
+	spec, ok := s.specs[name]
+	running := s.procs[name] != nil
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no process %q was started", name)
+	}
+	if running {
+		return fmt.Errorf("%s is still running", name)
+	}
+	if err := s.startAppend(name, spec.svc, spec.addr, spec.admin, spec.extra...); err != nil {
+		return err
+	}
+	if err := waitReady(spec.admin, within); err != nil {
+		return fmt.Errorf("%s not ready after restart: %v", name, err)
+	}
+	return nil
+}
+
+// startAppend is start that first keeps the previous run's log as <name>.previous.log.
+func (s *Stack) startAppend(name, svc, addr, admin string, extra ...string) error {
+	old := filepath.Join(s.logDir, name+".log")
+	prev, _ := os.ReadFile(old)
+	if err := s.start(name, svc, addr, admin, extra...); err != nil {
+		return err
+	}
+	_ = os.WriteFile(filepath.Join(s.logDir, name+".previous.log"), prev, 0o644)
 	return nil
 }
 

@@ -7,10 +7,14 @@
 package apierr
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/gin-gonic/gin"
 
@@ -72,6 +76,10 @@ func Respond(c *gin.Context, err error) {
 	case errors.As(err, &e):
 	case errors.As(err, &v):
 		e = BadRequest(v.Code, v.Message)
+	case dependencyDown(err):
+		// The database (or another dependency) cannot be reached: the client may retry, so 503, not 500.
+		slog.WarnContext(c.Request.Context(), "dependency unavailable", "error", err, "route", c.FullPath())
+		e = Unavailable("a service dependency is unavailable; retry shortly")
 	default:
 		slog.ErrorContext(c.Request.Context(), "request failed", "error", err, "route", c.FullPath())
 		e = Internal
@@ -85,4 +93,11 @@ func Write(c *gin.Context, e *Error) {
 		c.Header("Retry-After", fmt.Sprint(e.RetryAfter))
 	}
 	c.AbortWithStatusJSON(e.Status, Body{Error: e})
+}
+
+// dependencyDown reports whether err says a dependency could not be reached (connection refused or reset,
+// a dead pooled connection), as opposed to a bug or a bad query.
+func dependencyDown(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn)
 }

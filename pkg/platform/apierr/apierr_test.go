@@ -1,13 +1,17 @@
 package apierr_test
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-sql-driver/mysql"
 
 	"simplemessenger/platform/apierr"
 	"simplemessenger/platform/rules"
@@ -47,5 +51,29 @@ func TestRespondAnswersEachKindOfError(t *testing.T) {
 func TestRespondSendsRetryAfter(t *testing.T) {
 	if got := respond(apierr.TooManyRequests("slow down", 3)).Header().Get("Retry-After"); got != "3" {
 		t.Errorf("Retry-After %q", got)
+	}
+}
+
+func TestUnreachableDependencyIs503(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	for name, err := range map[string]error{
+		"connection refused": fmt.Errorf("query: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}),
+		"bad pooled conn":    fmt.Errorf("exec: %w", driver.ErrBadConn),
+		"invalid conn":       mysql.ErrInvalidConn,
+	} {
+		w := httptest.NewRecorder()
+		c, _ := gin.CreateTestContext(w)
+		c.Request = httptest.NewRequest("GET", "/", nil)
+		apierr.Respond(c, err)
+		if w.Code != 503 || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), `"unavailable"`) {
+			t.Errorf("%s: %d %s, want 503 unavailable with Retry-After", name, w.Code, w.Body.String())
+		}
+	}
+	w := httptest.NewRecorder()
+	c, _ := gin.CreateTestContext(w)
+	c.Request = httptest.NewRequest("GET", "/", nil)
+	apierr.Respond(c, errors.New("a bug"))
+	if w.Code != 500 {
+		t.Errorf("an ordinary error: %d, want 500", w.Code)
 	}
 }

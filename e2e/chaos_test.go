@@ -1,0 +1,706 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// The chaos test (make chaos; short form in make test-faults): a steady conversation load of user pairs while
+// one fault at a time is injected — RabbitMQ stopped, MariaDB stopped, the messages service SIGKILLed, a
+// gateway replica SIGKILLed under connected users. After each fault it proves that every accepted message is in
+// both histories exactly once and in one order, that every message owed to a recipient reached them (live, or
+// in messages.unread at the next connection), and measures how sends behaved during the fault and how long
+// sending took to recover. CHAOS_LONG=1 runs longer faults with more pairs.
+
+// chaosConfig is the size of one fault's run.
+type chaosConfig struct {
+	pairs    int
+	interval time.Duration // between two sends of one sender
+	warmup   time.Duration // load before the fault
+	down     time.Duration // how long the fault lasts
+	after    time.Duration // load after recovery
+}
+
+func chaosSettings() chaosConfig {
+	if os.Getenv("CHAOS_LONG") == "1" {
+		return chaosConfig{pairs: 12, interval: 50 * time.Millisecond, warmup: 3 * time.Second, down: 10 * time.Second, after: 3 * time.Second}
+	}
+	return chaosConfig{pairs: 6, interval: 50 * time.Millisecond, warmup: time.Second, down: 3 * time.Second, after: time.Second}
+}
+
+// hangLimit is how long a send may take before it counts as hanging (a finding: sends must fail fast).
+const hangLimit = 5 * time.Second
+
+// chaosResult is one row of the summary table.
+type chaosResult struct {
+	fault                           string
+	sent, accepted, failed, retried int // accepted: load sends that succeeded; retried: failed sends whose retry succeeded
+	lost, duplicated, undelivered   int
+	committedButUnacked             int
+	hung                            int
+	maxFailed, maxSend              time.Duration
+	recover                         time.Duration
+	recovered                       bool
+	failStatuses                    map[string]int
+	failSample                      map[string]string // one answer per kind of failure
+	pushRecover                     time.Duration     // fault end → first live message.new on every online recipient
+	pushRecovered                   bool
+	deadLettered                    int // messages added to the stack's dead-letter queue during the fault's run (-1: unknown)
+}
+
+// deadLetters counts the messages in the stack's dead-letter queue (-1 when it cannot be read).
+func deadLetters() int {
+	conn, err := amqp.Dial(AMQPURL)
+	if err != nil {
+		return -1
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return -1
+	}
+	defer ch.Close()
+	q, err := ch.QueueDeclarePassive(stack.Exchange+".dead-letters", true, false, false, false, nil)
+	if err != nil {
+		return -1
+	}
+	return q.Messages
+}
+
+// chaosPair is one conversation: from sends to to; to is online (a WebSocket, reconnected whenever it drops)
+// or offline.
+type chaosPair struct {
+	from, to *account
+	online   bool
+
+	mu         sync.Mutex
+	base       string            // the gateway the sender talks to (switches to the main one when its gateway is gone)
+	accepted   map[string]string // client_message_id → message id
+	failed     []string          // client_message_ids of failed sends
+	firstOK    time.Time         // end of the first successful send started after the fault ended
+	delivered  map[string]bool   // message ids the recipient got live or in a messages.unread frame
+	sockets    int
+	unreadSeen int
+	liveAt     []time.Time // when each message.new frame arrived
+}
+
+// chaosClient is shared by the load; its timeout is well above hangLimit so hangs are measured, not cut.
+var chaosClient = &http.Client{Timeout: 20 * time.Second}
+
+// postMessage sends one message; status is 0 when the request failed without an HTTP answer.
+func postMessage(base string, from, to *account, cmid string) (status int, id string, took time.Duration, err error) {
+	status, id, _, took, err = postMessageBody(base, from, to, cmid)
+	return
+}
+
+func postMessageBody(base string, from, to *account, cmid string) (status int, id, answer string, took time.Duration, err error) {
+	raw, _ := json.Marshal(map[string]any{"text": cmid, "client_message_id": cmid})
+	req, _ := http.NewRequest("POST", base+"/api/v1/chats/"+to.id+"/messages", bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+from.access)
+	start := time.Now()
+	res, err := chaosClient.Do(req)
+	if err != nil {
+		return 0, "", "", time.Since(start), err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	took = time.Since(start)
+	if res.StatusCode == 200 || res.StatusCode == 201 {
+		var m map[string]any
+		if json.Unmarshal(body, &m) == nil {
+			id, _ = m["id"].(string)
+		}
+		if id == "" {
+			return res.StatusCode, "", string(body), took, fmt.Errorf("no id in %q", body)
+		}
+	}
+	return res.StatusCode, id, string(body), took, nil
+}
+
+// listen keeps a socket of p.to open (on base first, then on the main gateway after a drop) until ctx ends,
+// recording every message id that reaches it.
+func (p *chaosPair) listen(ctx context.Context, base string, connected chan<- struct{}) {
+	first := true
+	for ctx.Err() == nil {
+		u, _ := url.Parse(base)
+		u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+		u.Path = "/api/v1/ws"
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		conn, _, err := websocket.Dial(dctx, u.String(), &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + p.to.access}}})
+		cancel()
+		if err != nil {
+			base = stack.GatewayURL
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		conn.SetReadLimit(8 << 20)
+		p.mu.Lock()
+		p.sockets++
+		p.mu.Unlock()
+		for {
+			_, data, err := conn.Read(ctx)
+			if err != nil {
+				break
+			}
+			typ, ids := frameMessageIDs(data)
+			p.mu.Lock()
+			for _, id := range ids {
+				p.delivered[id] = true
+			}
+			if typ == "messages.unread" {
+				p.unreadSeen++
+			}
+			if typ == "message.new" {
+				p.liveAt = append(p.liveAt, time.Now())
+			}
+			p.mu.Unlock()
+			if typ == "messages.unread" && first {
+				first = false
+				connected <- struct{}{}
+			}
+		}
+		conn.Close(websocket.StatusNormalClosure, "bye")
+		base = stack.GatewayURL
+	}
+}
+
+// frameMessageIDs returns a frame's type and the ids of the messages it carries (message.new, messages.unread).
+func frameMessageIDs(data []byte) (string, []string) {
+	var f struct {
+		Type string `json:"type"`
+		Data struct {
+			ID    string `json:"id"`
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+			Total json.Number `json:"total"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(data, &f) != nil {
+		return "", nil
+	}
+	switch f.Type {
+	case "message.new":
+		return f.Type, []string{f.Data.ID}
+	case "messages.unread":
+		ids := make([]string, 0, len(f.Data.Items))
+		for _, it := range f.Data.Items {
+			ids = append(ids, it.ID)
+		}
+		return f.Type, ids
+	}
+	return f.Type, nil
+}
+
+// unreadOnEntry opens a fresh socket for a on the main gateway and returns its messages.unread frame.
+func unreadOnEntry(t *testing.T, a *account) (total int, ids []string) {
+	t.Helper()
+	s, status := dialWS(t, stack.GatewayURL, a.access, false)
+	if s == nil {
+		t.Fatalf("websocket refused: %d", status)
+	}
+	defer s.close()
+	f := s.waitFor(t, "messages.unread", 5*time.Second)
+	var d struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+		Total int `json:"total"`
+	}
+	if err := json.Unmarshal(f.Data, &d); err != nil {
+		t.Fatalf("messages.unread: %v %s", err, f.Data)
+	}
+	for _, it := range d.Items {
+		ids = append(ids, it.ID)
+	}
+	return d.Total, ids
+}
+
+// fullHistory pages through viewer's chat with peer, oldest first.
+func fullHistory(t *testing.T, viewer, peer *account) (ids, texts []string) {
+	t.Helper()
+	after := "0"
+	for {
+		items, body := history(t, viewer, peer, "?limit=100&after="+after)
+		for _, m := range items {
+			id, _ := m["id"].(string)
+			text, _ := m["text"].(string)
+			ids, texts = append(ids, id), append(texts, text)
+		}
+		if len(items) < 100 {
+			return ids, texts
+		}
+		after = fmt.Sprint(body["next_after"])
+	}
+}
+
+// chaosFault is one fault: inject starts it and returns when it is over (the broken part is back or, for a
+// replica, when the survivors carry on). It registers its own clean-up so the machine is restored even when
+// the test fails half-way.
+type chaosFault struct {
+	name string
+	// senderBase/recipientBase choose where pair i sends and listens (nil: the main gateway).
+	setup  func(t *testing.T) (senderBase, recipientBase func(i int) string)
+	inject func(t *testing.T, cfg chaosConfig)
+	skip   string // non-empty: the fault is known to break an invariant (see the report); the run is skipped
+}
+
+func runChaosFault(t *testing.T, cfg chaosConfig, f chaosFault) chaosResult {
+	res := chaosResult{fault: f.name, failStatuses: map[string]int{}, failSample: map[string]string{}}
+	dlqBefore := deadLetters()
+	senderBase := func(int) string { return stack.GatewayURL }
+	recipientBase := senderBase
+	if f.setup != nil {
+		senderBase, recipientBase = f.setup(t)
+	}
+
+	pairs := make([]*chaosPair, cfg.pairs)
+	for i := range pairs {
+		p := &chaosPair{from: register(t, "cxa"), to: register(t, "cxb"), online: i%2 == 0, base: senderBase(i),
+			accepted: map[string]string{}, delivered: map[string]bool{}}
+		befriend(t, p.from, p.to)
+		pairs[i] = p
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var listeners sync.WaitGroup
+	connected := make(chan struct{}, cfg.pairs)
+	online := 0
+	for i, p := range pairs {
+		if p.online {
+			online++
+			listeners.Add(1)
+			go func() { defer listeners.Done(); p.listen(ctx, recipientBase(i), connected) }()
+		}
+	}
+	for range online {
+		select {
+		case <-connected:
+		case <-time.After(10 * time.Second):
+			t.Fatal("an online recipient did not connect within 10 s")
+		}
+	}
+
+	// The load: every sender sends every cfg.interval until stop.
+	var (
+		statsMu   sync.Mutex
+		faultEnd  time.Time // zero while the fault lasts
+		stop      = make(chan struct{})
+		senders   sync.WaitGroup
+		statusKey = func(status int, err error) string {
+			if status == 0 {
+				s := err.Error()
+				switch {
+				case strings.Contains(s, "connection refused"):
+					return "conn refused"
+				case strings.Contains(s, "Timeout") || strings.Contains(s, "deadline"):
+					return "timeout"
+				case strings.Contains(s, "EOF") || strings.Contains(s, "reset"):
+					return "conn reset/EOF"
+				}
+				return "transport error"
+			}
+			return strconv.Itoa(status)
+		}
+	)
+	for i, p := range pairs {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				cmid := fmt.Sprintf("chaos-%s-%d-%d", p.from.id, i, n)
+				started := time.Now()
+				p.mu.Lock()
+				base := p.base
+				p.mu.Unlock()
+				status, id, answer, took, err := postMessageBody(base, p.from, p.to, cmid)
+				statsMu.Lock()
+				res.sent++
+				if took > res.maxSend {
+					res.maxSend = took
+				}
+				if took > hangLimit {
+					res.hung++
+				}
+				end := faultEnd
+				ok := id != "" && err == nil
+				if !ok {
+					res.failed++
+					k := statusKey(status, err)
+					res.failStatuses[k]++
+					if _, ok := res.failSample[k]; !ok {
+						if err != nil && status == 0 {
+							answer = err.Error()
+						}
+						res.failSample[k] = fmt.Sprintf("after %v: %.200s", took.Round(time.Millisecond), answer)
+					}
+					if took > res.maxFailed {
+						res.maxFailed = took
+					}
+				}
+				statsMu.Unlock()
+				p.mu.Lock()
+				if ok {
+					p.accepted[cmid] = id
+					if !end.IsZero() && started.After(end) && p.firstOK.IsZero() {
+						p.firstOK = time.Now()
+					}
+				} else {
+					p.failed = append(p.failed, cmid)
+					if status == 0 && p.base != stack.GatewayURL {
+						p.base = stack.GatewayURL // the client fails over to the other gateway
+					}
+				}
+				p.mu.Unlock()
+				time.Sleep(cfg.interval)
+			}
+		}()
+	}
+	stopLoad := func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		senders.Wait()
+	}
+	defer stopLoad()
+
+	time.Sleep(cfg.warmup)
+	f.inject(t, cfg)
+	statsMu.Lock()
+	faultEnd = time.Now()
+	statsMu.Unlock()
+
+	// Recovery: every sender has had a send started after the fault ended succeed.
+	res.recovered = within(60*time.Second, func() bool {
+		for _, p := range pairs {
+			p.mu.Lock()
+			ok := !p.firstOK.IsZero()
+			p.mu.Unlock()
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
+	for _, p := range pairs {
+		p.mu.Lock()
+		if !p.firstOK.IsZero() && p.firstOK.Sub(faultEnd) > res.recover {
+			res.recover = p.firstOK.Sub(faultEnd)
+		}
+		p.mu.Unlock()
+	}
+	if !res.recovered {
+		t.Errorf("%s: sends did not succeed again for every sender within 60 s of the fault's end", f.name)
+	}
+	// Live pushes: every online recipient gets a message.new again after the fault.
+	res.pushRecovered = within(30*time.Second, func() bool {
+		for _, p := range pairs {
+			if !p.online {
+				continue
+			}
+			p.mu.Lock()
+			ok := len(p.liveAt) > 0 && p.liveAt[len(p.liveAt)-1].After(faultEnd)
+			p.mu.Unlock()
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
+	for _, p := range pairs {
+		p.mu.Lock()
+		for _, at := range p.liveAt {
+			if at.After(faultEnd) {
+				if d := at.Sub(faultEnd); d > res.pushRecover {
+					res.pushRecover = d
+				}
+				break
+			}
+		}
+		p.mu.Unlock()
+	}
+	if !res.pushRecovered {
+		t.Errorf("%s: an online recipient got no live push within 30 s of the fault's end", f.name)
+	}
+	time.Sleep(cfg.after)
+	stopLoad()
+	for _, p := range pairs {
+		res.accepted += len(p.accepted)
+	}
+
+	// Each failed send is retried once, with the same client_message_id.
+	for _, p := range pairs {
+		for _, cmid := range p.failed {
+			status, id, _, err := postMessage(stack.GatewayURL, p.from, p.to, cmid)
+			if err == nil && id != "" {
+				if prev, ok := p.accepted[cmid]; ok && prev != id {
+					t.Errorf("%s: retry of %s gave id %s, an earlier send gave %s", f.name, cmid, id, prev)
+				}
+				p.accepted[cmid] = id
+				res.retried++
+			} else {
+				t.Logf("%s: retry of %s failed: %d %v", f.name, cmid, status, err)
+			}
+		}
+	}
+
+	// Let the live pushes still in flight arrive, then close the sockets.
+	time.Sleep(2 * time.Second)
+	cancel()
+	listeners.Wait()
+
+	for _, p := range pairs {
+		ha, ta := fullHistory(t, p.from, p.to)
+		hb, _ := fullHistory(t, p.to, p.from)
+		if fmt.Sprint(ha) != fmt.Sprint(hb) {
+			t.Errorf("%s: %s and %s see different histories (%d vs %d messages)", f.name, p.from.nickname, p.to.nickname, len(ha), len(hb))
+		}
+		count := map[string]int{}
+		textCount := map[string]int{}
+		for i, id := range ha {
+			count[id]++
+			textCount[ta[i]]++
+			if i > 0 {
+				prev, _ := strconv.ParseInt(ha[i-1], 10, 64)
+				cur, _ := strconv.ParseInt(id, 10, 64)
+				if cur <= prev {
+					t.Errorf("%s: history out of order at %d (%s after %s)", f.name, i, id, ha[i-1])
+				}
+			}
+		}
+		var owed []string
+		for cmid, id := range p.accepted {
+			owed = append(owed, id)
+			switch {
+			case count[id] == 0:
+				res.lost++
+				t.Errorf("%s: accepted message %s (%s) is not in the history", f.name, id, cmid)
+			case count[id] > 1 || textCount[cmid] > 1:
+				res.duplicated++
+				t.Errorf("%s: message %s (%s) is in the history %d times (text %d times)", f.name, id, cmid, count[id], textCount[cmid])
+			}
+		}
+		for text, n := range textCount {
+			if _, ok := p.accepted[text]; !ok {
+				res.committedButUnacked += n // a failed send that committed, whose retry failed as well
+				if n > 1 {
+					res.duplicated += n - 1
+					t.Errorf("%s: unacknowledged %s is in the history %d times", f.name, text, n)
+				}
+			}
+		}
+		// Delivery: every accepted message came live, or is in the unread frame of a new connection (the oldest
+		// 100 unread; the total counts them all, as nothing was marked read).
+		sort.Slice(owed, func(i, j int) bool {
+			a, _ := strconv.ParseInt(owed[i], 10, 64)
+			b, _ := strconv.ParseInt(owed[j], 10, 64)
+			return a < b
+		})
+		total, unread := unreadOnEntry(t, p.to)
+		inFrame := map[string]bool{}
+		for _, id := range unread {
+			inFrame[id] = true
+		}
+		if total != len(hb) {
+			t.Errorf("%s: %s has %d unread, the history holds %d messages", f.name, p.to.nickname, total, len(hb))
+		}
+		for i, id := range owed {
+			if !p.delivered[id] && !inFrame[id] && i < 100 {
+				res.undelivered++
+				t.Errorf("%s: message %s owed to %s was neither pushed live nor in messages.unread", f.name, id, p.to.nickname)
+			}
+		}
+	}
+	if after := deadLetters(); dlqBefore >= 0 && after >= 0 {
+		res.deadLettered = after - dlqBefore
+	} else {
+		res.deadLettered = -1
+	}
+	return res
+}
+
+func TestFaultChaos(t *testing.T) {
+	if os.Getenv("MESSENGER_BROKER_FAULTS") != "1" {
+		t.Skip("stops the local RabbitMQ and MariaDB and kills services: set MESSENGER_BROKER_FAULTS=1 (make test-faults, make chaos)")
+	}
+	cfg := chaosSettings()
+	faults := []chaosFault{
+		{name: "rabbitmq stop_app", inject: injectBrokerStop},
+		{name: "mariadb stopped", inject: injectMariaDBStop},
+		{name: "messages SIGKILL", inject: injectKill("messages")},
+		{name: "gateway replica SIGKILL", setup: setupSecondGateway, inject: injectKill("chaos-gateway")},
+	}
+	var results []chaosResult
+	for _, f := range faults {
+		t.Run(strings.ReplaceAll(f.name, " ", "_"), func(t *testing.T) {
+			if f.skip != "" {
+				t.Skip(f.skip)
+			}
+			if f.name == "rabbitmq stop_app" {
+				if _, err := exec.LookPath("rabbitmqctl"); err != nil {
+					t.Skip("rabbitmqctl not available")
+				}
+			}
+			if f.name == "mariadb stopped" {
+				if _, err := os.Stat("/usr/sbin/mariadbd"); err != nil {
+					t.Skip("no local /usr/sbin/mariadbd to stop")
+				}
+			}
+			r := runChaosFault(t, cfg, f)
+			results = append(results, r)
+			t.Logf("%s: failures by kind %v", f.name, r.failStatuses)
+			for k, v := range r.failSample {
+				t.Logf("%s: a %s failure: %s", f.name, k, v)
+			}
+			if r.committedButUnacked > 0 {
+				t.Logf("%s: %d failed sends were committed anyway (their retry failed too)", f.name, r.committedButUnacked)
+			}
+			for k, n := range r.failStatuses {
+				if code, err := strconv.Atoi(k); err == nil && code != 503 {
+					t.Logf("FINDING %s: %d sends failed with %d, not 503 unavailable (%s)", f.name, n, code, r.failSample[k])
+				}
+			}
+			if r.deadLettered != 0 {
+				t.Logf("FINDING %s: %d events dead-lettered during the run (-1: the queue could not be read)", f.name, r.deadLettered)
+			}
+			if r.hung > 0 {
+				t.Logf("FINDING %s: %d sends took longer than %v (max %v): sends must fail fast", f.name, r.hung, hangLimit, r.maxSend)
+			}
+		})
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%-24s %6s %8s %6s %8s %4s %4s %11s %5s %10s %10s %9s %9s %4s\n", "fault", "sent", "accepted", "failed", "retry-ok", "lost", "dup", "undelivered", "hung", "maxFailed", "maxSend", "recover", "push-rec", "dlq")
+	for _, r := range results {
+		rec := r.recover.Round(time.Millisecond).String()
+		if !r.recovered {
+			rec = ">60s"
+		}
+		prec := r.pushRecover.Round(time.Millisecond).String()
+		if !r.pushRecovered {
+			prec = ">30s"
+		}
+		fmt.Fprintf(&b, "%-24s %6d %8d %6d %8d %4d %4d %11d %5d %10v %10v %9s %9s %4d\n", r.fault, r.sent, r.accepted, r.failed, r.retried, r.lost, r.duplicated, r.undelivered, r.hung,
+			r.maxFailed.Round(time.Millisecond), r.maxSend.Round(time.Millisecond), rec, prec, r.deadLettered)
+	}
+	t.Log(b.String())
+}
+
+// injectBrokerStop stops the RabbitMQ app for cfg.down and starts it again (always, even on failure).
+func injectBrokerStop(t *testing.T, cfg chaosConfig) {
+	t.Cleanup(func() { _ = exec.Command("rabbitmqctl", "-q", "start_app").Run() })
+	if out, err := exec.Command("rabbitmqctl", "-q", "stop_app").CombinedOutput(); err != nil {
+		t.Fatalf("stop_app: %v %s", err, out)
+	}
+	time.Sleep(cfg.down)
+	if out, err := exec.Command("rabbitmqctl", "-q", "start_app").CombinedOutput(); err != nil {
+		t.Fatalf("start_app: %v %s", err, out)
+	}
+}
+
+// startMariaDB starts the local MariaDB (a no-op when it runs) and waits for its port.
+func startMariaDB() error {
+	if out, err := exec.Command("start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd").CombinedOutput(); err != nil {
+		return fmt.Errorf("start mariadbd: %v %s", err, out)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", MySQLAddr, time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("MariaDB not listening on %s 60 s after start", MySQLAddr)
+}
+
+// injectMariaDBStop stops the local MariaDB for cfg.down and starts it again (always, even on failure).
+func injectMariaDBStop(t *testing.T, cfg chaosConfig) {
+	t.Cleanup(func() {
+		if err := startMariaDB(); err != nil {
+			t.Errorf("restoring MariaDB: %v", err)
+		}
+	})
+	began := time.Now()
+	if out, err := exec.Command("start-stop-daemon", "--stop", "--retry", "30", "--exec", "/usr/sbin/mariadbd").CombinedOutput(); err != nil {
+		t.Fatalf("stop mariadbd: %v %s", err, out)
+	}
+	stopped := time.Now()
+	time.Sleep(cfg.down)
+	if c, err := net.DialTimeout("tcp", MySQLAddr, time.Second); err == nil {
+		c.Close()
+		t.Logf("WARNING MariaDB answers on %s again %v after it was stopped: something else restarted it, the outage was shorter", MySQLAddr, cfg.down)
+	}
+	if err := startMariaDB(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("MariaDB: stopping took %v, down %v, back listening %v later", stopped.Sub(began).Round(time.Millisecond),
+		cfg.down, time.Since(stopped.Add(cfg.down)).Round(time.Millisecond))
+}
+
+// injectKill SIGKILLs the named process mid-load; a stack service is started again cfg.down/3 later with the
+// same address and environment (the fault is over when it is ready), a spare replica stays dead (the fault is over
+// at once: the survivors carry the load) and the load keeps running for cfg.down.
+func injectKill(name string) func(t *testing.T, cfg chaosConfig) {
+	return func(t *testing.T, cfg chaosConfig) {
+		if err := stack.Kill(name, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(name, "chaos-") {
+			time.Sleep(cfg.down)
+			return
+		}
+		time.Sleep(cfg.down / 3) // the load meets a dead service for a while
+		start := time.Now()
+		if err := stack.Restart(name, 60*time.Second); err != nil {
+			t.Fatalf("%v\n%s", err, tail(stack.Logs(name), 40))
+		}
+		t.Logf("%s ready %v after its restart began", name, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// setupSecondGateway starts a spare gateway replica; even pairs send through it, every online recipient listens
+// on it, and all fail over to the main gateway once it is killed.
+func setupSecondGateway(t *testing.T) (func(int) string, func(int) string) {
+	gw, err := stack.StartGateway("chaos-gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stack.StopProcess("chaos-gateway") })
+	return func(i int) string {
+			if i%2 == 0 {
+				return gw
+			}
+			return stack.GatewayURL
+		}, func(int) string {
+			return gw
+		}
+}
