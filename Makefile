@@ -30,7 +30,7 @@ vet: ## go vet and gofmt check over every module
 	@go vet $(PACKAGES)
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: deps vet test-rules test-k8s test-unit test-faults ## every test: unit, repository, component, end-to-end, broker-fault, rule and Kubernetes-manifest tests
+test: deps vet lint test-rules test-k8s test-unit test-faults ## every test: staticcheck, unit, repository, component, end-to-end, security, fault, rule and Kubernetes-manifest tests
 
 test-unit: ## all tests that can run in parallel (real MariaDB and RabbitMQ, each test isolated)
 	go test $(GO_TEST_FLAGS) $(PACKAGES)
