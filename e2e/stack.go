@@ -157,6 +157,10 @@ func Start(binDir, logDir string, extra ...string) (*Stack, error) {
 			s.Stop()
 			return nil, fmt.Errorf("%s not ready: %v\n%s", svc, err, s.Logs(svc))
 		}
+		if err := s.alive(svc); err != nil {
+			s.Stop()
+			return nil, err
+		}
 	}
 	s.GatewayURL = "http://" + s.addrs["gateway"]
 	return s, nil
@@ -203,6 +207,18 @@ func (s *Stack) start(name, svc, addr, admin string, extra ...string) error {
 	return nil
 }
 
+// alive reports an error when the named process has exited: a service that could not bind its port exits at
+// once, and another process answering on that port must not pass for it.
+func (s *Stack) alive(name string) error {
+	s.mu.Lock()
+	cmd := s.procs[name]
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil || cmd.Process.Signal(syscall.Signal(0)) != nil {
+		return fmt.Errorf("%s exited:\n%s", name, s.Logs(name))
+	}
+	return nil
+}
+
 // Kill sends sig (e.g. SIGKILL) to the named process and waits up to 15 s for it to exit; the process can be
 // started again with Restart.
 func (s *Stack) Kill(name string, sig syscall.Signal) error {
@@ -245,7 +261,7 @@ func (s *Stack) Restart(name string, within time.Duration) error {
 	if err := waitReady(spec.admin, within); err != nil {
 		return fmt.Errorf("%s not ready after restart: %v", name, err)
 	}
-	return nil
+	return s.alive(name)
 }
 
 // startAppend is start that first keeps the previous run's log as <name>.previous.log.
@@ -274,6 +290,9 @@ func (s *Stack) StartGateway(name string, extra ...string) (string, error) {
 	}
 	if err := waitReady(b, 30*time.Second); err != nil {
 		return "", fmt.Errorf("%s not ready: %v\n%s", name, err, s.Logs(name))
+	}
+	if err := s.alive(name); err != nil {
+		return "", err
 	}
 	return "http://" + a, nil
 }
