@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,12 +24,16 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// The chaos test (make chaos; short form in make test-faults): a steady conversation load of user pairs while
-// one fault at a time is injected — RabbitMQ stopped, MariaDB stopped, the messages service SIGKILLed, a
-// gateway replica SIGKILLed under connected users. After each fault it proves that every accepted message is in
-// both histories exactly once and in one order, that every message owed to a recipient reached them (live, or
-// in messages.unread at the next connection), and measures how sends behaved during the fault and how long
-// sending took to recover. CHAOS_LONG=1 runs longer faults with more pairs.
+// The chaos test (make chaos; short form in make test-faults): a steady conversation load of user pairs (half
+// the recipients online) while faults are injected, one at a time and then combined: RabbitMQ stopped, MariaDB
+// stopped, each service SIGKILLed and restarted (messages once with committed events still unpublished in its
+// outbox), a gateway replica SIGKILLed under connected users, and slow, silent or cut links between a service and
+// MariaDB or RabbitMQ (toxiproxy, in process, on loopback; see links_test.go). After each fault it proves that every
+// accepted message is in both histories exactly once and in one order, that every message owed to a recipient
+// reached them (live, or in messages.unread at the next connection), that failed sends failed fast with 503 and
+// succeeded on retry, and that no event was dead-lettered (any that is gets described: queue, reason, event); it
+// measures how long sending took to recover. CHAOS_LONG=1 runs longer faults with more pairs; CHAOS_FAULTS=regexp
+// selects faults by name.
 
 // chaosConfig is the size of one fault's run.
 type chaosConfig struct {
@@ -83,6 +88,40 @@ func deadLetters() int {
 		return -1
 	}
 	return q.Messages
+}
+
+// explainDeadLetters describes the messages in the stack's dead-letter queue (without removing them): which
+// queue rejected each, why, how often, and the event's type and id, so a dead-lettered event is never left
+// unexplained.
+func explainDeadLetters() string {
+	conn, err := amqp.Dial(AMQPURL)
+	if err != nil {
+		return err.Error()
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err.Error()
+	}
+	defer ch.Close()
+	var b strings.Builder
+	var tags []uint64
+	for range 50 {
+		d, ok, err := ch.Get(stack.Exchange+".dead-letters", false)
+		if err != nil || !ok {
+			break
+		}
+		tags = append(tags, d.DeliveryTag)
+		fmt.Fprintf(&b, "  %s (key %s, message id %s): first death %v in %v; x-death %v; body %.200s\n", d.Type, d.RoutingKey, d.MessageId,
+			d.Headers["x-first-death-reason"], d.Headers["x-first-death-queue"], d.Headers["x-death"], d.Body)
+	}
+	for _, tag := range tags {
+		_ = ch.Nack(tag, false, true) // back to the queue: the count is the evidence
+	}
+	if b.Len() == 0 {
+		return "  (the queue is empty now)"
+	}
+	return b.String()
 }
 
 // chaosPair is one conversation: from sends to to; to is online (a WebSocket, reconnected whenever it drops)
@@ -264,7 +303,8 @@ type chaosFault struct {
 	// senderBase/recipientBase choose where pair i sends and listens (nil: the main gateway).
 	setup  func(t *testing.T) (senderBase, recipientBase func(i int) string)
 	inject func(t *testing.T, cfg chaosConfig)
-	skip   string // non-empty: the fault is known to break an invariant (see the report); the run is skipped
+	skip   string   // non-empty: the fault is known to break an invariant (see the report); the run is skipped
+	needs  []string // local programs the fault drives (rabbitmqctl, /usr/sbin/mariadbd); skipped without them
 }
 
 func runChaosFault(t *testing.T, cfg chaosConfig, f chaosFault) chaosResult {
@@ -553,26 +593,45 @@ func TestFaultChaos(t *testing.T) {
 		t.Skip("stops the local RabbitMQ and MariaDB and kills services: set MESSENGER_BROKER_FAULTS=1 (make test-faults, make chaos)")
 	}
 	cfg := chaosSettings()
+	down := func(name string) func(*testing.T, chaosConfig) { return injectKill(name) }
+	rabbit, maria := []string{"rabbitmqctl"}, []string{"/usr/sbin/mariadbd"}
 	faults := []chaosFault{
-		{name: "rabbitmq stop_app", inject: injectBrokerStop},
-		{name: "mariadb stopped", inject: injectMariaDBStop},
-		{name: "messages SIGKILL", inject: injectKill("messages")},
-		{name: "gateway replica SIGKILL", setup: setupSecondGateway, inject: injectKill("chaos-gateway")},
+		// One at a time: the servers themselves.
+		{name: "rabbitmq stop_app", inject: injectBrokerStop, needs: rabbit},
+		{name: "mariadb stopped", inject: injectMariaDBStop, needs: maria},
+		// Each service killed mid-load and restarted; a gateway replica killed under connected users.
+		{name: "messages SIGKILL", inject: down("messages")},
+		killBetweenCommitAndPublish(),
+		{name: "friends SIGKILL", inject: down("friends")},
+		{name: "auth SIGKILL", inject: down("auth")},
+		{name: "profiles SIGKILL", inject: down("profiles")},
+		{name: "gateway replica SIGKILL", setup: setupSecondGateway, inject: down("chaos-gateway")},
+		// Slow and broken links between a service and MariaDB or RabbitMQ (toxiproxy on loopback).
+		linkFault("messages-mariadb slow", "messages", "mysql", "latency", "downstream", `{"latency":40,"jitter":20}`),
+		linkFault("messages-mariadb silent", "messages", "mysql", "timeout", "downstream", `{"timeout":0}`),
+		linkFault("messages-rabbitmq slow", "messages", "amqp", "latency", "downstream", `{"latency":200,"jitter":50}`),
+		linkFault("messages-rabbitmq cut", "messages", "amqp", "reset_peer", "upstream", `{"timeout":0}`),
+		linkFault("gateway-rabbitmq silent", "gateway", "amqp", "timeout", "downstream", `{"timeout":0}`),
+		// Combined.
+		{name: "rabbitmq+messages+friends", inject: combinedBrokerAndKills, needs: rabbit},
+		{name: "mariadb+gateway replica", setup: setupSecondGateway, inject: combinedDatabaseAndReplica, needs: maria},
+	}
+	var only *regexp.Regexp
+	if re := os.Getenv("CHAOS_FAULTS"); re != "" {
+		only = regexp.MustCompile(re)
 	}
 	var results []chaosResult
 	for _, f := range faults {
+		if only != nil && !only.MatchString(f.name) {
+			continue
+		}
 		t.Run(strings.ReplaceAll(f.name, " ", "_"), func(t *testing.T) {
 			if f.skip != "" {
 				t.Skip(f.skip)
 			}
-			if f.name == "rabbitmq stop_app" {
-				if _, err := exec.LookPath("rabbitmqctl"); err != nil {
-					t.Skip("rabbitmqctl not available")
-				}
-			}
-			if f.name == "mariadb stopped" {
-				if _, err := os.Stat("/usr/sbin/mariadbd"); err != nil {
-					t.Skip("no local /usr/sbin/mariadbd to stop")
+			for _, need := range f.needs {
+				if _, err := exec.LookPath(need); err != nil {
+					t.Skipf("%s not available", need)
 				}
 			}
 			r := runChaosFault(t, cfg, f)
@@ -586,19 +645,19 @@ func TestFaultChaos(t *testing.T) {
 			}
 			for k, n := range r.failStatuses {
 				if code, err := strconv.Atoi(k); err == nil && code != 503 {
-					t.Logf("FINDING %s: %d sends failed with %d, not 503 unavailable (%s)", f.name, n, code, r.failSample[k])
+					t.Errorf("%s: %d sends failed with %d, not 503 unavailable (%s)", f.name, n, code, r.failSample[k])
 				}
 			}
 			if r.deadLettered != 0 {
-				t.Logf("FINDING %s: %d events dead-lettered during the run (-1: the queue could not be read)", f.name, r.deadLettered)
+				t.Errorf("%s: %d events dead-lettered during the run (-1: the queue could not be read):\n%s", f.name, r.deadLettered, explainDeadLetters())
 			}
 			if r.hung > 0 {
-				t.Logf("FINDING %s: %d sends took longer than %v (max %v): sends must fail fast", f.name, r.hung, hangLimit, r.maxSend)
+				t.Errorf("%s: %d sends took longer than %v (max %v): sends must fail fast", f.name, r.hung, hangLimit, r.maxSend)
 			}
 		})
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-24s %6s %8s %6s %8s %4s %4s %11s %5s %10s %10s %9s %9s %4s\n", "fault", "sent", "accepted", "failed", "retry-ok", "lost", "dup", "undelivered", "hung", "maxFailed", "maxSend", "recover", "push-rec", "dlq")
+	fmt.Fprintf(&b, "\n%-40s %6s %8s %6s %8s %4s %4s %11s %5s %10s %10s %9s %9s %4s\n", "fault", "sent", "accepted", "failed", "retry-ok", "lost", "dup", "undelivered", "hung", "maxFailed", "maxSend", "recover", "push-rec", "dlq")
 	for _, r := range results {
 		rec := r.recover.Round(time.Millisecond).String()
 		if !r.recovered {
@@ -608,7 +667,7 @@ func TestFaultChaos(t *testing.T) {
 		if !r.pushRecovered {
 			prec = ">30s"
 		}
-		fmt.Fprintf(&b, "%-24s %6d %8d %6d %8d %4d %4d %11d %5d %10v %10v %9s %9s %4d\n", r.fault, r.sent, r.accepted, r.failed, r.retried, r.lost, r.duplicated, r.undelivered, r.hung,
+		fmt.Fprintf(&b, "%-40s %6d %8d %6d %8d %4d %4d %11d %5d %10v %10v %9s %9s %4d\n", r.fault, r.sent, r.accepted, r.failed, r.retried, r.lost, r.duplicated, r.undelivered, r.hung,
 			r.maxFailed.Round(time.Millisecond), r.maxSend.Round(time.Millisecond), rec, prec, r.deadLettered)
 	}
 	t.Log(b.String())

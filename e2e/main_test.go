@@ -33,11 +33,12 @@ func run(m *testing.M) int {
 	// Started before the stack and closed after it, so the services' last spans are flushed to it at shutdown.
 	traces = newTraceReceiver()
 	defer traces.Close()
-	// Lifted login throttling per address and rate limits: every test shares 127.0.0.1, and these tests check
-	// the per-account rules; the gateway's limits are checked on a dedicated replica.
+	// Lifted login and registration throttling per address and rate limits: every test shares 127.0.0.1, and
+	// these tests check the per-account rules; the gateway's limits and the registration throttle are checked on
+	// dedicated replicas.
 	// The access-token signing key is the suite's own, so the security tests can forge tokens with it.
 	signingSeed = newSigningSeed()
-	env := append([]string{"LOGIN_MAX_FAILURES_PER_ADDRESS=0", "RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0",
+	env := append([]string{"LOGIN_MAX_FAILURES_PER_ADDRESS=0", "REGISTER_MAX_PER_ADDRESS=0", "RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0",
 		"AUTH_SIGNING_KEYS=" + base64.StdEncoding.EncodeToString(signingSeed)}, traces.Env()...)
 	stack, err = Start(dir, dir, env...)
 	if err != nil {

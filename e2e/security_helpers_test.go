@@ -93,7 +93,8 @@ func remember(values ...string) {
 	}
 }
 
-// gateways are the extra gateway replicas the security tests started (their logs are scanned too).
+// secGateways are the extra replicas (gateways and others) the security tests started (their logs are
+// scanned too).
 var secGateways struct {
 	sync.Mutex
 	names []string
@@ -101,8 +102,14 @@ var secGateways struct {
 
 func startSecGateway(t *testing.T, name string, extra ...string) string {
 	t.Helper()
+	return startSecReplica(t, name, "gateway", extra...)
+}
+
+// startSecReplica starts an extra replica of svc for the test, stopped when it ends.
+func startSecReplica(t *testing.T, name, svc string, extra ...string) string {
+	t.Helper()
 	name = name + "-" + suffix()
-	url, err := stack.StartGateway(name, extra...)
+	url, err := stack.StartReplica(name, svc, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}

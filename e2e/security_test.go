@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -306,6 +308,70 @@ func TestSecurityRateLimits(t *testing.T) {
 	lr := call(t, "POST", perIP+"/api/v1/auth/login", "", map[string]any{"nickname": a.nickname, "password": a.password})
 	if lr.status != 429 {
 		t.Errorf("login from a throttled address: %d, want 429", lr.status)
+	}
+}
+
+// TestSecurityRegistrationThrottle runs a profiles replica with a registration limit of 3 per address and an
+// hour's window, behind a gateway that trusts the test as its ingress: the test names the client address in
+// X-Forwarded-For, as a load balancer would, so every run uses fresh addresses.
+func TestSecurityRegistrationThrottle(t *testing.T) {
+	profiles := startSecReplica(t, "profiles-reg", "profiles", "REGISTER_MAX_PER_ADDRESS=3", "REGISTER_WINDOW=1h")
+	gw := startSecGateway(t, "gw-sec-reg", "PROFILES_URL="+profiles, "TRUSTED_PROXIES=127.0.0.1")
+	// Fresh /64s of the documentation range (2001:db8::/32), so runs and repeats never share one.
+	network := func() string { return fmt.Sprintf("2001:db8:%s:%s::", suffix()[:4], suffix()[:4]) }
+	address := func() string { return network() + "1" }
+	registerFrom := func(addr, nickname string, headers ...string) reply {
+		password := "pass-" + suffix() + "-word"
+		remember(password)
+		return call(t, "POST", gw+"/api/v1/users", "", map[string]any{"nickname": nickname, "password": password},
+			append([]string{"X-Forwarded-For", addr}, headers...)...)
+	}
+
+	botNet := network()
+	bot := botNet + "1"
+	for i := range 3 {
+		must(t, registerFrom(bot, fmt.Sprintf("bot%d_%s", i, suffix())), 201, "registration within the limit")
+	}
+	refused := "bot3_" + suffix()
+	r := registerFrom(bot, refused)
+	mustError(t, r, 429, "too_many_registrations", "4th registration from one address within the hour")
+	// Retry-After is when the oldest of the three leaves the hour's window: about an hour, never 0.
+	if secs, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || secs < 3500 || secs > 3600 {
+		t.Errorf("Retry-After %q, want about 3600 seconds", r.header.Get("Retry-After"))
+	}
+	// Nothing was created: the nickname is still free (the shared stack has no registration limit).
+	must(t, call(t, "POST", "/api/v1/users", "", map[string]any{"nickname": refused, "password": "pass-" + suffix() + "-word"}), 201,
+		"the refused nickname is still free")
+
+	// The bot cannot pick another address: entries it writes left of the ingress's hop, and its own X-Real-IP,
+	// are not believed.
+	mustError(t, registerFrom("192.0.2.50, "+bot, "spoof_"+suffix()), 429, "too_many_registrations", "spoofed X-Forwarded-For")
+	mustError(t, registerFrom(bot, "spoof_"+suffix(), "X-Real-IP", "192.0.2.51"), 429, "too_many_registrations", "spoofed X-Real-IP")
+	// Nor by moving to another address of its IPv6 /64 (one subscriber's network).
+	mustError(t, registerFrom(botNet+"beef", "hop_"+suffix()), 429, "too_many_registrations", "another address of the same /64")
+
+	// Other users behind other addresses register as usual.
+	must(t, registerFrom(address(), "neighbour_"+suffix()), 201, "registration from another address")
+
+	// Eight at once from a fresh address: exactly three get through, the rest get 429, never 5xx.
+	burst := address()
+	statuses := make([]int, 8)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Go(func() { statuses[i] = registerFrom(burst, fmt.Sprintf("burst%d_%s", i, suffix())).status })
+	}
+	wg.Wait()
+	created, throttled := 0, 0
+	for _, st := range statuses {
+		switch st {
+		case 201:
+			created++
+		case 429:
+			throttled++
+		}
+	}
+	if created != 3 || throttled != 5 {
+		t.Errorf("8 concurrent registrations with a limit of 3: %v", statuses)
 	}
 }
 

@@ -139,7 +139,7 @@ func Start(binDir, logDir string, extra ...string) (*Stack, error) {
 	}
 	s.env = append(os.Environ(),
 		"MYSQL_ADDR="+MySQLAddr, "MYSQL_USER="+MySQLUser, "AMQP_URL="+AMQPURL, "AMQP_EXCHANGE="+s.Exchange,
-		"LOG_LEVEL=debug", "SHUTDOWN_TIMEOUT=5s",
+		"LOG_LEVEL=debug", "SHUTDOWN_TIMEOUT=5s", "ADMIN_PPROF=true",
 		"AUTH_URL=http://"+s.addrs["auth"], "PROFILES_URL=http://"+s.addrs["profiles"],
 		"FRIENDS_URL=http://"+s.addrs["friends"], "MESSAGES_URL=http://"+s.addrs["messages"],
 		"AUTH_JWKS_URL=http://"+s.addrs["auth"]+"/.well-known/jwks.json",
@@ -277,6 +277,13 @@ func (s *Stack) startAppend(name, svc, addr, admin string, extra ...string) erro
 
 // StartGateway starts one more gateway replica (with extra variables) and returns its public URL.
 func (s *Stack) StartGateway(name string, extra ...string) (string, error) {
+	return s.StartReplica(name, "gateway", extra...)
+}
+
+// StartReplica starts one more replica of service svc as the process called name, on the stack's database and
+// exchange, with extra variables after the stack's (so they win), and returns its public URL once it is ready.
+// Point a replica's neighbours at it with their URL variable (e.g. a gateway with PROFILES_URL=<url>).
+func (s *Stack) StartReplica(name, svc string, extra ...string) (string, error) {
 	a, err := freeAddr()
 	if err != nil {
 		return "", err
@@ -285,7 +292,7 @@ func (s *Stack) StartGateway(name string, extra ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := s.start(name, "gateway", a, b, extra...); err != nil {
+	if err := s.start(name, svc, a, b, extra...); err != nil {
 		return "", err
 	}
 	if err := waitReady(b, 30*time.Second); err != nil {
@@ -297,8 +304,15 @@ func (s *Stack) StartGateway(name string, extra ...string) (string, error) {
 	return "http://" + a, nil
 }
 
-// AdminURL is the admin base URL of a service started by Start.
-func (s *Stack) AdminURL(svc string) string { return "http://" + s.admins[svc] }
+// AdminURL is the admin base URL of a service started by Start, or of a process started by StartReplica.
+func (s *Stack) AdminURL(svc string) string {
+	if a, ok := s.admins[svc]; ok {
+		return "http://" + a
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return "http://" + s.specs[svc].admin
+}
 
 // Logs returns what the named process wrote.
 func (s *Stack) Logs(name string) string {
@@ -397,3 +411,16 @@ func waitReady(admin string, within time.Duration) error {
 	}
 	return last
 }
+
+// PID is the process id of the named process, or 0 when it is not running (for the benchmark's memory figures).
+func (s *Stack) PID(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cmd := s.procs[name]; cmd != nil && cmd.Process != nil {
+		return cmd.Process.Pid
+	}
+	return 0
+}
+
+// Database is the name of service svc's database in this stack.
+func (s *Stack) Database(svc string) string { return s.dbName(svc) }

@@ -9,6 +9,7 @@
 #      skaffold.yaml against its schema, the Tiltfile)
 # Set KEEP_RENDERED=1 to keep the rendered folder (its path is printed).
 set -euo pipefail
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11} # the Makefile's pinned Go (see there), also when run without make
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

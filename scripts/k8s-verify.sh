@@ -10,6 +10,7 @@
 #      a temporary folder (KEEP_RENDERED=1 keeps it);
 #   3. go test -run TestAPIServerDryRun ./deploy/verify with KUBEBUILDER_ASSETS and RENDERED_DIR set.
 set -euo pipefail
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11} # the Makefile's pinned Go (see there), also when run without make
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 

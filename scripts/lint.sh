@@ -2,6 +2,7 @@
 # make lint: staticcheck over every module of go.work. staticcheck is installed from the Go module proxy into
 # .tools/bin (pinned: STATICCHECK_VERSION) when it is missing or another version.
 set -euo pipefail
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11} # the Makefile's pinned Go (see there), also when run without make
 cd "$(dirname "$0")/.."
 STATICCHECK_VERSION=${STATICCHECK_VERSION:-v0.8.2} # staticcheck 2026.2.2, the first line supporting Go 1.26
 bin=$PWD/.tools/bin/staticcheck

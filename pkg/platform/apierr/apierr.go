@@ -7,6 +7,7 @@
 package apierr
 
 import (
+	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -80,6 +81,10 @@ func Respond(c *gin.Context, err error) {
 		// The database (or another dependency) cannot be reached: the client may retry, so 503, not 500.
 		slog.WarnContext(c.Request.Context(), "dependency unavailable", "error", err, "route", c.FullPath())
 		e = Unavailable("a service dependency is unavailable; retry shortly")
+	case errors.Is(err, context.DeadlineExceeded):
+		// The request's deadline (server.HandlerTimeout) passed while a dependency was silent.
+		slog.WarnContext(c.Request.Context(), "dependency timed out", "error", err, "route", c.FullPath())
+		e = Unavailable("a service dependency did not answer in time; retry shortly")
 	default:
 		slog.ErrorContext(c.Request.Context(), "request failed", "error", err, "route", c.FullPath())
 		e = Internal

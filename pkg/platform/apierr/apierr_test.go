@@ -1,6 +1,7 @@
 package apierr_test
 
 import (
+	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -60,6 +61,7 @@ func TestUnreachableDependencyIs503(t *testing.T) {
 		"connection refused": fmt.Errorf("query: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}),
 		"bad pooled conn":    fmt.Errorf("exec: %w", driver.ErrBadConn),
 		"invalid conn":       mysql.ErrInvalidConn,
+		"request deadline":   fmt.Errorf("query: %w", context.DeadlineExceeded),
 	} {
 		w := httptest.NewRecorder()
 		c, _ := gin.CreateTestContext(w)

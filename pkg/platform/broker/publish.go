@@ -48,37 +48,9 @@ func (c *Conn) Publish(ctx context.Context, ev Event) error {
 // with key and waits for its confirm. The span it records is the parent of the consumer's span: its context
 // goes in the headers.
 func (c *Conn) publish(ctx context.Context, exchange, key, id, typ string, ts time.Time, body []byte) (err error) {
-	start := time.Now()
-	ctx, span := tracer().Start(ctx, exchange+" publish",
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
-			semconv.MessagingSystemRabbitMQ,
-			semconv.MessagingOperationTypeSend,
-			semconv.MessagingOperationName("publish"),
-			semconv.MessagingDestinationName(exchange),
-			semconv.MessagingRabbitMQDestinationRoutingKey(key),
-			semconv.MessagingMessageID(id),
-			semconv.MessagingMessageBodySize(len(body)),
-			attribute.String("messaging.message.type", typ),
-		))
+	ctx, msg, done := c.startPublish(ctx, exchange, key, id, typ, ts, body)
 	result := "error"
-	defer func() {
-		c.met.publishes.WithLabelValues(exchange, result).Inc()
-		if result == "ok" || result == "returned" {
-			c.met.publishDuration.WithLabelValues(exchange).Observe(time.Since(start).Seconds())
-		}
-		switch {
-		case result == "returned":
-			// Settled by the broker with no queue bound for the key: nobody subscribes to the event, or the
-			// push's user has no socket open. The caller decides whether that matters (the relay does not
-			// mind); in the trace it is a fact, not a failure.
-			span.SetAttributes(attribute.Bool("messaging.rabbitmq.message.returned", true))
-		case err != nil:
-			span.RecordError(err)
-			span.SetStatus(codes.Error, err.Error())
-		}
-		span.End()
-	}()
+	defer func() { done(result, err) }()
 
 	if c.ctx.Err() != nil {
 		return ErrClosed
@@ -87,21 +59,6 @@ func (c *Conn) publish(ctx context.Context, exchange, key, id, typ string, ts ti
 	if sess == nil {
 		return ErrNotConnected
 	}
-	headers := amqp.Table{}
-	otel.GetTextMapPropagator().Inject(ctx, tableCarrier(headers))
-	if ts.IsZero() {
-		ts = time.Now()
-	}
-	msg := amqp.Publishing{
-		Headers:      headers,
-		ContentType:  "application/json",
-		DeliveryMode: amqp.Persistent,
-		MessageId:    id,
-		Type:         typ,
-		Timestamp:    ts.UTC(),
-		Body:         body,
-	}
-
 	pc, err := sess.pub.acquire(ctx, sess.lost)
 	if err != nil {
 		return err
@@ -140,6 +97,168 @@ func (c *Conn) publish(ctx context.Context, exchange, key, id, typ string, ts ti
 	sess.pub.release(pc)
 	result = "ok"
 	return nil
+}
+
+// startPublish opens the producer span of one message and builds the message with the span's trace context
+// in its headers; done records the result ("ok", "returned", "nack" or "error") and ends the span.
+func (c *Conn) startPublish(ctx context.Context, exchange, key, id, typ string, ts time.Time, body []byte) (context.Context, amqp.Publishing, func(result string, err error)) {
+	start := time.Now()
+	ctx, span := tracer().Start(ctx, exchange+" publish",
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			semconv.MessagingSystemRabbitMQ,
+			semconv.MessagingOperationTypeSend,
+			semconv.MessagingOperationName("publish"),
+			semconv.MessagingDestinationName(exchange),
+			semconv.MessagingRabbitMQDestinationRoutingKey(key),
+			semconv.MessagingMessageID(id),
+			semconv.MessagingMessageBodySize(len(body)),
+			attribute.String("messaging.message.type", typ),
+		))
+	headers := amqp.Table{}
+	otel.GetTextMapPropagator().Inject(ctx, tableCarrier(headers))
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	msg := amqp.Publishing{
+		Headers:      headers,
+		ContentType:  "application/json",
+		DeliveryMode: amqp.Persistent,
+		MessageId:    id,
+		Type:         typ,
+		Timestamp:    ts.UTC(),
+		Body:         body,
+	}
+	done := func(result string, err error) {
+		c.met.publishes.WithLabelValues(exchange, result).Inc()
+		if result == "ok" || result == "returned" {
+			c.met.publishDuration.WithLabelValues(exchange).Observe(time.Since(start).Seconds())
+		}
+		switch {
+		case result == "returned":
+			// Settled by the broker with no queue bound for the key: nobody subscribes to the event, or the
+			// push's user has no socket open. The caller decides whether that matters (the relay does not
+			// mind); in the trace it is a fact, not a failure.
+			span.SetAttributes(attribute.Bool("messaging.rabbitmq.message.returned", true))
+		case err != nil:
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
+	return ctx, msg, done
+}
+
+// envelope is one message of a batch: its trace context (ctx), destination and stored body.
+type envelope struct {
+	ctx                    context.Context
+	exchange, key, id, typ string
+	ts                     time.Time
+	body                   []byte
+}
+
+// publishBatch sends the envelopes in order on one confirm channel without waiting between them, then waits for
+// their confirms (within ctx). It returns how many envelopes from the first one on were settled by the broker
+// (acked, or returned as unroutable: the relay does not mind) before the first that was not, and why that one
+// was not. A channel carries its messages in order, so the broker receives them in the batch's order.
+func (c *Conn) publishBatch(ctx context.Context, batch []envelope) (settled int, err error) {
+	if c.ctx.Err() != nil {
+		return 0, ErrClosed
+	}
+	sess := c.current()
+	if sess == nil {
+		return 0, ErrNotConnected
+	}
+	pc, err := sess.pub.acquire(ctx, sess.lost)
+	if err != nil {
+		return 0, err
+	}
+	// Returns come in frame order before their message's ack, delivered one at a time to pc.returns: they
+	// must be read while the confirms are awaited, or the library's reader would block on them.
+	returned := map[string]bool{}
+	stop := make(chan struct{})
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for {
+			select {
+			case ret := <-pc.returns:
+				returned[ret.MessageId] = true
+			case <-stop:
+				// The last return sent may still sit in the channel's buffer.
+				for {
+					select {
+					case ret := <-pc.returns:
+						returned[ret.MessageId] = true
+					default:
+						return
+					}
+				}
+			}
+		}
+	}()
+	type pending struct {
+		id     string
+		dc     *amqp.DeferredConfirmation
+		done   func(string, error)
+		result string
+		err    error
+	}
+	sent := make([]pending, 0, len(batch))
+	var sendErr error
+	for _, e := range batch {
+		_, msg, done := c.startPublish(e.ctx, e.exchange, e.key, e.id, e.typ, e.ts, e.body)
+		dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, e.exchange, e.key, true, false, msg)
+		if err != nil {
+			sendErr = fmt.Errorf("broker: publish: %w", err)
+			done("error", sendErr)
+			break
+		}
+		sent = append(sent, pending{id: e.id, dc: dc, done: done, result: "error"})
+	}
+	broken := sendErr != nil
+	for i := range sent {
+		p := &sent[i]
+		select {
+		case <-p.dc.Done():
+			switch {
+			case p.dc.Acked():
+				p.result = "ok"
+			case pc.ch.IsClosed():
+				p.err = fmt.Errorf("%w: channel closed before the confirm", ErrNotConnected)
+				broken = true
+			default:
+				p.result, p.err = "nack", ErrNacked
+			}
+		case <-ctx.Done():
+			p.err = fmt.Errorf("broker: waiting for confirm: %w", ctx.Err())
+			broken = true // confirms may still come: the channel cannot be reused
+		}
+		if p.result == "ok" && settled == i {
+			settled++
+		}
+		if p.err != nil && err == nil {
+			err = fmt.Errorf("message %d of %d: %w", i+1, len(batch), p.err)
+		}
+	}
+	// Every return of an acked message came before its ack, so the drainer has it by now.
+	close(stop)
+	<-drained
+	for _, p := range sent {
+		if p.result == "ok" && returned[p.id] {
+			p.result = "returned"
+		}
+		p.done(p.result, p.err)
+	}
+	if err == nil {
+		err = sendErr
+	}
+	if broken {
+		sess.pub.discard(pc)
+	} else {
+		sess.pub.release(pc)
+	}
+	return settled, err
 }
 
 // publisherPool lends confirm-mode channels of one connection, opening them on demand.

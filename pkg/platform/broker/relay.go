@@ -175,14 +175,22 @@ func (r *Relay) flushBatch(ctx context.Context) (int, error) {
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
-	var sent []any
-	var pubErr error
-	for _, row := range rows {
-		if err := r.publishRow(ctx, row); err != nil {
-			pubErr = fmt.Errorf("publish outbox row %d (%s %s): %w", row.seq, row.typ, row.id, err)
-			break
-		}
-		sent = append(sent, row.seq)
+	// The whole batch goes out on one channel without waiting between messages (the broker keeps their order),
+	// then the confirms are awaited together: one round trip per batch instead of one per row.
+	envs := make([]envelope, len(rows))
+	for i, row := range rows {
+		envs[i] = r.envelopeOf(ctx, row)
+	}
+	pctx, cancel := context.WithTimeout(ctx, relayPublishTimeout)
+	n, pubErr := r.conn.publishBatch(pctx, envs)
+	cancel()
+	if pubErr != nil {
+		row := rows[n]
+		pubErr = fmt.Errorf("publish outbox row %d (%s %s): %w", row.seq, row.typ, row.id, pubErr)
+	}
+	sent := make([]any, n)
+	for i := range n {
+		sent[i] = rows[i].seq
 	}
 	if len(sent) > 0 {
 		// Mark exactly the rows published, never a seq range: a transaction that took a lower seq may
@@ -220,8 +228,10 @@ func (r *Relay) lockPending(ctx context.Context, tx *sql.Tx) ([]outboxRow, error
 	return out, rs.Err()
 }
 
-// publishRow publishes the stored envelope as it is, under the trace context captured at Enqueue.
-func (r *Relay) publishRow(ctx context.Context, row outboxRow) error {
+// envelopeOf is the stored envelope of row as it goes out, under the trace context captured at Enqueue. A
+// message nobody is bound to is settled by the broker as returned: nobody subscribes to the type (yet), or no
+// socket of the push's user is open; holding the row back would hold back every later event.
+func (r *Relay) envelopeOf(ctx context.Context, row outboxRow) envelope {
 	var headers map[string]string
 	if err := json.Unmarshal(row.headers, &headers); err != nil {
 		// Only the trace link is lost; the event itself must still go out.
@@ -232,20 +242,12 @@ func (r *Relay) publishRow(ctx context.Context, row outboxRow) error {
 	if err := json.Unmarshal(row.payload, &ev); err == nil && !ev.Time.IsZero() {
 		ts = ev.Time
 	}
-	pctx, cancel := context.WithTimeout(withTraceHeaders(ctx, headers), relayPublishTimeout)
-	defer cancel()
 	key := row.key
 	if key == "" {
 		key = row.typ
 	}
-	err := r.conn.publish(pctx, exchangeName(r.conn.cfg, row.exchange), key, row.id, row.typ, ts, row.payload)
-	if errors.Is(err, ErrUnroutable) {
-		// Nobody is subscribed to this type (yet), or no socket of the push's user is open: the broker has
-		// settled the message, and holding the row back would hold back every later event.
-		r.log.DebugContext(pctx, "outbox: event has no subscriber", "type", row.typ, "event_id", row.id, "routing_key", key)
-		return nil
-	}
-	return err
+	return envelope{ctx: withTraceHeaders(ctx, headers), exchange: exchangeName(r.conn.cfg, row.exchange), key: key,
+		id: row.id, typ: row.typ, ts: ts, body: row.payload}
 }
 
 // maintain refreshes the backlog gauges and now and then purges old published rows.

@@ -86,8 +86,14 @@ type HTTP struct {
 	ReadTimeout time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"30s"`
 	// IdleTimeout closes idle keep-alive connections.
 	IdleTimeout time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
+	// HandlerTimeout bounds one request's work (its database calls and calls to other services): past it the
+	// work is cancelled and the request answers 503, so a silent dependency makes requests fail fast instead of
+	// hang. Long-lived routes (WebSocket) are exempt; 0 disables it.
+	HandlerTimeout time.Duration `env:"HTTP_HANDLER_TIMEOUT" envDefault:"3s"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+	// Profiling serves the Go runtime profiles (net/http/pprof) on the admin port under /debug/pprof/.
+	Profiling bool `env:"ADMIN_PPROF" envDefault:"false"`
 }
 
 // HTTPDefaults is the HTTP configuration of a service listening on addr (public) and adminAddr, with the
@@ -100,6 +106,7 @@ func HTTPDefaults(addr, adminAddr string) HTTP {
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		HandlerTimeout:    3 * time.Second,
 		LogLevel:          "info",
 	}
 }

@@ -147,6 +147,10 @@ func migrateWith(cfg Config, files fs.FS, table string) error {
 	if err != nil {
 		return err
 	}
+	// The driver takes a connection of its own from db (a *sql.Conn) and gives it back only on Close;
+	// db.Close does not close a connection still taken, so without this each migration run would keep a
+	// MySQL connection open for the life of the process (two per service: platform and service tables).
+	defer driver.Close()
 	src, err := iofs.New(files, ".")
 	if err != nil {
 		return err

@@ -119,3 +119,30 @@ func TestCollectScansEveryRowAndGivesAnEmptyListForNone(t *testing.T) {
 		t.Fatalf("no rows: %#v, %v (want an empty, non-nil list)", none, err)
 	}
 }
+
+func TestMigrateLeavesNoConnectionOpen(t *testing.T) {
+	cfg := mysqltest.NewDatabase(t)
+	if err := mysqlx.Migrate(cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("mysql", mysqltest.Config("").DSN(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	// The server closes a connection shortly after the client's QUIT: allow it a moment.
+	var n int
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err := admin.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ?", cfg.Database).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n != 0 {
+		t.Fatalf("%d connections to %s still open after Migrate returned (the migration driver's own connection must be closed)", n, cfg.Database)
+	}
+}

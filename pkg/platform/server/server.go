@@ -45,6 +45,8 @@ type App struct {
 	workers    []func(context.Context) error
 	closers    []func(context.Context) error
 	stopping   atomic.Bool
+	// handlerTimeout is the deadline of each request's work (a time.Duration; 0: none).
+	handlerTimeout atomic.Int64
 }
 
 type check struct {
@@ -55,12 +57,13 @@ type check struct {
 // New makes the App with its router and middleware in place.
 func New(name string, cfg config.HTTP, log *slog.Logger) *App {
 	a := &App{Name: name, Log: log, Metrics: metrics.New(name), cfg: cfg, bodyLimits: map[string]int64{}, longLived: map[string]bool{}}
+	a.handlerTimeout.Store(int64(cfg.HandlerTimeout))
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	// Tracing comes before the RED middleware, so that the request's span is there for its exemplars.
 	traced := otelgin.Middleware(name, otelgin.WithGinFilter(func(c *gin.Context) bool { return !a.isLongLived(c.FullPath()) }))
-	r.Use(recovery(), requestID(), traced, a.Metrics.Middleware(a.isLongLived), accessLog(), bodyLimit(a.bodyLimits))
+	r.Use(recovery(), requestID(), traced, a.Metrics.Middleware(a.isLongLived), accessLog(), bodyLimit(a.bodyLimits), a.deadline())
 	r.NoRoute(func(c *gin.Context) { apierr.Write(c, apierr.NotFound("not_found", "no such route")) })
 	r.NoMethod(func(c *gin.Context) {
 		apierr.Write(c, apierr.New(http.StatusMethodNotAllowed, "method_not_allowed", "this route does not take "+c.Request.Method))
@@ -81,6 +84,26 @@ func (a *App) LongLived(route string) { a.longLived[route] = true }
 
 func (a *App) isLongLived(route string) bool { return a.longLived[route] }
 
+// SetHandlerTimeout changes the deadline of each request's work (config.HTTP.HandlerTimeout); 0 removes it.
+// Call it before serving.
+func (a *App) SetHandlerTimeout(d time.Duration) { a.handlerTimeout.Store(int64(d)) }
+
+// deadline puts the handler timeout on the request's context (not on long-lived routes): database calls and
+// calls to other services made with it are cancelled when it passes, and apierr answers 503.
+func (a *App) deadline() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		d := time.Duration(a.handlerTimeout.Load())
+		if d <= 0 || a.isLongLived(c.FullPath()) {
+			c.Next()
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
+
 // AddReadyCheck adds a dependency that /readyz checks (MySQL, the broker).
 func (a *App) AddReadyCheck(name string, fn func(context.Context) error) {
 	a.checks = append(a.checks, check{name, fn})
@@ -90,10 +113,27 @@ func (a *App) AddReadyCheck(name string, fn func(context.Context) error) {
 // servers have drained, and Run waits for it to return.
 func (a *App) Go(fn func(context.Context) error) { a.workers = append(a.workers, fn) }
 
+// Every runs fn every interval (the first time one interval after start) until shutdown: housekeeping such as
+// purging expired rows, which every replica may do. fn handles its own errors; a slow run delays the next.
+func (a *App) Every(interval time.Duration, fn func(context.Context)) {
+	a.Go(func(ctx context.Context) error {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-tick.C:
+				fn(ctx)
+			}
+		}
+	})
+}
+
 // OnShutdown registers a closer; closers run after the workers stopped, last registered first.
 func (a *App) OnShutdown(fn func(context.Context) error) { a.closers = append(a.closers, fn) }
 
-// AdminHandler serves /healthz, /readyz and /metrics.
+// AdminHandler serves /healthz, /readyz, /metrics and the runtime profiles (/debug/pprof/).
 func (a *App) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -120,6 +160,9 @@ func (a *App) AdminHandler() http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ready"}`))
 	})
 	mux.Handle("GET /metrics", a.Metrics.Handler())
+	if a.cfg.Profiling {
+		addProfiling(mux)
+	}
 	return mux
 }
 

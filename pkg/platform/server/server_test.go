@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"simplemessenger/platform/apierr"
 	"simplemessenger/platform/config"
 	"simplemessenger/platform/server"
 	"simplemessenger/platform/server/servertest"
@@ -258,5 +260,65 @@ func TestAbortRunsTheClosersOnceLastRegisteredFirst(t *testing.T) {
 	app.Abort(context.Background())
 	if strings.Join(order, ",") != "broker,db" {
 		t.Fatalf("abort ran %v, want broker, then db, once each", order)
+	}
+}
+
+// A handler waiting on a silent dependency is cut at the handler timeout with a 503; a long-lived route keeps
+// a context without that deadline; 0 turns the deadline off.
+func TestHandlerTimeoutAnswers503AndSparesLongLivedRoutes(t *testing.T) {
+	cfg := testConfig()
+	cfg.HandlerTimeout = 200 * time.Millisecond
+	app := server.New("test", cfg, slog.Default())
+	silent := func(c *gin.Context) {
+		select {
+		case <-c.Request.Context().Done():
+			apierr.Respond(c, fmt.Errorf("query: %w", c.Request.Context().Err()))
+		case <-time.After(2 * time.Second):
+			c.String(200, "answered")
+		}
+	}
+	app.Router.GET("/silent", silent)
+	app.Router.GET("/stream", func(c *gin.Context) {
+		if _, ok := c.Request.Context().Deadline(); ok {
+			c.String(500, "a long-lived route got a deadline")
+			return
+		}
+		c.String(200, "no deadline")
+	})
+	app.LongLived("/stream")
+	base, _ := servertest.Serve(t, app)
+
+	start := time.Now()
+	res, err := http.Get(base + "/silent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if res.StatusCode != 503 || errorBody(t, res) != "unavailable" || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("status %d, want 503 unavailable with Retry-After", res.StatusCode)
+	}
+	res.Body.Close()
+	if took > time.Second {
+		t.Fatalf("the silent handler answered after %v, want about the 200ms handler timeout", took)
+	}
+	res, err = http.Get(base + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("long-lived route: %d %s", res.StatusCode, body)
+	}
+
+	app.SetHandlerTimeout(0)
+	res, err = http.Get(base + "/silent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(body) != "answered" {
+		t.Fatalf("with no handler timeout: %d %s, want the handler's own answer", res.StatusCode, body)
 	}
 }

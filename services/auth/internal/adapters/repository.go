@@ -10,6 +10,7 @@ import (
 
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/mysqlx"
+	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/auth/internal/app"
 	"simplemessenger/services/auth/internal/domain"
@@ -83,7 +84,7 @@ func (r *Repository) RevokedSessions(ctx context.Context, revokedAfter, accessEx
 }
 
 // RecentFailures returns up to limit failures of key after since, newest first.
-func (r *Repository) RecentFailures(ctx context.Context, key domain.ThrottleKey, since time.Time, limit int) ([]time.Time, error) {
+func (r *Repository) RecentFailures(ctx context.Context, key throttle.Key, since time.Time, limit int) ([]time.Time, error) {
 	rows, err := r.db.QueryContext(ctx, `SELECT failed_at FROM login_failures
 		WHERE throttle_key = ? AND failed_at > ? ORDER BY failed_at DESC LIMIT ?`, key[:], since.UTC(), limit)
 	if err != nil {
@@ -93,7 +94,7 @@ func (r *Repository) RecentFailures(ctx context.Context, key domain.ThrottleKey,
 }
 
 // RecordFailure counts one failure at at against each key.
-func (r *Repository) RecordFailure(ctx context.Context, at time.Time, keys ...domain.ThrottleKey) error {
+func (r *Repository) RecordFailure(ctx context.Context, at time.Time, keys ...throttle.Key) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -107,7 +108,7 @@ func (r *Repository) RecordFailure(ctx context.Context, at time.Time, keys ...do
 }
 
 // ClearFailures forgets the key's failures (a successful login of the account).
-func (r *Repository) ClearFailures(ctx context.Context, key domain.ThrottleKey) error {
+func (r *Repository) ClearFailures(ctx context.Context, key throttle.Key) error {
 	_, err := r.db.ExecContext(ctx, `DELETE FROM login_failures WHERE throttle_key = ?`, key[:])
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"simplemessenger/platform/apierr"
+	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/auth/internal/domain"
 )
@@ -48,9 +49,9 @@ type Repository interface {
 	RevokedSessions(ctx context.Context, revokedAfter, accessExpiresAfter time.Time) ([]domain.RevokedSession, error)
 
 	// RecentFailures returns up to limit login failures of key after since, newest first.
-	RecentFailures(ctx context.Context, key domain.ThrottleKey, since time.Time, limit int) ([]time.Time, error)
-	RecordFailure(ctx context.Context, at time.Time, keys ...domain.ThrottleKey) error
-	ClearFailures(ctx context.Context, key domain.ThrottleKey) error
+	RecentFailures(ctx context.Context, key throttle.Key, since time.Time, limit int) ([]time.Time, error)
+	RecordFailure(ctx context.Context, at time.Time, keys ...throttle.Key) error
+	ClearFailures(ctx context.Context, key throttle.Key) error
 
 	// Purge deletes what no rule needs any more: failures before failuresBefore, refresh tokens expired
 	// before tokensBefore, and sessions over (expired or revoked) whose access tokens expired before
@@ -79,8 +80,8 @@ type Config struct {
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 	// AccountThrottle limits failed logins per nickname, AddressThrottle per client address.
-	AccountThrottle domain.ThrottleRule
-	AddressThrottle domain.ThrottleRule
+	AccountThrottle throttle.Rule
+	AddressThrottle throttle.Rule
 }
 
 // Service is the auth service's use cases.
@@ -114,7 +115,7 @@ var (
 )
 
 func tooManyLoginAttempts(retryAfter time.Duration) *apierr.Error {
-	e := apierr.TooManyRequests("too many failed login attempts; try again later", domain.RetryAfterSeconds(retryAfter))
+	e := apierr.TooManyRequests("too many failed login attempts; try again later", throttle.RetryAfterSeconds(retryAfter))
 	e.Code = "too_many_login_attempts"
 	return e
 }

@@ -9,6 +9,7 @@ import (
 
 	"simplemessenger/platform/apierr"
 	"simplemessenger/platform/mysqlx/mysqltest"
+	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/auth/internal/adapters"
 	"simplemessenger/services/auth/internal/app"
@@ -50,8 +51,8 @@ func newService(t *testing.T, c *clock) *app.Service {
 	return app.New(app.Config{
 		AccessTokenTTL:  15 * time.Minute,
 		RefreshTokenTTL: 24 * time.Hour,
-		AccountThrottle: domain.ThrottleRule{Limit: 10, Window: 15 * time.Minute},
-		AddressThrottle: domain.ThrottleRule{Limit: 100, Window: 15 * time.Minute},
+		AccountThrottle: throttle.Rule{Limit: 10, Window: 15 * time.Minute},
+		AddressThrottle: throttle.Rule{Limit: 100, Window: 15 * time.Minute},
 	}, ring, adapters.NewRepository(db), oneUser{}, nopNotifier{}, c.Now, nil)
 }
 

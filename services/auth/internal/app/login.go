@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"simplemessenger/platform/apierr"
+	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/auth/internal/domain"
 )
@@ -55,7 +56,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 		return Tokens{}, apierr.Unavailable("cannot verify credentials right now; try again")
 	}
 	if !ok {
-		var keys []domain.ThrottleKey
+		var keys []throttle.Key
 		if s.cfg.AccountThrottle.Enabled() {
 			keys = append(keys, account)
 		}
@@ -96,7 +97,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	return Tokens{AccessToken: access, RefreshToken: raw, ExpiresIn: s.cfg.AccessTokenTTL, SessionID: sess.ID, User: &user}, nil
 }
 
-func (s *Service) checkThrottle(ctx context.Context, rule domain.ThrottleRule, key domain.ThrottleKey, now time.Time) error {
+func (s *Service) checkThrottle(ctx context.Context, rule throttle.Rule, key throttle.Key, now time.Time) error {
 	if !rule.Enabled() {
 		return nil
 	}

@@ -5,8 +5,6 @@ package ports
 import (
 	"encoding/json"
 	"net/http"
-	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -95,7 +93,7 @@ func (h *HTTP) login(c *gin.Context) {
 	}
 	tokens, err := h.app.Login(c.Request.Context(), app.LoginInput{
 		Nickname: req.Nickname, Password: req.Password,
-		UserAgent: c.GetHeader("User-Agent"), ClientIP: clientIP(c),
+		UserAgent: c.GetHeader("User-Agent"), ClientIP: server.ClientIP(c),
 	})
 	if err != nil {
 		apierr.Respond(c, err)
@@ -184,16 +182,4 @@ func (h *HTTP) revokedSessions(c *gin.Context) {
 		list = []domain.RevokedSession{}
 	}
 	c.JSON(http.StatusOK, gin.H{"items": list})
-}
-
-// clientIP is the address login failures are counted against: X-Real-IP, which the gateway sets to the
-// client address it saw, else the peer's address (a direct caller).
-func clientIP(c *gin.Context) string {
-	if a, err := netip.ParseAddr(strings.TrimSpace(c.GetHeader("X-Real-IP"))); err == nil {
-		return a.Unmap().String()
-	}
-	if ap, err := netip.ParseAddrPort(c.Request.RemoteAddr); err == nil {
-		return ap.Addr().Unmap().String()
-	}
-	return c.Request.RemoteAddr
 }

@@ -12,6 +12,7 @@ import (
 	"simplemessenger/platform/httpclient"
 	"simplemessenger/platform/mysqlx"
 	"simplemessenger/platform/server"
+	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/auth/internal/adapters"
 	"simplemessenger/services/auth/internal/app"
@@ -123,8 +124,8 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 		svc := app.New(app.Config{
 			AccessTokenTTL:  cfg.AccessTokenTTL,
 			RefreshTokenTTL: cfg.RefreshTokenTTL,
-			AccountThrottle: domain.ThrottleRule{Limit: cfg.LoginMaxFailuresPerAccount, Window: window},
-			AddressThrottle: domain.ThrottleRule{Limit: cfg.LoginMaxFailuresPerAddress, Window: window},
+			AccountThrottle: throttle.Rule{Limit: cfg.LoginMaxFailuresPerAccount, Window: window},
+			AddressThrottle: throttle.Rule{Limit: cfg.LoginMaxFailuresPerAddress, Window: window},
 		}, ring, adapters.NewRepository(db), adapters.NewProfilesClient(cfg.ProfilesURL, httpclient.New(cfg.ProfilesTimeout)), relay, time.Now, m)
 
 		ports.NewHTTP(svc, a.Metrics.Registerer).Register(a.Router)
@@ -133,7 +134,7 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 			DB: db, Handle: ports.PasswordChanged(svc),
 		})
 		if cfg.PurgeInterval > 0 {
-			a.Go(func(ctx context.Context) error { return svc.PurgeLoop(ctx, cfg.PurgeInterval, window) })
+			a.Every(cfg.PurgeInterval, func(ctx context.Context) { svc.Purge(ctx, window) })
 		}
 		return nil
 	})

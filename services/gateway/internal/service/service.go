@@ -87,6 +87,9 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 		// At shutdown it closes the sockets (going away), so clients reconnect to another replica.
 		a.Go(hub.Run)
 
+		// Forwarded calls are bounded by UPSTREAM_TIMEOUT, above the services' own HTTP_HANDLER_TIMEOUT, so a
+		// service that gives up on a silent dependency answers its 503 before the gateway would cut it.
+		a.SetHandlerTimeout(0)
 		client := httpclient.New(cfg.UpstreamTimeout)
 		revoked := domain.NewRevokedSessions()
 		revocations := app.NewRevocations(revoked, adapters.NewAuthClient(cfg.AuthURL, client), time.Now, a.Log)

@@ -96,8 +96,11 @@ func TestSendRefusals(t *testing.T) {
 	// 4000 characters of four bytes each are one valid message.
 	want(t, "4000 emoji", h.call(alice, "POST", to(bob), `{"text":"`+strings.Repeat("😀", 4000)+`"}`), 201, "")
 
+	// A friendship never asked before cannot be answered from the cache.
+	carol := h.member("carol")
+	h.befriend(alice, carol)
 	h.n.friendsDown.Store(true)
-	want(t, "friends down", h.call(alice, "POST", to(bob), `{"text":"hi"}`), 503, "unavailable")
+	want(t, "friends down", h.call(alice, "POST", to(carol), `{"text":"hi"}`), 503, "unavailable")
 	h.n.friendsDown.Store(false)
 	// Not friends is known without profiles; only "nobody there" needs it.
 	h.n.profilesDown.Store(true)

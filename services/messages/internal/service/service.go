@@ -80,6 +80,8 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 		relay := bootstrap.Outbox(a, db, conn)
 
 		client := httpclient.New(cfg.NeighbourTimeout)
+		// Friendship is asked of the friends service for every new message, never cached: an unfriending must
+		// stop the very next send, on every replica (docs/performance.md tells why a cache was tried and dropped).
 		application := app.New(adapters.NewMySQLRepository(db),
 			adapters.NewFriendsClient(cfg.FriendsURL, client), adapters.NewProfilesClient(cfg.ProfilesURL, client),
 			conn, relay)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/profiles/internal/domain"
 )
@@ -56,6 +57,13 @@ type Repository interface {
 	Avatar(ctx context.Context, userID string) (domain.Avatar, error)
 	// Search finds users whose nickname starts with s.Prefix, the exact match first, then in nickname order.
 	Search(ctx context.Context, s domain.Search) ([]domain.User, error)
+
+	// AdmitRegistration decides on one registration attempt of key under rule at now, serialized with the
+	// key's other attempts (every replica's): unless rule refuses the key's recent attempts, the attempt is
+	// recorded and admitted. A refusal records nothing and says how long until the window frees.
+	AdmitRegistration(ctx context.Context, key throttle.Key, rule throttle.Rule, now time.Time) (throttled bool, retryAfter time.Duration, err error)
+	// PurgeRegistrationAttempts deletes the attempts (and idle keys) older than before; it returns how many rows.
+	PurgeRegistrationAttempts(ctx context.Context, before time.Time) (int64, error)
 }
 
 // PasswordHasher hashes and checks passwords.
@@ -77,12 +85,29 @@ type Application struct {
 	now    func() time.Time
 	// decodes bounds concurrent full image decodes: each may allocate up to 4096×4096×8 bytes.
 	decodes chan struct{}
+	// registerThrottle limits registration attempts per client address (disabled when zero).
+	registerThrottle throttle.Rule
 }
 
+// Option changes how New makes the application.
+type Option func(*Application)
+
+// WithRegistrationThrottle limits registration attempts per client address.
+func WithRegistrationThrottle(r throttle.Rule) Option {
+	return func(a *Application) { a.registerThrottle = r }
+}
+
+// WithClock replaces time.Now (tests move a fake clock through throttle windows).
+func WithClock(now func() time.Time) Option { return func(a *Application) { a.now = now } }
+
 // New makes the application.
-func New(repo Repository, hasher PasswordHasher, relay Notifier) *Application {
+func New(repo Repository, hasher PasswordHasher, relay Notifier, opts ...Option) *Application {
 	n := runtime.GOMAXPROCS(0)
-	return &Application{repo: repo, hasher: hasher, relay: relay, now: time.Now, decodes: make(chan struct{}, n)}
+	a := &Application{repo: repo, hasher: hasher, relay: relay, now: time.Now, decodes: make(chan struct{}, n)}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // Source is the events' source.

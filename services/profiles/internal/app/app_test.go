@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
+	"simplemessenger/platform/apierr"
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/profiles/internal/app"
 	"simplemessenger/services/profiles/internal/domain"
@@ -38,9 +41,15 @@ func (r *fakeRepo) ChangePassword(context.Context, string, string, string, broke
 }
 
 // fakeHasher records what it was asked to compare; "hash:X" is the hash of X.
-type fakeHasher struct{ compared []string }
+type fakeHasher struct {
+	compared []string
+	hashed   int
+}
 
-func (h *fakeHasher) Hash(_ context.Context, pw string) (string, error) { return "hash:" + pw, nil }
+func (h *fakeHasher) Hash(_ context.Context, pw string) (string, error) {
+	h.hashed++
+	return "hash:" + pw, nil
+}
 func (h *fakeHasher) Compare(_ context.Context, pw, hash string) (bool, error) {
 	h.compared = append(h.compared, hash)
 	return hash != "" && hash == "hash:"+pw, nil
@@ -91,5 +100,39 @@ func TestChangePasswordLosingARaceIsAWrongPassword(t *testing.T) {
 	err := a.ChangePassword(context.Background(), app.ChangePasswordCommand{UserID: "1", SessionID: "s", CurrentPassword: "old-password", NewPassword: "new-password"})
 	if !errors.Is(err, app.ErrWrongPassword) {
 		t.Errorf("want ErrWrongPassword, got %v", err)
+	}
+}
+
+// throttlingRepo refuses every registration attempt, remembering under which key it was asked.
+type throttlingRepo struct {
+	fakeRepo
+	keys []throttle.Key
+}
+
+func (r *throttlingRepo) AdmitRegistration(_ context.Context, key throttle.Key, _ throttle.Rule, _ time.Time) (bool, time.Duration, error) {
+	r.keys = append(r.keys, key)
+	return true, 90*time.Second + time.Millisecond, nil
+}
+
+func TestARefusedRegistrationIsNotHashedAndSaysWhenToRetry(t *testing.T) {
+	repo, hasher := &throttlingRepo{}, &fakeHasher{}
+	a := app.New(repo, hasher, nopNotifier{}, app.WithRegistrationThrottle(throttle.Rule{Limit: 1, Window: time.Hour}))
+	_, err := a.Register(context.Background(), app.RegisterCommand{Nickname: "botty", Password: "password1", ClientIP: "192.0.2.9"})
+	var e *apierr.Error
+	if !errors.As(err, &e) || e.Status != 429 || e.Code != "too_many_registrations" || e.RetryAfter != 91 {
+		t.Fatalf("want 429 too_many_registrations with Retry-After 91, got %v", err)
+	}
+	if len(repo.keys) != 1 || repo.keys[0] != domain.RegistrationAddressKey("192.0.2.9") {
+		t.Errorf("not counted against the client address: %v", repo.keys)
+	}
+	if hasher.hashed != 0 {
+		t.Error("a refused registration still paid for a password hash")
+	}
+	// Malformed input is refused before the throttle is asked.
+	if _, err := a.Register(context.Background(), app.RegisterCommand{Nickname: "no way!", Password: "password1"}); errors.As(err, &e) && e.Status == 429 {
+		t.Error("a malformed registration counted against the address")
+	}
+	if len(repo.keys) != 1 {
+		t.Errorf("the throttle was asked %d times, want 1", len(repo.keys))
 	}
 }

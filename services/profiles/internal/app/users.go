@@ -7,19 +7,25 @@ import (
 
 	"github.com/google/uuid"
 
+	"simplemessenger/platform/apierr"
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/profiles/internal/domain"
 )
 
-// RegisterCommand is a registration.
+// RegisterCommand is a registration and the client address it comes from.
 type RegisterCommand struct {
 	Nickname    string
 	Password    string
 	DisplayName *string
+	ClientIP    string
 }
 
 // Register creates a user. The nickname's uniqueness is the database's unique index (no check-then-insert race).
+// A well-formed registration counts against its client address's throttle before the password is hashed,
+// whether it then succeeds or finds the nickname taken (probing nicknames is an attempt too); malformed input
+// costs nothing and counts nothing. Over the limit it is refused with 429 and nothing is created.
 func (a *Application) Register(ctx context.Context, cmd RegisterCommand) (domain.User, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -32,6 +38,9 @@ func (a *Application) Register(ctx context.Context, cmd RegisterCommand) (domain
 	if err := domain.ValidatePassword(cmd.Password); err != nil {
 		return domain.User{}, err
 	}
+	if err := a.admitRegistration(ctx, cmd.ClientIP); err != nil {
+		return domain.User{}, err
+	}
 	hash, err := a.hasher.Hash(ctx, cmd.Password)
 	if err != nil {
 		return domain.User{}, fmt.Errorf("hash password: %w", err)
@@ -41,6 +50,23 @@ func (a *Application) Register(ctx context.Context, cmd RegisterCommand) (domain
 	}
 	a.relay.Notify()
 	return u, nil
+}
+
+// admitRegistration applies the per-address registration throttle.
+func (a *Application) admitRegistration(ctx context.Context, clientIP string) error {
+	if !a.registerThrottle.Enabled() {
+		return nil
+	}
+	throttled, wait, err := a.repo.AdmitRegistration(ctx, domain.RegistrationAddressKey(clientIP), a.registerThrottle, a.now())
+	if err != nil {
+		return fmt.Errorf("registration throttle: %w", err)
+	}
+	if throttled {
+		e := apierr.TooManyRequests("too many registrations from this address; try again later", throttle.RetryAfterSeconds(wait))
+		e.Code = "too_many_registrations"
+		return e
+	}
+	return nil
 }
 
 // User returns a user's profile.

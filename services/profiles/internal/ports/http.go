@@ -66,7 +66,9 @@ func (s *HTTPServer) register(c *gin.Context) {
 	if !server.BindUTF8JSON(c, &req) {
 		return
 	}
-	u, err := s.app.Register(c.Request.Context(), app.RegisterCommand{Nickname: req.Nickname, Password: req.Password, DisplayName: req.DisplayName})
+	u, err := s.app.Register(c.Request.Context(), app.RegisterCommand{
+		Nickname: req.Nickname, Password: req.Password, DisplayName: req.DisplayName, ClientIP: server.ClientIP(c),
+	})
 	if err != nil {
 		respond(c, err)
 		return

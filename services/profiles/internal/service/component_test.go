@@ -37,7 +37,8 @@ type harness struct {
 	broker broker.Config
 }
 
-func start(t *testing.T) *harness {
+// start serves the service on its own database and exchange; configure may change the configuration first.
+func start(t *testing.T, configure ...func(*service.Config)) *harness {
 	t.Helper()
 	t.Parallel()
 	brokerCfg := brokertest.Config(t) // first, so its topology cleanup runs after the service stopped
@@ -48,6 +49,9 @@ func start(t *testing.T) *harness {
 	cfg.MySQL = mysqltest.NewDatabase(t)
 	cfg.Broker = brokerCfg
 	cfg.JWKSURL = iss.JWKSURL
+	for _, c := range configure {
+		c(&cfg)
+	}
 
 	app, err := service.Build(context.Background(), cfg, service.WithPasswordParams(cheap))
 	if err != nil {

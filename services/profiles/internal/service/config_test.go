@@ -1,7 +1,10 @@
 package service_test
 
 import (
+	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"simplemessenger/platform/config"
 
@@ -10,6 +13,9 @@ import (
 
 func TestConfigDefaultsAndEnvironment(t *testing.T) {
 	cfg := service.DefaultConfig()
+	if cfg.RegisterMaxPerAddress != 20 || cfg.RegisterWindow != time.Hour || cfg.PurgeInterval != 10*time.Minute {
+		t.Errorf("registration throttle defaults %+v", cfg)
+	}
 	if cfg.HTTP.Addr != "127.0.0.1:8082" || cfg.HTTP.AdminAddr != "127.0.0.1:9082" || cfg.MySQL.Database != "messenger_profiles" ||
 		cfg.JWKSURL != "http://127.0.0.1:8081/.well-known/jwks.json" || cfg.Broker.Exchange == "" || cfg.HTTP.ShutdownTimeout == 0 {
 		t.Errorf("defaults %+v", cfg)
@@ -18,11 +24,29 @@ func TestConfigDefaultsAndEnvironment(t *testing.T) {
 	t.Setenv("MYSQL_DATABASE", "other_db")
 	t.Setenv("AMQP_EXCHANGE", "other.events")
 	t.Setenv("AUTH_JWKS_URL", "http://auth/jwks")
+	t.Setenv("REGISTER_MAX_PER_ADDRESS", "0")
+	t.Setenv("REGISTER_WINDOW", "30m")
 	if err := config.Load(&cfg); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.HTTP.Addr != "0.0.0.0:1" || cfg.MySQL.Database != "other_db" || cfg.Broker.Exchange != "other.events" ||
-		cfg.JWKSURL != "http://auth/jwks" || cfg.HTTP.AdminAddr != "127.0.0.1:9082" {
+		cfg.JWKSURL != "http://auth/jwks" || cfg.HTTP.AdminAddr != "127.0.0.1:9082" ||
+		cfg.RegisterMaxPerAddress != 0 || cfg.RegisterWindow != 30*time.Minute {
 		t.Errorf("from environment %+v", cfg)
+	}
+}
+
+func TestInvalidRegistrationThrottleConfigIsRefused(t *testing.T) {
+	for name, change := range map[string]func(*service.Config){
+		"REGISTER_MAX_PER_ADDRESS": func(c *service.Config) { c.RegisterMaxPerAddress = -1 },
+		"REGISTER_WINDOW":          func(c *service.Config) { c.RegisterWindow = 0 },
+		"PROFILES_PURGE_INTERVAL":  func(c *service.Config) { c.PurgeInterval = -time.Second },
+	} {
+		cfg := service.DefaultConfig()
+		change(&cfg)
+		// Refused before anything is opened (no database needed).
+		if _, err := service.Build(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

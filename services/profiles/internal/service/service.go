@@ -15,6 +15,7 @@ import (
 	"simplemessenger/platform/httpclient"
 	"simplemessenger/platform/mysqlx"
 	"simplemessenger/platform/server"
+	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/profiles/internal/adapters"
 	"simplemessenger/services/profiles/internal/adapters/migrations"
@@ -32,6 +33,13 @@ type Config struct {
 	MySQL   mysqlx.Config
 	Broker  broker.Config
 	JWKSURL string `env:"AUTH_JWKS_URL"`
+
+	// Registration throttling: at most this many registration attempts per client address within the window
+	// (0 disables it; tests and benchmarks that register from one address lift it).
+	RegisterMaxPerAddress int           `env:"REGISTER_MAX_PER_ADDRESS"`
+	RegisterWindow        time.Duration `env:"REGISTER_WINDOW"`
+	// PurgeInterval is how often registration attempts that left the window are deleted (0: never).
+	PurgeInterval time.Duration `env:"PROFILES_PURGE_INTERVAL"`
 }
 
 // DefaultConfig is the local development setup.
@@ -41,7 +49,23 @@ func DefaultConfig() Config {
 		MySQL:   mysqlx.Defaults(Name),
 		Broker:  broker.DefaultConfig(),
 		JWKSURL: authn.DefaultJWKSURL,
+
+		RegisterMaxPerAddress: domain.DefaultRegistrationsPerAddress,
+		RegisterWindow:        domain.DefaultRegistrationWindow,
+		PurgeInterval:         10 * time.Minute,
 	}
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.RegisterMaxPerAddress < 0:
+		return fmt.Errorf("REGISTER_MAX_PER_ADDRESS must not be negative")
+	case c.RegisterWindow <= 0:
+		return fmt.Errorf("REGISTER_WINDOW must be positive")
+	case c.PurgeInterval < 0:
+		return fmt.Errorf("PROFILES_PURGE_INTERVAL must not be negative")
+	}
+	return nil
 }
 
 type options struct {
@@ -54,8 +78,12 @@ type Option func(*options)
 // WithPasswordParams replaces the OWASP argon2id parameters (tests use cheap ones; production never should).
 func WithPasswordParams(p argon2id.Params) Option { return func(o *options) { o.hashParams = p } }
 
-// Build makes the service ready to run: migrated database, broker connection, outbox relay, routes.
+// Build makes the service ready to run: migrated database, broker connection, outbox relay, routes and the
+// purge of old registration attempts.
 func Build(ctx context.Context, cfg Config, opts ...Option) (*server.App, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
 	o := options{hashParams: adapters.OWASPParams}
 	for _, opt := range opts {
 		opt(&o)
@@ -71,7 +99,11 @@ func Build(ctx context.Context, cfg Config, opts ...Option) (*server.App, error)
 		if err != nil {
 			return fmt.Errorf("password hasher: %w", err)
 		}
-		application := app.New(adapters.NewMySQLRepository(db), hasher, relay)
+		application := app.New(adapters.NewMySQLRepository(db), hasher, relay,
+			app.WithRegistrationThrottle(throttle.Rule{Limit: cfg.RegisterMaxPerAddress, Window: cfg.RegisterWindow}))
+		if cfg.PurgeInterval > 0 {
+			a.Every(cfg.PurgeInterval, application.PurgeRegistrationAttempts)
+		}
 
 		verifier := authn.NewVerifier(cfg.JWKSURL, httpclient.New(5*time.Second), authn.WithMetrics(a.Metrics.Registerer))
 		a.SetBodyLimit(ports.AvatarRoute, domain.AvatarMaxBytes)

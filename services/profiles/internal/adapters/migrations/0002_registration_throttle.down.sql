@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS registration_attempts;
+DROP TABLE IF EXISTS registration_addresses;
