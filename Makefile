@@ -57,7 +57,7 @@ test-faults: ## tests that restart the local RabbitMQ: run alone, after the othe
 
 CHAOS_LONG ?= 0
 .PHONY: chaos
-chaos: ## fault injection under a steady chat load (RabbitMQ, MariaDB, messages SIGKILL, gateway replica SIGKILL): stops shared servers; CHAOS_LONG=1 for the long form; prints a summary table
+chaos: ## fault injection under a steady chat load (RabbitMQ/MariaDB stopped, each service SIGKILLed, slow/silent/cut links via toxiproxy, combinations): stops shared servers; CHAOS_LONG=1 long form, CHAOS_FAULTS=regexp; prints a table (docs/faults.md)
 	MESSENGER_BROKER_FAULTS=1 CHAOS_LONG=$(CHAOS_LONG) go test $(GO_TEST_FLAGS) -v -run 'TestFaultChaos' ./e2e/
 
 SOAK_DURATION ?= 5m

@@ -671,3 +671,50 @@ func TestEventThatKeepsFailingIsDeadLetteredAfterTheDeliveryLimit(t *testing.T) 
 		})
 	}
 }
+
+// The relay publishes a batch before awaiting its confirms; a connection that drops while a batch is in flight
+// must fail that flush (its rows stay pending), not hang it, and the next flush after the reconnection must
+// publish every row.
+func TestRelayBatchCutByALostConnectionIsPublishedAfterReconnecting(t *testing.T) {
+	t.Parallel()
+	cfg := brokertest.Config(t)
+	db, _ := mysqltest.New(t, nil)
+	conn := dial(t, cfg, nil)
+	s := newSink()
+	consume(t, conn, broker.Subscription{Queue: "cut", Keys: []string{"test.#"}, DB: db, Handle: s.handle})
+	ctx := context.Background()
+	var evs []broker.Event
+	for i := range 3000 {
+		evs = append(evs, newEvent(t, "test.cut", map[string]int{"n": i}))
+	}
+	enqueue(t, db, ctx, evs...)
+	relay := broker.NewRelay(db, conn, nil, nil)
+	for round := 0; round < 3; round++ {
+		done := make(chan error, 1)
+		go func() { done <- relay.Flush(ctx) }()
+		time.Sleep(time.Duration(5+round*10) * time.Millisecond)
+		broker.DropConnection(conn)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("round %d: the flush did not return 20 s after its connection dropped", round)
+		}
+		waitFor(t, 15*time.Second, "the reconnection", func() bool { return conn.Ready(ctx) == nil })
+	}
+	waitFor(t, 30*time.Second, "every row published", func() bool {
+		if err := relay.Flush(ctx); err != nil {
+			return false
+		}
+		var pending int
+		_ = db.QueryRow("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").Scan(&pending)
+		return pending == 0
+	})
+	waitFor(t, 30*time.Second, "every event handled", func() bool {
+		for _, ev := range evs {
+			if s.count(ev.ID) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+}

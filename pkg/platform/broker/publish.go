@@ -88,10 +88,12 @@ func (c *Conn) publish(ctx context.Context, exchange, key, id, typ string, ts ti
 		return ErrNacked
 	}
 	select {
-	case ret := <-pc.returns:
-		sess.pub.release(pc)
-		result = "returned"
-		return fmt.Errorf("%w: %s with key %q: %d %s", ErrUnroutable, ret.Exchange, ret.RoutingKey, ret.ReplyCode, ret.ReplyText)
+	case ret, ok := <-pc.returns:
+		if ok { // a closed listener (the channel went away after the ack) is no return
+			sess.pub.release(pc)
+			result = "returned"
+			return fmt.Errorf("%w: %s with key %q: %d %s", ErrUnroutable, ret.Exchange, ret.RoutingKey, ret.ReplyCode, ret.ReplyText)
+		}
 	default:
 	}
 	sess.pub.release(pc)
@@ -182,13 +184,19 @@ func (c *Conn) publishBatch(ctx context.Context, batch []envelope) (settled int,
 		defer close(drained)
 		for {
 			select {
-			case ret := <-pc.returns:
+			case ret, ok := <-pc.returns:
+				if !ok {
+					return // the channel closed: the library closes its listeners, nothing more comes
+				}
 				returned[ret.MessageId] = true
 			case <-stop:
 				// The last return sent may still sit in the channel's buffer.
 				for {
 					select {
-					case ret := <-pc.returns:
+					case ret, ok := <-pc.returns:
+						if !ok {
+							return
+						}
 						returned[ret.MessageId] = true
 					default:
 						return
