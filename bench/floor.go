@@ -4,24 +4,35 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
+
+	"simplemessenger/e2e"
 )
 
-// floorTable is shaped like the messages service's messages table (services/messages/internal/adapters/
-// migrations/0001_messages.up.sql): same columns, keys and collations.
-const floorTable = `CREATE TABLE messages (
-    id                BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-    chat_id           BIGINT UNSIGNED NOT NULL,
-    sender_id         CHAR(36)        NOT NULL,
-    recipient_id      CHAR(36)        NOT NULL,
-    client_message_id VARCHAR(64)     CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NULL,
-    text              TEXT            NOT NULL,
-    created_at        DATETIME(6)     NOT NULL,
-    PRIMARY KEY (id),
-    KEY messages_chat (chat_id, id),
-    KEY messages_recipient (recipient_id, id),
-    UNIQUE KEY messages_client_id (sender_id, client_message_id)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`
+// messagesMigration is the messages service's first migration, which creates its messages table.
+const messagesMigration = "services/messages/internal/adapters/migrations/0001_messages.up.sql"
+
+// floorTable is the messages service's own CREATE TABLE messages statement, read from its migration, so the
+// floor's rows have the same columns, keys and collations as the real ones.
+func floorTable() (string, error) {
+	root, err := e2e.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	raw, err := os.ReadFile(filepath.Join(root, messagesMigration))
+	if err != nil {
+		return "", err
+	}
+	for _, stmt := range strings.Split(string(raw), ";") {
+		if i := strings.Index(stmt, "CREATE TABLE messages ("); i >= 0 {
+			return stmt[i:], nil
+		}
+	}
+	return "", fmt.Errorf("%s: no CREATE TABLE messages", messagesMigration)
+}
 
 // floor (5): what the disk and the database allow. Single-row INSERT autocommits of a message-sized row into a
 // scratch database on the same MariaDB, at the send measurement's concurrencies and for the same time.
@@ -45,7 +56,11 @@ func (b *bench) floor(ctx context.Context) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, floorTable); err != nil {
+	ddl, err := floorTable()
+	if err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, ddl); err != nil {
 		return err
 	}
 	// The users of 1,000 chats, as UUID strings like the services'.

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"simplemessenger/e2e"
 )
 
 // settings are the command's flags.
@@ -88,7 +90,7 @@ func main() {
 		fatal(fmt.Errorf("-only: %w", err))
 	}
 	if s.Out == "" {
-		root, err := repoRoot()
+		root, err := e2e.RepoRoot()
 		if err != nil {
 			fatal(err)
 		}
@@ -276,19 +278,4 @@ func parseInts(s string) ([]int, error) {
 		return nil, errors.New("no concurrency")
 	}
 	return out, nil
-}
-
-// repoRoot finds the directory holding go.work.
-func repoRoot() (string, error) {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.work not found above the working directory")
-		}
-		dir = parent
-	}
 }

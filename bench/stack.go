@@ -50,7 +50,7 @@ func newBench(ctx context.Context, s settings, rep *report) (*bench, error) {
 	if s.URL != "" {
 		b.c = newClient(s.URL)
 		b.msgDB = s.MessagesDB
-		root, _ := repoRoot()
+		root, _ := e2e.RepoRoot()
 		for i, svc := range []string{"gateway", "auth", "profiles", "friends", "messages"} {
 			b.admins[svc] = fmt.Sprintf("http://127.0.0.1:%d", 9080+i)
 			if raw, err := os.ReadFile(filepath.Join(root, ".run", svc+".pid")); err == nil {

@@ -421,7 +421,7 @@ type observability struct {
 
 func observabilityDir(t *testing.T) string {
 	t.Helper()
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

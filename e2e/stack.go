@@ -67,8 +67,8 @@ func envOr(k, def string) string {
 	return def
 }
 
-// repoRoot finds the directory holding go.work.
-func repoRoot() (string, error) {
+// RepoRoot finds the directory holding go.work (the repository).
+func RepoRoot() (string, error) {
 	dir, _ := os.Getwd()
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
@@ -84,7 +84,7 @@ func repoRoot() (string, error) {
 
 // Build compiles the service binaries into dir.
 func Build(dir string) error {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return err
 	}
