@@ -10,6 +10,7 @@ package authn
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"simplemessenger/platform/cache"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-jose/go-jose/v4"
@@ -80,6 +83,12 @@ type Verifier struct {
 
 	results *prometheus.CounterVec // nil: not counted
 
+	// verified remembers tokens that verified, by their SHA-256, for a short time: a client sends the same
+	// token with every request, and checking its Ed25519 signature again each time is most of the cost of
+	// authenticating. A remembered token's expiry is still checked on every use.
+	verified *cache.Cache[[sha256.Size]byte, Claims]
+	now      func() time.Time
+
 	mu        sync.RWMutex
 	keys      map[string]ed25519.PublicKey
 	lastFetch time.Time
@@ -116,7 +125,8 @@ func NewVerifier(jwksURL string, client *http.Client, opts ...Option) *Verifier 
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
 	}
-	v := &Verifier{jwksURL: jwksURL, client: client, keys: map[string]ed25519.PublicKey{}}
+	verified, _ := cache.New[[sha256.Size]byte, Claims](VerifiedTTL, VerifiedSize)
+	v := &Verifier{jwksURL: jwksURL, client: client, keys: map[string]ed25519.PublicKey{}, verified: verified, now: time.Now}
 	for _, o := range opts {
 		if err := o(v); err != nil {
 			panic(err)
@@ -148,10 +158,39 @@ func Result(err error) string {
 	return ResultUnavailable
 }
 
+// VerifiedTTL and VerifiedSize bound the memory of verified tokens: a key withdrawn from the JWKS stops
+// being accepted for tokens already seen at most VerifiedTTL later (tokens themselves live 15 minutes).
+const (
+	VerifiedTTL  = time.Minute
+	VerifiedSize = 50_000
+)
+
+// leeway is the clock skew allowed on exp, nbf and iat.
+const leeway = 5 * time.Second
+
 func (v *Verifier) verify(ctx context.Context, raw string) (*Claims, error) {
 	if raw == "" {
 		return nil, ErrMissingToken
 	}
+	sum := sha256.Sum256([]byte(raw))
+	now := v.now()
+	if c, ok := v.verified.Get(sum, now); ok {
+		if c.ExpiresAt != nil && now.After(c.ExpiresAt.Add(leeway)) {
+			v.verified.Invalidate(sum)
+			return nil, fmt.Errorf("%w: token is expired", ErrInvalidToken)
+		}
+		return &c, nil
+	}
+	epoch := v.verified.Begin()
+	claims, err := v.check(ctx, raw)
+	if err == nil {
+		v.verified.Put(sum, *claims, epoch, now)
+	}
+	return claims, err
+}
+
+// check verifies raw's signature and claims.
+func (v *Verifier) check(ctx context.Context, raw string) (*Claims, error) {
 	claims := &Claims{}
 	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != TokenType {
@@ -168,7 +207,7 @@ func (v *Verifier) verify(ctx context.Context, raw string) (*Claims, error) {
 		jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(5*time.Second),
+		jwt.WithLeeway(leeway),
 	)
 	if errors.Is(err, errKeysUnavailable) {
 		return nil, fmt.Errorf("authn: cannot check the token: %w", err)

@@ -226,3 +226,29 @@ func counterValue(t *testing.T, m *metrics.Metrics, name, label, value string) f
 	t.Fatalf("no %s{%s=%q}", name, label, value)
 	return 0
 }
+
+// A token that verified is remembered for a while (its signature is not checked again), but never past its
+// expiry.
+func TestAVerifiedTokenIsRememberedUntilItExpires(t *testing.T) {
+	iss := authntest.New(t)
+	v := iss.Verifier()
+	now := time.Now()
+	authn.SetClock(v, func() time.Time { return now })
+	tok := iss.Token(t, "u1", "s1")
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	authn.ForgetKeys(v) // without the cache, the next check would need the key set again (and refetches are rate-limited)
+	c, err := v.Verify(context.Background(), tok)
+	if err != nil || c.UserID() != "u1" || c.SessionID != "s1" {
+		t.Fatalf("the same token again: %+v, %v", c, err)
+	}
+	authn.SetClock(v, func() time.Time { return now.Add(16 * time.Minute) })
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, authn.ErrInvalidToken) {
+		t.Fatalf("a remembered token past its expiry: %v, want invalid", err)
+	}
+	// Another token is checked for real: with no key known, it does not verify.
+	if _, err := v.Verify(context.Background(), iss.Token(t, "u2", "s2")); err == nil {
+		t.Fatal("a token never seen verified without a key")
+	}
+}

@@ -718,3 +718,32 @@ func TestRelayBatchCutByALostConnectionIsPublishedAfterReconnecting(t *testing.T
 		return true
 	})
 }
+
+// Several events enqueued in one call are one statement: all or none, in the order given.
+func TestEnqueueOfSeveralEventsKeepsTheirOrder(t *testing.T) {
+	t.Parallel()
+	db, _ := mysqltest.New(t, nil)
+	ctx := context.Background()
+	a, b := newEvent(t, "test.a", nil), newEvent(t, "test.b", nil)
+	push, err := broker.NewPush("test", "user-1", "test.frame", map[string]int{"n": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mysqlx.InTx(ctx, db, func(tx *sql.Tx) error { return broker.Enqueue(ctx, tx, a, push, b) }); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range brokertest.Outbox(t, db) {
+		got = append(got, o.Event.ID)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]string{a.ID, push.ID, b.ID}) {
+		t.Fatalf("outbox %v, want %v", got, []string{a.ID, push.ID, b.ID})
+	}
+	// A bad event fails the whole call: nothing of it is written.
+	bad := newEvent(t, "test.c", nil)
+	bad.ID = ""
+	err = mysqlx.InTx(ctx, db, func(tx *sql.Tx) error { return broker.Enqueue(ctx, tx, newEvent(t, "test.d", nil), bad) })
+	if err == nil || len(brokertest.Outbox(t, db)) != 3 {
+		t.Fatalf("a call with an invalid event: err %v, outbox %d rows, want an error and 3 rows", err, len(brokertest.Outbox(t, db)))
+	}
+}

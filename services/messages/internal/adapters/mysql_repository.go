@@ -144,9 +144,9 @@ func (r *MySQLRepository) Send(ctx context.Context, m domain.Message, events app
 	return stored, true, nil
 }
 
-// upsertState moves a participant's side of the chat to the new last message and adds to its unread count
-// (1 for the recipient, 0 for the sender).
-const upsertState = `INSERT INTO chat_states (user_id, peer_id, chat_id, last_message_id, unread_count) VALUES (?, ?, ?, ?, ?)
+// upsertStates moves both participants' sides of the chat to the new last message and adds to their unread
+// counts (0 for the sender's row, first, then 1 for the recipient's), in one statement.
+const upsertStates = `INSERT INTO chat_states (user_id, peer_id, chat_id, last_message_id, unread_count) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)
 	ON DUPLICATE KEY UPDATE last_message_id = VALUES(last_message_id), unread_count = unread_count + VALUES(unread_count)`
 
 func (r *MySQLRepository) send(ctx context.Context, m domain.Message, events app.EventsFunc) (domain.Message, error) {
@@ -170,22 +170,15 @@ func (r *MySQLRepository) send(ctx context.Context, m domain.Message, events app
 		if m.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, upsertState, m.SenderID, m.RecipientID, chatID, m.ID, 0); err != nil {
-			return fmt.Errorf("sender's chat state: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, upsertState, m.RecipientID, m.SenderID, chatID, m.ID, 1); err != nil {
-			return fmt.Errorf("recipient's chat state: %w", err)
+		if _, err := tx.ExecContext(ctx, upsertStates, m.SenderID, m.RecipientID, chatID, m.ID, 0,
+			m.RecipientID, m.SenderID, chatID, m.ID, 1); err != nil {
+			return fmt.Errorf("chat states: %w", err)
 		}
 		evs, err := events(m)
 		if err != nil {
 			return fmt.Errorf("build events: %w", err)
 		}
-		for _, ev := range evs {
-			if err := broker.Enqueue(ctx, tx, ev); err != nil {
-				return err
-			}
-		}
-		return nil
+		return broker.Enqueue(ctx, tx, evs...)
 	})
 	return m, err
 }

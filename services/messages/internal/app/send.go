@@ -26,22 +26,21 @@ func (a *Application) Send(ctx context.Context, cmd SendCommand) (msg Message, c
 	if err != nil {
 		return Message{}, false, err
 	}
-	// A retry of a stored message is answered from the store without asking friends again: the message was
-	// allowed when it was sent, and every retry must get the same answer. This read only saves the call; the
-	// unique key in Send is what makes a concurrent retry impossible to store twice.
-	if m.ClientMessageID != "" {
-		first, err := a.repo.MessageByClientID(ctx, m.SenderID, m.ClientMessageID)
-		if err == nil {
-			return NewMessage(first), false, nil
-		}
-		if !errors.Is(err, ErrMessageNotFound) {
-			return Message{}, false, err
-		}
-	}
 	if !domain.ValidUserID(m.RecipientID) {
 		return Message{}, false, ErrUserNotFound
 	}
+	// A retry of a stored message gets that message, whatever friends says now: it was allowed when it was
+	// sent, and every retry must get the same answer. A first send (the common case) pays no read for this:
+	// the store is looked at only when friends refuses or cannot answer; when friends allows, the unique key
+	// in repo.Send finds the retry, and no concurrent retry can be stored twice.
 	friends, err := a.friends.AreFriends(ctx, m.SenderID, m.RecipientID)
+	if err != nil || !friends {
+		if first, ok, lookErr := a.storedRetry(ctx, m); lookErr != nil {
+			return Message{}, false, lookErr
+		} else if ok {
+			return first, false, nil
+		}
+	}
 	if err != nil {
 		return Message{}, false, fmt.Errorf("%w: friends: %v", ErrUnavailable, err)
 	}
@@ -56,6 +55,21 @@ func (a *Application) Send(ctx context.Context, cmd SendCommand) (msg Message, c
 		a.relay.Notify()
 	}
 	return NewMessage(stored), created, nil
+}
+
+// storedRetry returns the message the sender already stored under m's client message id, if any.
+func (a *Application) storedRetry(ctx context.Context, m domain.Message) (Message, bool, error) {
+	if m.ClientMessageID == "" {
+		return Message{}, false, nil
+	}
+	first, err := a.repo.MessageByClientID(ctx, m.SenderID, m.ClientMessageID)
+	if errors.Is(err, ErrMessageNotFound) {
+		return Message{}, false, nil
+	}
+	if err != nil {
+		return Message{}, false, err
+	}
+	return NewMessage(first), true, nil
 }
 
 // notFriends tells why a message to a non-friend is refused: nobody is there (404), or somebody who is not a
