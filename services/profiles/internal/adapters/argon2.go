@@ -30,11 +30,11 @@ type Argon2Hasher struct {
 
 var _ app.PasswordHasher = (*Argon2Hasher)(nil)
 
-// NewArgon2Hasher hashes with params, at most concurrency at a time (≤ 0: 2×GOMAXPROCS), and registers its
-// metrics on reg (may be nil).
+// NewArgon2Hasher hashes with params, at most concurrency at a time (≤ 0: GOMAXPROCS: a hash is pure CPU, so
+// more at once only adds their memory, not speed), and registers its metrics on reg (may be nil).
 func NewArgon2Hasher(params argon2id.Params, concurrency int, reg prometheus.Registerer) (*Argon2Hasher, error) {
 	if concurrency <= 0 {
-		concurrency = 2 * runtime.GOMAXPROCS(0)
+		concurrency = runtime.GOMAXPROCS(0)
 	}
 	h := &Argon2Hasher{
 		params: params,
