@@ -88,14 +88,20 @@ func (a *App) isLongLived(route string) bool { return a.longLived[route] }
 // Call it before serving.
 func (a *App) SetHandlerTimeout(d time.Duration) { a.handlerTimeout.Store(int64(d)) }
 
-// deadline puts the handler timeout on the request's context (not on long-lived routes): database calls and
-// calls to other services made with it are cancelled when it passes, and apierr answers 503.
+// deadline puts the handler timeout on the request's context (not on long-lived routes; on routes with their
+// own body limit, plus the read timeout): database calls and calls to other services made with it are
+// cancelled when it passes, and apierr answers 503.
 func (a *App) deadline() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		d := time.Duration(a.handlerTimeout.Load())
 		if d <= 0 || a.isLongLived(c.FullPath()) {
 			c.Next()
 			return
+		}
+		if _, large := a.bodyLimits[c.FullPath()]; large {
+			// A route that takes a large body (avatars) reads it in the handler: a slow client's upload may
+			// take up to the read timeout, and only the work after it is bounded by the handler timeout.
+			d += a.cfg.ReadTimeout
 		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
 		defer cancel()

@@ -286,6 +286,15 @@ func TestHandlerTimeoutAnswers503AndSparesLongLivedRoutes(t *testing.T) {
 		c.String(200, "no deadline")
 	})
 	app.LongLived("/stream")
+	app.Router.PUT("/upload", func(c *gin.Context) {
+		dl, ok := c.Request.Context().Deadline()
+		if left := time.Until(dl); !ok || left < 4*time.Second {
+			c.String(500, "deadline in %v: an upload route must get the read timeout on top", left)
+			return
+		}
+		c.String(200, "room to read")
+	})
+	app.SetBodyLimit("/upload", 1<<20)
 	base, _ := servertest.Serve(t, app)
 
 	start := time.Now()
@@ -309,6 +318,17 @@ func TestHandlerTimeoutAnswers503AndSparesLongLivedRoutes(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 {
 		t.Fatalf("long-lived route: %d %s", res.StatusCode, body)
+	}
+
+	req, _ := http.NewRequest("PUT", base+"/upload", strings.NewReader("x"))
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("upload route: %d %s", res.StatusCode, body)
 	}
 
 	app.SetHandlerTimeout(0)
