@@ -162,28 +162,6 @@ func pendingOutbox(t *testing.T, svc string) int {
 	return n
 }
 
-// relaunch starts a killed process again with its last environment without waiting for it to be ready (its
-// dependencies may still be down); waitRelaunched waits.
-func (s *Stack) relaunch(name string) error {
-	s.mu.Lock()
-	spec, ok := s.specs[name]
-	s.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("no process %q was started", name)
-	}
-	return s.startAppend(name, spec.svc, spec.addr, spec.admin, spec.extra...)
-}
-
-func (s *Stack) waitRelaunched(name string, within time.Duration) error {
-	s.mu.Lock()
-	spec := s.specs[name]
-	s.mu.Unlock()
-	if err := waitReady(spec.admin, within); err != nil {
-		return fmt.Errorf("%s not ready after restart: %v\n%s", name, err, tail(s.Logs(name), 30))
-	}
-	return s.alive(name)
-}
-
 // linkFault is a fault on one link of svc: setup routes svc through its fault links (before the load starts),
 // inject applies the toxic for cfg.down and removes it.
 func linkFault(name, svc, which, typ, stream, attrs string) chaosFault {

@@ -246,18 +246,33 @@ func (s *Stack) Kill(name string, sig syscall.Signal) error {
 // environment, and waits until it is ready. The previous run's log is kept as <name>.previous.log.
 func (s *Stack) Restart(name string, within time.Duration) error {
 	s.mu.Lock()
-	spec, ok := s.specs[name]
 	running := s.procs[name] != nil
+	s.mu.Unlock()
+	if running {
+		return fmt.Errorf("%s is still running", name)
+	}
+	if err := s.relaunch(name); err != nil {
+		return err
+	}
+	return s.waitRelaunched(name, within)
+}
+
+// relaunch starts a killed process again with its last environment without waiting for it to be ready (its
+// dependencies may still be down); waitRelaunched waits.
+func (s *Stack) relaunch(name string) error {
+	s.mu.Lock()
+	spec, ok := s.specs[name]
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("no process %q was started", name)
 	}
-	if running {
-		return fmt.Errorf("%s is still running", name)
-	}
-	if err := s.startAppend(name, spec.svc, spec.addr, spec.admin, spec.extra...); err != nil {
-		return err
-	}
+	return s.startAppend(name, spec.svc, spec.addr, spec.admin, spec.extra...)
+}
+
+func (s *Stack) waitRelaunched(name string, within time.Duration) error {
+	s.mu.Lock()
+	spec := s.specs[name]
+	s.mu.Unlock()
 	if err := waitReady(spec.admin, within); err != nil {
 		return fmt.Errorf("%s not ready after restart: %v", name, err)
 	}

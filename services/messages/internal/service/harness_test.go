@@ -109,7 +109,6 @@ func pairOf(a, b string) [2]string {
 type harness struct {
 	t      *testing.T
 	api    string
-	admin  string
 	db     *sql.DB
 	broker broker.Config
 	conn   *broker.Conn // the test's own: listens to pushes, plays the gateway
@@ -148,7 +147,7 @@ func start(t *testing.T) *harness {
 	servertest.WaitReady(t, admin, 15*time.Second)
 	conn := broker.Dial(brokerCfg, nil, nil)
 	t.Cleanup(func() { conn.Close() })
-	return &harness{t: t, api: api, admin: admin, db: db, broker: brokerCfg, conn: conn, iss: iss, n: n}
+	return &harness{t: t, api: api, db: db, broker: brokerCfg, conn: conn, iss: iss, n: n}
 }
 
 // member is a user profiles knows, with an access token.
