@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -333,4 +334,34 @@ func (e *env) waitReadyAt(adminURL string) {
 	e.adminURL = adminURL
 	defer func() { e.adminURL = saved }()
 	e.waitReady()
+}
+
+// An idle socket costs the gateway one goroutine, its reader: the upgrade's handler returns once the socket
+// runs, a writer runs only while frames wait and a ping's goroutine only while it waits for its pong. (Three
+// goroutines per socket, with the handler's deep stack, made an idle socket cost some 50 KiB; the figure is in
+// docs/performance.md.)
+func TestAnIdleSocketCostsTheGatewayOneGoroutine(t *testing.T) {
+	e := newEnv(t).start()
+	e.waitReady()
+	const n = 40
+	before := runtime.NumGoroutine()
+	for range n {
+		_, _, tok := e.newUser()
+		conn, res, err := dialWS(t, e.url, "", http.Header{"Authorization": {"Bearer " + tok}}, nil)
+		if err != nil {
+			t.Fatalf("dial: %v %v", err, res)
+		}
+		t.Cleanup(func() { _ = conn.CloseNow() })
+	}
+	eventually(t, 5*time.Second, "every socket registered", func() bool {
+		return metric(t, e.adminURL, "gateway_websocket_connections", "") == n
+	})
+	// The test's own client sockets add no goroutine while nobody reads them, so the whole delta is the
+	// gateway's. Some slack for the HTTP transport's idle connections of the test's requests.
+	var perSocket float64
+	eventually(t, 5*time.Second, "at most one goroutine per idle socket", func() bool {
+		perSocket = float64(runtime.NumGoroutine()-before) / n
+		return perSocket <= 1.25
+	})
+	t.Logf("goroutines per idle socket: %.2f", perSocket)
 }
