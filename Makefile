@@ -75,6 +75,19 @@ bench: ## benchmark (issue #7) on its own stack: send throughput, push latency, 
 security: ## security tests: object-level authorization, forged tokens, rate limits, hostile input, secrets in logs (own stack, ~20 s)
 	go test $(GO_TEST_FLAGS) -run 'TestSecurity' ./e2e/
 
+# --- the command-line client (clients/msgr; README "Command-line client (msgr)") ---
+# Its tests are part of test-unit (every module of go.work): unit tests, and the real binary against a stack of
+# its own started by the end-to-end harness (own databases and exchange), so they run in parallel with the rest.
+.PHONY: msgr test-msgr demo
+msgr: ## build the command-line client into bin/msgr
+	go build -o bin/msgr ./clients/msgr/cmd/msgr
+
+test-msgr: ## the msgr tests alone (unit, and the binary against its own stack); also part of test-unit
+	go test $(GO_TEST_FLAGS) ./clients/msgr/...
+
+demo: ## after make up: a scripted two-user conversation with msgr (new users every run) showing the login push
+	@bash scripts/demo.sh
+
 observe: ## run Prometheus on 127.0.0.1:9090 scraping the local services, with the alerting rules (make up first)
 	@bash scripts/observe.sh
 
