@@ -32,11 +32,18 @@ func (b *bench) historyReads(ctx context.Context) error {
 	var sums []summary
 	for run := 1; run <= b.s.Runs; run++ {
 		logf("history reads c=%d run %d", b.s.HistoryConc, run)
+		var profiles func()
+		if b.s.Pprof && run == 1 {
+			profiles = b.profile(ctx, fmt.Sprintf("history-c%d", b.s.HistoryConc))
+		}
 		sum := closedLoop(ctx, b.s.HistoryConc, b.s.Warmup, b.s.Duration, func(ctx context.Context, w int) error {
 			p := b.pairs[w%n]
 			_, err := b.c.history(ctx, p[0], p[1].id, 50)
 			return err
 		})
+		if profiles != nil {
+			profiles()
+		}
 		logf("  %.0f reads/s, p50 %.1f ms, p99 %.1f ms, %d errors %s", sum.PerSecond, sum.P50ms, sum.P99ms, sum.Errors, sum.FirstErr)
 		sums = append(sums, sum)
 		rate.Runs = append(rate.Runs, sum.PerSecond)

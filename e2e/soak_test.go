@@ -57,7 +57,7 @@ const (
 	soakGoroutineSlack = 10
 	// Open fds: a file or connection opened by background work at that moment. Measured: 0 to +1.
 	soakFDSlack = 5
-	// Server-side MySQL connections per database: the pool keeps up to MYSQL_MAX_IDLE_CONNS (10) idle ones
+	// Server-side MySQL connections per database: the pool keeps up to MYSQL_MAX_IDLE_CONNS (20) idle ones
 	// for MYSQL_CONN_MAX_IDLE_TIME (1 m), so a few more than the baseline can still be idle after the run.
 	soakMySQLSlack = 4
 	// Pool connections in use (go_sql_in_use_connections): background work (the relay's advisory-lock

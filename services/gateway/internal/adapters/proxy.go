@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,9 +77,25 @@ func NewProxy(cfg ProxyConfig) *Proxy {
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   p.handleError,
 		ErrorLog:       slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+		BufferPool:     copyBuffers,
 	}
 	return p
 }
+
+// copyBuffers lends ReverseProxy the buffers it copies response bodies through, which it would otherwise
+// allocate (32 KiB) for every request.
+var copyBuffers = &bufferPool{}
+
+type bufferPool struct{ pool sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.pool.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 
 // ServeHTTP forwards r within the upstream timeout.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {

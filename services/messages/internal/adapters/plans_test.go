@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"simplemessenger/platform/mysqlx/mysqltest"
+
+	"simplemessenger/services/messages/internal/domain"
 )
 
 // seed fills the tables the fast way (multi-row INSERTs, no transactions per message): users chats with
@@ -91,18 +93,26 @@ func TestQueryPlansUseTheirIndexes(t *testing.T) {
 		t.Fatalf("unread start: %d %d %v", from, total, err)
 	}
 
+	// History finds the chat by its pair: the two users, in their order as the chats table keeps them.
+	k := domain.NewChatKey(me, peer)
+	// The pair is one row of chats_pair, looked up once (const) before messages are read.
+	pair := mysqltest.PlanRow{Key: "chats_pair", Type: "const"}
+	page := mysqltest.PlanRow{Key: "messages_chat", Type: "range"}
+
 	cases := []struct {
 		name  string
 		query string
 		args  []any
 		want  map[string]mysqltest.PlanRow // by table; Type "" means any that is not a scan
 	}{
-		{"history, newest first", historyOlder, []any{chatID, int64(math.MaxInt64), 51},
-			map[string]mysqltest.PlanRow{"m": {Key: "messages_chat", Type: "range"}}},
-		{"history, before a cursor", historyOlder, []any{chatID, middle, 51},
-			map[string]mysqltest.PlanRow{"m": {Key: "messages_chat", Type: "range"}}},
-		{"history, catching up", historyNewer, []any{chatID, middle, 51},
-			map[string]mysqltest.PlanRow{"m": {Key: "messages_chat", Type: "range"}}},
+		{"history, newest first", historyOlder, []any{k.Low, k.High, int64(math.MaxInt64), 51},
+			map[string]mysqltest.PlanRow{"c": pair, "m": page}},
+		{"history, before a cursor", historyOlder, []any{k.Low, k.High, middle, 51},
+			map[string]mysqltest.PlanRow{"c": pair, "m": page}},
+		{"history, catching up", historyNewer, []any{k.Low, k.High, middle, 51},
+			map[string]mysqltest.PlanRow{"c": pair, "m": page}},
+		{"history, is there a chat (empty pages only)", chatExists, []any{k.Low, k.High},
+			map[string]mysqltest.PlanRow{"chats": pair}},
 		{"chat list", chatList, []any{me, int64(math.MaxInt64), 51},
 			map[string]mysqltest.PlanRow{"s": {Key: "chat_states_recent", Type: "range"}, "m": {Key: "PRIMARY", Type: "eq_ref"}}},
 		{"unread: where to start and the total", unreadStart, []any{me},
@@ -141,7 +151,8 @@ func TestQueryPlansUseTheirIndexes(t *testing.T) {
 		args        []any
 		most        float64
 	}{
-		{"history page of 10 in a chat of 100", "m", historyOlder, []any{chatID, int64(math.MaxInt64), 11}, 11},
+		{"history page of 10 in a chat of 100", "m", historyOlder, []any{k.Low, k.High, int64(math.MaxInt64), 11}, 11},
+		{"history page of 10 after a cursor", "m", historyNewer, []any{k.Low, k.High, middle, 11}, 11},
 		{"chat list page of 5 out of 20 chats", "s", chatList, []any{me, int64(math.MaxInt64), 6}, 6},
 		{"3 oldest unread", "m", unreadList, []any{me, from, 3}, 3 + 2*40},
 	} {

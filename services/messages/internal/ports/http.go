@@ -14,6 +14,7 @@ import (
 
 	"simplemessenger/platform/apierr"
 	"simplemessenger/platform/authn"
+	"simplemessenger/platform/jsonx"
 	"simplemessenger/platform/server"
 
 	"simplemessenger/services/messages/internal/app"
@@ -67,11 +68,9 @@ type olderPage[T any] struct {
 	NextBefore *string `json:"next_before"`
 }
 
-type newerPage[T any] struct {
-	Items     []T     `json:"items"`
-	NextAfter *string `json:"next_after"`
-}
-
+// history answers a page as json.Marshal would write olderPage of the messages (or, for after=, the same with
+// next_after for a cursor), but written by appendPage: pages are the most frequent answer of the service, and encoding/json's reflection over 50
+// messages was a tenth of its CPU.
 func (s *HTTPServer) history(c *gin.Context) {
 	q := pageQuery(c)
 	items, next, err := s.app.History(c.Request.Context(), caller(c), c.Param("user_id"), q)
@@ -79,11 +78,31 @@ func (s *HTTPServer) history(c *gin.Context) {
 		respond(c, err)
 		return
 	}
+	cursor := "next_before"
 	if q.After != nil {
-		c.JSON(http.StatusOK, newerPage[app.Message]{Items: items, NextAfter: idString(next)})
-		return
+		cursor = "next_after"
 	}
-	c.JSON(http.StatusOK, olderPage[app.Message]{Items: items, NextBefore: idString(next)})
+	server.WriteJSON(c, http.StatusOK, func(b []byte) []byte { return appendPage(b, items, cursor, next) })
+}
+
+// appendPage appends {"items":[…],"<cursor>":"id"|null}.
+func appendPage(b []byte, items []app.Message, cursor string, next *int64) []byte {
+	b = append(b, `{"items":[`...)
+	for i, m := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = m.AppendJSON(b)
+	}
+	b = append(b, `],"`...)
+	b = append(b, cursor...)
+	b = append(b, `":`...)
+	if next == nil {
+		b = append(b, "null"...)
+	} else {
+		b = jsonx.AppendInt64String(b, *next)
+	}
+	return append(b, '}')
 }
 
 func (s *HTTPServer) chats(c *gin.Context) {
