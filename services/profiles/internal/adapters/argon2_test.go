@@ -3,18 +3,22 @@ package adapters
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 var cheap = argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 func TestArgon2HashesWithOWASPParameters(t *testing.T) {
 	t.Parallel()
-	h, err := NewArgon2Hasher(OWASPParams, 0, nil)
+	h, err := NewArgon2Hasher(OWASPParams, HasherLimits{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +38,7 @@ func TestArgon2HashesWithOWASPParameters(t *testing.T) {
 func TestArgon2CompareAndTheDummyHash(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	h, err := NewArgon2Hasher(cheap, 2, nil)
+	h, err := NewArgon2Hasher(cheap, HasherLimits{Concurrency: 2}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +60,7 @@ func TestArgon2CompareAndTheDummyHash(t *testing.T) {
 
 func TestArgon2WaitsForAFreeSlot(t *testing.T) {
 	t.Parallel()
-	h, err := NewArgon2Hasher(cheap, 1, nil)
+	h, err := NewArgon2Hasher(cheap, HasherLimits{Concurrency: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,5 +73,106 @@ func TestArgon2WaitsForAFreeSlot(t *testing.T) {
 	<-h.sem
 	if _, err := h.Hash(context.Background(), "password1"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitFor waits until cond holds; the deadline only keeps a broken hasher from hanging the test.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestArgon2RunsAtMostConcurrencyHashesAtOnce(t *testing.T) {
+	t.Parallel()
+	const concurrency, callers = 2, 8
+	h, err := NewArgon2Hasher(cheap, HasherLimits{Concurrency: concurrency}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inside, most atomic.Int32
+	gate := make(chan struct{})
+	hold := func() {
+		n := inside.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-gate
+		inside.Add(-1)
+	}
+	h.createHash = func(string, *argon2id.Params) (string, error) { hold(); return "hash", nil }
+	h.compareHash = func(string, string) (bool, error) { hold(); return true, nil }
+
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			if i%2 == 0 {
+				_, _ = h.Hash(context.Background(), "password1")
+			} else {
+				_, _ = h.Compare(context.Background(), "password1", "stored")
+			}
+		})
+	}
+	// Every caller is either hashing or waiting for a slot: 19 MiB each would be taken now if they all ran.
+	running, waiting := h.hashes.WithLabelValues("running"), h.hashes.WithLabelValues("waiting")
+	waitFor(t, "all callers to arrive", func() bool {
+		return testutil.ToFloat64(running)+testutil.ToFloat64(waiting) == callers
+	})
+	if got := inside.Load(); got != concurrency || testutil.ToFloat64(running) != concurrency {
+		t.Fatalf("%d hashes running at once (gauge %v), want %d", got, testutil.ToFloat64(running), concurrency)
+	}
+	close(gate)
+	wg.Wait()
+	if got := most.Load(); got != concurrency {
+		t.Errorf("at most %d hashes at once, want %d", got, concurrency)
+	}
+	if testutil.ToFloat64(running) != 0 || testutil.ToFloat64(waiting) != 0 {
+		t.Errorf("gauges after the burst: running %v waiting %v", testutil.ToFloat64(running), testutil.ToFloat64(waiting))
+	}
+}
+
+func TestArgon2GivesMemoryBackWhenHashingGoesIdle(t *testing.T) {
+	t.Parallel()
+	h, err := NewArgon2Hasher(cheap, HasherLimits{Concurrency: 2, ReleaseInterval: time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The dummy hash made at start is given back once the quiet period has passed.
+	waitFor(t, "the release after the dummy hash", func() bool { return testutil.ToFloat64(h.releases) == 1 })
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := h.Hash(ctx, "password1"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, "the release after the burst", func() bool { return testutil.ToFloat64(h.releases) >= 2 })
+}
+
+func TestArgon2ConcurrencyFitsTheMemoryLimit(t *testing.T) {
+	t.Parallel()
+	const mib = 1 << 20
+	for _, c := range []struct {
+		limit int64
+		cpus  int
+		want  int
+	}{
+		{math.MaxInt64, 4, 4}, // no GOMEMLIMIT: one per CPU
+		{57 * mib, 2, 1},      // the Helm charts' 90 % of 64 MiB: 2 × 19 MiB live leaves no room for garbage
+		{115 * mib, 2, 2},     // 90 % of 128 MiB
+		{115 * mib, 8, 2},     // more CPUs than fit
+		{8 * mib, 2, 1},       // always at least one
+		{1 << 40, 1, 1},       // never more than the CPUs
+	} {
+		if got := fittingConcurrency(c.limit, OWASPParams.Memory, c.cpus); got != c.want {
+			t.Errorf("limit %d MiB, %d CPUs: %d at once, want %d", c.limit/mib, c.cpus, got, c.want)
+		}
 	}
 }

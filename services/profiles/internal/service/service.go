@@ -40,6 +40,12 @@ type Config struct {
 	RegisterWindow        time.Duration `env:"REGISTER_WINDOW"`
 	// PurgeInterval is how often registration attempts that left the window are deleted (0: never).
 	PurgeInterval time.Duration `env:"PROFILES_PURGE_INTERVAL"`
+
+	// Password hashing: argon2id takes 19 MiB per hash, so this many run at once (0: one per CPU, but no more
+	// than fit in GOMEMLIMIT) and, once hashing has stopped, their memory is given back to the operating system
+	// at most once per interval (0: never).
+	PasswordHashConcurrency       int           `env:"PASSWORD_HASH_CONCURRENCY"`
+	PasswordMemoryReleaseInterval time.Duration `env:"PASSWORD_MEMORY_RELEASE_INTERVAL"`
 }
 
 // DefaultConfig is the local development setup.
@@ -53,6 +59,9 @@ func DefaultConfig() Config {
 		RegisterMaxPerAddress: domain.DefaultRegistrationsPerAddress,
 		RegisterWindow:        domain.DefaultRegistrationWindow,
 		PurgeInterval:         10 * time.Minute,
+
+		PasswordHashConcurrency:       adapters.DefaultHasherLimits.Concurrency,
+		PasswordMemoryReleaseInterval: adapters.DefaultHasherLimits.ReleaseInterval,
 	}
 }
 
@@ -64,6 +73,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("REGISTER_WINDOW must be positive")
 	case c.PurgeInterval < 0:
 		return fmt.Errorf("PROFILES_PURGE_INTERVAL must not be negative")
+	case c.PasswordHashConcurrency < 0:
+		return fmt.Errorf("PASSWORD_HASH_CONCURRENCY must not be negative")
+	case c.PasswordMemoryReleaseInterval < 0:
+		return fmt.Errorf("PASSWORD_MEMORY_RELEASE_INTERVAL must not be negative")
 	}
 	return nil
 }
@@ -95,7 +108,9 @@ func Build(ctx context.Context, cfg Config, opts ...Option) (*server.App, error)
 		}
 		relay := bootstrap.Outbox(a, db, bootstrap.Broker(a, cfg.Broker))
 
-		hasher, err := adapters.NewArgon2Hasher(o.hashParams, 0, a.Metrics.Registerer)
+		hasher, err := adapters.NewArgon2Hasher(o.hashParams, adapters.HasherLimits{
+			Concurrency: cfg.PasswordHashConcurrency, ReleaseInterval: cfg.PasswordMemoryReleaseInterval,
+		}, a.Metrics.Registerer)
 		if err != nil {
 			return fmt.Errorf("password hasher: %w", err)
 		}
