@@ -35,6 +35,9 @@ vet: ## go vet and gofmt check over every module
 	@go vet $(PACKAGES)
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# make test and make test-browser need Chromium for the web client's browser test: deps installs it for them.
+test test-browser: export DEPS_BROWSER := 1
+
 test: deps vet lint vulncheck test-rules test-k8s test-unit test-faults ## every test: staticcheck, govulncheck, unit, repository, component, end-to-end, security, fault, rule and Kubernetes-manifest tests
 
 test-unit: ## all tests that can run in parallel (real MariaDB and RabbitMQ, each test isolated)
@@ -70,6 +73,10 @@ BENCH_FLAGS ?=
 .PHONY: bench
 bench: ## benchmark (issue #7) on its own stack: send throughput, push latency, history, entering, DB floor, memory, growth to 10M rows; table + JSON in .bench/ (BENCH_FLAGS, e.g. -duration 3s -growth 10k,100k -only throughput)
 	go run ./bench $(BENCH_FLAGS)
+
+.PHONY: test-browser
+test-browser: deps ## the web client in two headless Chromium browsers (chromedp) against its own stack; also part of test-unit
+	go test $(GO_TEST_FLAGS) -v -run 'TestBrowser' ./e2e/
 
 .PHONY: security
 security: ## security tests: object-level authorization, forged tokens, rate limits, hostile input, secrets in logs (own stack, ~20 s)

@@ -66,4 +66,16 @@ if ! port_open "$amqp_host" "$amqp_port"; then
 	wait_port "$amqp_host" "$amqp_port" RabbitMQ 90
 	is_local "$amqp_host" && { rabbitmqctl -q await_startup >/dev/null 2>&1 || true; }
 fi
+# Chromium, for the web client's browser tests (e2e/browser_test.go, driven by chromedp), only when asked for
+# (DEPS_BROWSER=1: make test and make test-browser; make up does not need a browser). Debian's package, installed
+# like the servers above when running as root with apt; otherwise only a warning (the browser test then fails
+# and says how to get it). SKIP_BROWSER=1 skips both the install and the browser tests.
+if [ "${DEPS_BROWSER:-}" = 1 ] && [ "${SKIP_BROWSER:-}" != 1 ] && ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		install_pkg chromium
+	else
+		log "chromium is not installed: the browser tests need it (Debian/Ubuntu: apt-get install chromium), or set SKIP_BROWSER=1"
+	fi
+fi
+
 log "MariaDB at $mysql_host:$mysql_port and RabbitMQ at $amqp_host:$amqp_port are up"

@@ -19,6 +19,7 @@ import (
 	"simplemessenger/platform/server"
 
 	"simplemessenger/services/gateway/internal/domain"
+	"simplemessenger/services/gateway/web"
 )
 
 // RevocationChecker tells whether a session's tokens must be refused.
@@ -42,6 +43,8 @@ type HTTP struct {
 	Metrics        *Metrics
 	// WebSocket, when set, serves the push connection at domain.WebSocketPath.
 	WebSocket *WebSocket
+	// Web, when set, serves the browser client at "/" and its files under "/assets/".
+	Web *web.Site
 }
 
 // Register puts routes on the app's router, each with its own chain: client address and per-address limit
@@ -79,7 +82,23 @@ func (h *HTTP) Register(a *server.App, routes []domain.Route) error {
 		r.GET(domain.WebSocketPath, ws.traceConnect, ws.checkOrigin, ws.authenticate(h.Verifier), h.refuseRevoked,
 			h.limitUser, requireUpgrade, ws.serve)
 	}
+	if h.Web != nil {
+		// Only "/" and "/assets/*": every other path, /api/v1 included, keeps the contract's 404/405 answers.
+		for _, m := range []string{http.MethodGet, http.MethodHead} {
+			r.Handle(m, web.PagePath, h.serveWeb)
+			r.Handle(m, web.AssetsPrefix+"*file", h.serveWeb)
+		}
+	}
 	return nil
+}
+
+func (h *HTTP) serveWeb(c *gin.Context) {
+	f, ok := h.Web.Find(c.Request.URL.Path)
+	if !ok {
+		apierr.Write(c, apierr.NotFound("not_found", "no such route"))
+		return
+	}
+	web.Serve(c.Writer, c.Request, f)
 }
 
 type clientAddressKey struct{}

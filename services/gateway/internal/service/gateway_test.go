@@ -168,7 +168,9 @@ func TestUnknownRoutesAre404AndWrongMethods405AtTheGateway(t *testing.T) {
 	_, _, tok := e.newUser()
 	for _, path := range []string{
 		"/api/v1/nothing", "/api/v2/users", "/internal/v1/revoked-sessions", "/internal/v1/users/u1",
-		"/.well-known/jwks.json", "/metrics", "/healthz", "/readyz", "/api/v1/users/me/", "/",
+		"/.well-known/jwks.json", "/metrics", "/healthz", "/readyz", "/api/v1/users/me/", "/api/v1/", "/api/v1",
+		// The web client is served at "/" and "/assets/" only (see web_test.go): nothing else is a page.
+		"/index.html", "/assets/", "/assets/nothing.js", "/assets/index.html", "/favicon.ico",
 	} {
 		wantError(t, e.do("GET", path, nil, bearer(tok)), http.StatusNotFound, "not_found")
 	}

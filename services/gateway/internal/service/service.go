@@ -19,6 +19,7 @@ import (
 	"simplemessenger/services/gateway/internal/app"
 	"simplemessenger/services/gateway/internal/domain"
 	"simplemessenger/services/gateway/internal/ports"
+	"simplemessenger/services/gateway/web"
 )
 
 // Name is the service name in logs, metrics and traces.
@@ -51,6 +52,10 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 	origins, err := domain.NewOriginPolicy(cfg.AllowedOrigins)
 	if err != nil {
 		return nil, fmt.Errorf("ALLOWED_ORIGINS: %w", err)
+	}
+	site, err := web.New()
+	if err != nil {
+		return nil, err
 	}
 	if cfg.WSPingInterval <= 0 || cfg.WSPongTimeout <= 0 || cfg.WSWriteTimeout <= 0 || cfg.WSSendBuffer < 1 {
 		return nil, fmt.Errorf("WS_PING_INTERVAL, WS_PONG_TIMEOUT, WS_WRITE_TIMEOUT and WS_SEND_BUFFER must be positive")
@@ -153,6 +158,7 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 				Metrics:      pushMetrics,
 				Log:          a.Log,
 			},
+			Web: site,
 		}
 		return h.Register(a, domain.Routes)
 	})

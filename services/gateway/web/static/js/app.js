@@ -1,0 +1,830 @@
+// SimpleMessenger in the browser: the screens and what the push connection changes on them.
+import { Api, ApiError } from './api.js';
+import { PushSocket } from './socket.js';
+import { $, h, say, cmpId, maxId, displayName, avatar, formatTime } from './dom.js';
+
+const PAGE = 30; // messages per history page (the contract allows up to 100)
+const AVATAR_MAX = 1 << 20;
+
+const api = new Api({ onSessionEnded: (reason) => sessionEnded(reason) });
+const socket = new PushSocket({
+  token: () => api.token(),
+  refresh: () => api.refresh(),
+  onFrame,
+  onOpen: onSocketOpen,
+  onStatus: setStatus,
+  onRevoked: () => {
+    api.clear();
+    sessionEnded('revoked');
+  },
+});
+
+let state = freshState();
+
+function freshState() {
+  return {
+    me: null,
+    avatarVersion: String(Date.now()),
+    chats: new Map(), // peer id -> {peer, last_message, unread_count}
+    readMarks: new Map(), // peer id -> the newest of my messages the peer has read (message.read pushes)
+    friends: [], // GET /friends items
+    pendingCount: 0,
+    search: [],
+    view: 'chats',
+    chat: null, // the open chat, see openChat
+  };
+}
+
+// ---------------------------------------------------------------- screens
+
+const SECTIONS = ['welcome', 'chat', 'people', 'profile', 'sessions'];
+const FOCUS = { chats: 'chats-title', chat: 'message-input', people: 'people-title', profile: 'profile-title', sessions: 'sessions-title' };
+
+function show(view, { focus = true } = {}) {
+  if (view !== 'chat') state.chat = null;
+  state.view = view;
+  document.body.dataset.view = view;
+  const section = view === 'chats' ? 'welcome' : view;
+  for (const s of SECTIONS) $(`${s}-view`).hidden = s !== section;
+  for (const b of document.querySelectorAll('.nav button[data-view]')) {
+    const current = b.dataset.view === view || (view === 'chat' && b.dataset.view === 'chats');
+    if (current) b.setAttribute('aria-current', 'page');
+    else b.removeAttribute('aria-current');
+  }
+  if (focus) $(FOCUS[view])?.focus();
+}
+
+function showAuth(notice) {
+  document.body.dataset.view = 'auth';
+  $('app-view').hidden = true;
+  $('auth-view').hidden = false;
+  say('auth-notice', notice);
+  $('login-nickname').focus();
+}
+
+function setStatus(s) {
+  const el = $('conn-status');
+  el.dataset.state = s;
+  el.textContent = { connecting: 'Connecting…', online: 'Connected', reconnecting: 'Reconnecting…', offline: 'Offline' }[s] || s;
+}
+
+function announce(text) {
+  const el = $('announcer');
+  el.textContent = '';
+  setTimeout(() => {
+    el.textContent = text;
+  }, 50);
+}
+
+function badge(id, n) {
+  const el = $(id);
+  el.hidden = !n;
+  el.textContent = n ? String(n) : '';
+}
+
+function errorText(e) {
+  if (e instanceof ApiError) {
+    switch (e.code) {
+      case 'invalid_credentials':
+        return 'Wrong nickname or password.';
+      case 'nickname_taken':
+        return 'That nickname is taken.';
+      case 'not_friends':
+        return 'You can only write to friends.';
+      default:
+        return e.message + (e.retryAfter ? ` Try again in ${e.retryAfter} s.` : '');
+    }
+  }
+  if (e && e.name === 'SessionEnded') return 'Your session ended.';
+  return 'Cannot reach the server. Check your connection.';
+}
+
+async function busy(form, fn) {
+  const b = form.querySelector('button[type="submit"]');
+  if (b) b.disabled = true;
+  try {
+    await fn();
+  } finally {
+    if (b) b.disabled = false;
+  }
+}
+
+/** A random client_message_id (crypto.randomUUID needs a secure context; getRandomValues does not). */
+function newClientId() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+// ---------------------------------------------------------------- entering and leaving
+
+async function boot() {
+  if (api.hasStoredSession()) {
+    try {
+      await api.refresh();
+      await enterApp();
+      return;
+    } catch (e) {
+      if (e && e.name === 'SessionEnded') return; // sessionEnded showed the login screen
+      showAuth('Cannot reach the server right now. Log in again when it is back.');
+      return;
+    }
+  }
+  showAuth();
+}
+
+async function enterApp() {
+  state = freshState();
+  state.me = await api.me();
+  $('auth-view').hidden = true;
+  $('app-view').hidden = false;
+  for (const id of ['auth-notice', 'login-error', 'register-error']) say(id, '');
+  renderChatList();
+  show('chats', { focus: false });
+  $('chats-title').focus();
+  setStatus('connecting');
+  socket.start();
+  loadChats();
+}
+
+function resetUI() {
+  for (const id of ['chat-list', 'messages', 'search-results', 'incoming-list', 'outgoing-list', 'friends-list', 'sessions-list']) {
+    $(id).replaceChildren();
+  }
+  chatListKey = '';
+  badge('nav-chats-badge', 0);
+  badge('nav-people-badge', 0);
+  document.title = 'SimpleMessenger';
+}
+
+function sessionEnded(reason) {
+  socket.stop();
+  const wasIn = !!state.me;
+  state = freshState();
+  resetUI();
+  if (!wasIn && reason === 'no_session') return;
+  showAuth(reason === 'revoked'
+    ? 'This session was ended (logged out or revoked elsewhere). Please log in again.'
+    : 'Your session has expired. Please log in again.');
+}
+
+$('login-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const nickname = $('login-nickname').value.trim();
+  const password = $('login-password').value;
+  if (!nickname || !password) {
+    say('login-error', 'Enter your nickname and password.');
+    return;
+  }
+  say('login-error', '');
+  busy(ev.target, async () => {
+    try {
+      await api.login(nickname, password);
+      $('login-password').value = '';
+      await enterApp();
+    } catch (e) {
+      say('login-error', errorText(e));
+    }
+  });
+});
+
+$('register-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const nickname = $('register-nickname').value.trim();
+  const displayNameValue = $('register-display-name').value.trim();
+  const password = $('register-password').value;
+  if (!/^[A-Za-z0-9_.-]{3,32}$/.test(nickname)) {
+    say('register-error', 'The nickname must be 3–32 letters, digits, “_”, “.” or “-”.');
+    $('register-nickname').focus();
+    return;
+  }
+  if ([...password].length < 8 || [...password].length > 128) {
+    say('register-error', 'The password must be 8–128 characters.');
+    $('register-password').focus();
+    return;
+  }
+  say('register-error', '');
+  busy(ev.target, async () => {
+    try {
+      await api.register(nickname, password, displayNameValue);
+      await api.login(nickname, password);
+      $('register-password').value = '';
+      await enterApp();
+    } catch (e) {
+      say('register-error', errorText(e));
+    }
+  });
+});
+
+$('logout-button').addEventListener('click', async () => {
+  socket.stop();
+  try {
+    await api.logout();
+  } catch {
+    /* the session is forgotten here either way */
+  }
+  state = freshState();
+  resetUI();
+  showAuth('You are logged out.');
+});
+
+for (const b of document.querySelectorAll('.nav button[data-view]')) {
+  b.addEventListener('click', () => openView(b.dataset.view));
+}
+$('back-button').addEventListener('click', () => show('chats'));
+
+function openView(view) {
+  show(view);
+  if (view === 'people') loadPeople();
+  if (view === 'profile') fillProfile();
+  if (view === 'sessions') loadSessions();
+}
+
+// ---------------------------------------------------------------- push frames
+
+function onSocketOpen() {
+  // Entering again: the server sends the entry frames; the chat list and the open chat catch up by REST.
+  loadChats();
+  catchUpOpenChat();
+  if (state.view === 'people') loadPeople();
+}
+
+function onFrame({ type, data }) {
+  if (!state.me || !data) return;
+  switch (type) {
+    case 'message.new':
+      onMessage(data);
+      break;
+    case 'message.read': {
+      state.readMarks.set(data.peer_id, maxId(state.readMarks.get(data.peer_id), data.up_to_id));
+      if (state.chat && state.chat.peer.id === data.peer_id) renderMessages(state.chat);
+      break;
+    }
+    case 'messages.unread': {
+      const items = data.items || [];
+      const chat = state.chat;
+      if (chat) {
+        const fresh = items.filter((m) => m.sender_id === chat.peer.id || m.recipient_id === chat.peer.id);
+        if (merge(chat, fresh)) {
+          renderMessages(chat);
+          maybeMarkRead();
+        }
+      }
+      if (data.total) announce(`${data.total} unread message${data.total === 1 ? '' : 's'}`);
+      loadChats();
+      break;
+    }
+    case 'friends.pending':
+      state.pendingCount = (data.items || []).length;
+      badge('nav-people-badge', state.pendingCount);
+      if (state.view === 'people') loadPeople();
+      break;
+    case 'friend.request':
+      state.pendingCount++;
+      badge('nav-people-badge', state.pendingCount);
+      announce(`${displayName(data.user)} sent you a friend request`);
+      if (state.view === 'people') loadPeople();
+      break;
+    case 'friend.accepted':
+      announce(`${displayName(data.user)} accepted your friend request`);
+      if (state.view === 'people') loadPeople();
+      break;
+    case 'friend.removed':
+      announce(`${displayName(data.user)} removed you as a friend`);
+      if (state.view === 'people') loadPeople();
+      break;
+    default:
+    // Unknown frame types are ignored (the contract may add some).
+  }
+}
+
+function onMessage(m) {
+  const mine = m.sender_id === state.me.id;
+  const peerId = mine ? m.recipient_id : m.sender_id;
+  const chat = state.chat && state.chat.peer.id === peerId ? state.chat : null;
+  let c = state.chats.get(peerId);
+  if (!c && chat) {
+    c = { peer: chat.peer, last_message: null, unread_count: 0 };
+    state.chats.set(peerId, c);
+  }
+  if (!c) {
+    // A chat this page does not know yet: the list call brings its peer and count.
+    if (!mine) announce(`New message: ${m.text}`);
+    loadChats();
+    return;
+  }
+  const isNew = !c.last_message || cmpId(m.id, c.last_message.id) > 0;
+  if (isNew) {
+    c.last_message = m;
+    if (!mine) c.unread_count = (c.unread_count || 0) + 1;
+    if (!mine) announce(`New message from ${displayName(c.peer)}: ${m.text}`);
+  }
+  if (chat && merge(chat, [m])) {
+    say('history-status', '');
+    renderMessages(chat, { stick: mine });
+  }
+  renderChatList();
+  maybeMarkRead();
+}
+
+// ---------------------------------------------------------------- chat list
+
+let chatsLoading = null;
+let chatsAgain = false;
+
+/** Loads the chat list; calls made while one is in flight are folded into one more load after it. */
+function loadChats() {
+  if (chatsLoading) {
+    chatsAgain = true;
+    return chatsLoading;
+  }
+  chatsLoading = (async () => {
+    do {
+      chatsAgain = false;
+      try {
+        const res = await api.chats();
+        if (!state.me) return;
+        const next = new Map();
+        for (const c of res.items || []) {
+          const local = state.chats.get(c.peer.id);
+          // A message pushed after the server made this list is newer than its last_message: keep ours.
+          if (local && local.last_message && c.last_message && cmpId(local.last_message.id, c.last_message.id) > 0) {
+            next.set(c.peer.id, local);
+          } else {
+            next.set(c.peer.id, c);
+          }
+        }
+        for (const [id, c] of state.chats) if (!next.has(id) && (!c.last_message || state.chat?.peer.id === id)) next.set(id, c);
+        state.chats = next;
+        renderChatList();
+        maybeMarkRead();
+      } catch (e) {
+        if (e && e.name === 'SessionEnded') return;
+      }
+    } while (chatsAgain);
+  })().finally(() => {
+    chatsLoading = null;
+  });
+  return chatsLoading;
+}
+
+let chatListKey = '';
+
+function renderChatList() {
+  if (!state.me) return;
+  const chatsSorted = [...state.chats.values()].sort((a, b) => cmpId(b.last_message?.id || '0', a.last_message?.id || '0'));
+  // Rebuilt only when something shown changed: a node replaced under the pointer would lose the user's click.
+  const key = JSON.stringify([state.chat?.peer.id, chatsSorted.map((c) => [c.peer.id, displayName(c.peer), c.peer.has_avatar, c.last_message?.id, c.unread_count])]);
+  if (key === chatListKey && $('chat-list').childElementCount === chatsSorted.length) return;
+  chatListKey = key;
+  const focused = document.activeElement && document.activeElement.classList.contains('chat-item')
+    ? document.activeElement.dataset.peer : null;
+  const chats = chatsSorted;
+  let total = 0;
+  const items = chats.map((c) => {
+    const peer = c.peer;
+    const unread = c.unread_count || 0;
+    total += unread;
+    const last = c.last_message;
+    const preview = last ? (last.sender_id === state.me.id ? 'You: ' : '') + last.text : 'No messages yet';
+    const current = state.chat && state.chat.peer.id === peer.id;
+    const button = h('button', {
+      type: 'button', class: 'chat-item', 'aria-current': current ? 'true' : null,
+      dataset: { peer: peer.id, nickname: peer.nickname }, onclick: () => openChat(peer),
+    },
+    avatar(peer),
+    h('span', { class: 'text' },
+      h('span', { class: 'name', text: displayName(peer) }),
+      h('span', { class: 'preview', text: preview })),
+    unread ? h('span', { class: 'badge', 'aria-hidden': 'true', text: String(unread) }) : null,
+    unread ? h('span', { class: 'sr-only', text: `, ${unread} unread` }) : null);
+    return h('li', {}, button);
+  });
+  $('chat-list').replaceChildren(...items);
+  $('chats-empty').hidden = items.length > 0;
+  badge('nav-chats-badge', total);
+  document.title = total ? `(${total}) SimpleMessenger` : 'SimpleMessenger';
+  if (focused) document.querySelector(`.chat-item[data-peer="${CSS.escape(focused)}"]`)?.focus();
+}
+
+// ---------------------------------------------------------------- chat view
+
+async function openChat(peer) {
+  if (!state.chats.has(peer.id)) state.chats.set(peer.id, { peer, last_message: null, unread_count: 0 });
+  show('chat');
+  const chat = {
+    peer: state.chats.get(peer.id).peer,
+    messages: new Map(), // id -> message
+    nodes: new Map(), // id -> its <li>
+    nextBefore: undefined, // the contract's cursor for the next older page; null at the start of the chat
+    loadingOlder: false,
+    sentRead: '0', // the newest id this page has marked read
+    draftId: null,
+    draftText: '',
+  };
+  state.chat = chat;
+  $('chat-title').textContent = displayName(chat.peer);
+  $('chat-avatar').replaceChildren(avatar(chat.peer));
+  $('messages').replaceChildren();
+  $('load-older').hidden = true;
+  say('send-error', '');
+  say('history-status', 'Loading…');
+  renderChatList();
+  if (!('has_avatar' in chat.peer)) {
+    // Friends lists carry no avatar flag: the full profile has it.
+    api.user(peer.id).then((p) => {
+      if (state.chat !== chat) return;
+      chat.peer = p;
+      state.chats.get(p.id).peer = p;
+      $('chat-avatar').replaceChildren(avatar(p));
+      renderChatList();
+    }).catch(() => {});
+  }
+  try {
+    const page = await api.history(peer.id, { limit: PAGE });
+    if (state.chat !== chat) return;
+    chat.nextBefore = page.next_before;
+    merge(chat, page.items || []);
+    say('history-status', chat.messages.size ? '' : 'No messages yet. Say hello!');
+    renderMessages(chat, { stick: true });
+    maybeMarkRead();
+    requestAnimationFrame(checkOlder);
+  } catch (e) {
+    if (state.chat === chat) say('history-status', errorText(e));
+  }
+}
+
+/** After a reconnect: everything newer than what the open chat shows, page by page (?after=). */
+async function catchUpOpenChat() {
+  const chat = state.chat;
+  if (!chat || chat.nextBefore === undefined) return;
+  try {
+    let after = [...chat.messages.keys()].reduce((a, b) => maxId(a, b), null);
+    if (!after) {
+      const page = await api.history(chat.peer.id, { limit: PAGE });
+      if (state.chat !== chat) return;
+      chat.nextBefore = page.next_before;
+      merge(chat, page.items || []);
+    } else {
+      for (let i = 0; i < 20; i++) {
+        const page = await api.history(chat.peer.id, { after, limit: 100 });
+        if (state.chat !== chat) return;
+        merge(chat, page.items || []);
+        if (!page.items || page.items.length < 100) break;
+        after = page.next_after;
+      }
+    }
+    if (chat.messages.size) say('history-status', '');
+    renderMessages(chat);
+    maybeMarkRead();
+  } catch {
+    /* the next reconnect tries again */
+  }
+}
+
+/** Adds messages by id (never twice); returns how many were new. */
+function merge(chat, items) {
+  let added = 0;
+  for (const m of items) {
+    if (!chat.messages.has(m.id)) {
+      chat.messages.set(m.id, m);
+      added++;
+    }
+  }
+  return added;
+}
+
+function messageNode(chat, m) {
+  const mine = m.sender_id === state.me.id;
+  return h('li', { class: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { id: m.id } },
+    h('span', { class: 'sr-only', text: mine ? 'You: ' : `${displayName(chat.peer)}: ` }),
+    h('p', { class: 'text', text: m.text }),
+    h('span', { class: 'meta' },
+      h('time', { datetime: m.created_at, text: formatTime(m.created_at) }),
+      h('span', { class: 'read-mark', hidden: true, text: 'Read' })));
+}
+
+function renderMessages(chat, { stick = false, prepend = false } = {}) {
+  if (state.chat !== chat) return;
+  const history = $('history');
+  const nearBottom = history.scrollHeight - history.scrollTop - history.clientHeight < 80;
+  const oldHeight = history.scrollHeight;
+  const oldTop = history.scrollTop;
+  const ids = [...chat.messages.keys()].sort(cmpId);
+  const readUpTo = state.readMarks.get(chat.peer.id) || '0';
+  let newestRead = null;
+  for (const id of ids) {
+    if (chat.messages.get(id).sender_id === state.me.id && cmpId(id, readUpTo) <= 0) newestRead = id;
+  }
+  const nodes = ids.map((id) => {
+    let li = chat.nodes.get(id);
+    if (!li) {
+      li = messageNode(chat, chat.messages.get(id));
+      chat.nodes.set(id, li);
+    }
+    li.querySelector('.read-mark').hidden = id !== newestRead;
+    li.classList.toggle('read', newestRead !== null && cmpId(id, newestRead) <= 0 && li.classList.contains('mine'));
+    return li;
+  });
+  $('messages').replaceChildren(...nodes);
+  $('load-older').hidden = !chat.nextBefore;
+  if (prepend) history.scrollTop = oldTop + (history.scrollHeight - oldHeight);
+  else if (stick || nearBottom) history.scrollTop = history.scrollHeight;
+}
+
+async function loadOlder() {
+  const chat = state.chat;
+  if (!chat || !chat.nextBefore || chat.loadingOlder) return;
+  chat.loadingOlder = true;
+  say('history-status', 'Loading older messages…');
+  try {
+    const page = await api.history(chat.peer.id, { before: chat.nextBefore, limit: PAGE });
+    if (state.chat !== chat) return;
+    chat.nextBefore = page.next_before;
+    merge(chat, page.items || []);
+    say('history-status', chat.nextBefore ? '' : 'This is the beginning of the conversation.');
+    renderMessages(chat, { prepend: true });
+  } catch (e) {
+    say('history-status', errorText(e));
+  } finally {
+    chat.loadingOlder = false;
+  }
+  requestAnimationFrame(checkOlder);
+}
+
+/** Infinite scroll: loads the next older page when the top of the history is in view. */
+function checkOlder() {
+  const chat = state.chat;
+  if (!chat || !chat.nextBefore || chat.loadingOlder) return;
+  if ($('history').scrollTop < 120) loadOlder();
+}
+
+$('history').addEventListener('scroll', checkOlder, { passive: true });
+$('load-older').addEventListener('click', loadOlder);
+
+/** Marks the open chat read up to its newest message from the peer, when the user can see it. */
+function maybeMarkRead() {
+  const chat = state.chat;
+  if (!chat || state.view !== 'chat' || document.visibilityState !== 'visible') return;
+  const c = state.chats.get(chat.peer.id);
+  if (c && c.unread_count) {
+    c.unread_count = 0;
+    renderChatList();
+  }
+  let newest = null;
+  for (const m of chat.messages.values()) {
+    if (m.sender_id === chat.peer.id) newest = maxId(newest, m.id);
+  }
+  if (!newest || cmpId(newest, chat.sentRead) <= 0) return;
+  chat.sentRead = newest;
+  api.markRead(chat.peer.id, newest).catch(() => {
+    if (chat.sentRead === newest) chat.sentRead = '0';
+  });
+}
+
+document.addEventListener('visibilitychange', maybeMarkRead);
+
+$('message-input').addEventListener('keydown', (ev) => {
+  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+    ev.preventDefault();
+    $('send-form').requestSubmit();
+  }
+});
+
+$('send-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const chat = state.chat;
+  if (!chat) return;
+  const input = $('message-input');
+  const text = input.value;
+  if (!text.trim()) return;
+  // The same text sent again (a retry after an error, a double Enter) keeps its id: never a duplicate.
+  if (chat.draftText !== text || !chat.draftId) {
+    chat.draftText = text;
+    chat.draftId = newClientId();
+  }
+  say('send-error', '');
+  input.value = ''; // ready for the next message at once; the text comes back if sending fails
+  try {
+    const m = await api.send(chat.peer.id, text, chat.draftId);
+    if (chat.draftText === text) {
+      chat.draftId = null;
+      chat.draftText = '';
+    }
+    onMessage(m);
+  } catch (e) {
+    if (state.chat !== chat) return;
+    say('send-error', errorText(e));
+    if (!input.value) input.value = text;
+  }
+});
+
+// ---------------------------------------------------------------- people and friends
+
+async function loadPeople() {
+  try {
+    const res = await api.friends('all');
+    state.friends = res.items || [];
+    say('people-error', '');
+    renderPeople();
+  } catch (e) {
+    say('people-error', errorText(e));
+  }
+}
+
+function personRow(user, actions) {
+  return h('li', { dataset: { user: user.id, nickname: user.nickname } },
+    avatar(user),
+    h('span', { class: 'who' },
+      h('strong', { text: displayName(user) }), ' ',
+      h('span', { class: 'nick', text: `@${user.nickname}` })),
+    ...actions);
+}
+
+function action(label, name, user, fn, cls) {
+  return h('button', {
+    type: 'button', class: cls, dataset: { action: name }, 'aria-label': `${label}: ${displayName(user)}`,
+    onclick: async (ev) => {
+      ev.currentTarget.disabled = true;
+      try {
+        await fn();
+        say('people-error', '');
+      } catch (e) {
+        say('people-error', errorText(e));
+      }
+      await loadPeople();
+    },
+  }, label);
+}
+
+function fill(listId, emptyId, rows) {
+  $(listId).replaceChildren(...rows);
+  $(emptyId).hidden = rows.length > 0;
+}
+
+function renderPeople() {
+  const by = (s) => state.friends.filter((i) => i.status === s);
+  const incoming = by('incoming');
+  fill('incoming-list', 'incoming-empty', incoming.map((i) => personRow(i.user, [
+    action('Accept', 'accept', i.user, () => api.accept(i.user.id), 'primary'),
+    action('Decline', 'decline', i.user, () => api.decline(i.user.id)),
+  ])));
+  fill('outgoing-list', 'outgoing-empty', by('outgoing').map((i) => personRow(i.user, [
+    action('Cancel request', 'cancel', i.user, () => api.removeFriend(i.user.id)),
+  ])));
+  fill('friends-list', 'friends-empty', by('accepted').map((i) => personRow(i.user, [
+    h('button', { type: 'button', dataset: { action: 'message' }, 'aria-label': `Message: ${displayName(i.user)}`, onclick: () => openChat(i.user) }, 'Message'),
+    action('Remove', 'remove', i.user, async () => {
+      if (window.confirm(`Remove ${displayName(i.user)} from your friends?`)) await api.removeFriend(i.user.id);
+    }, 'danger'),
+  ])));
+  state.pendingCount = incoming.length;
+  badge('nav-people-badge', state.pendingCount);
+  renderSearch();
+}
+
+function renderSearch() {
+  const relation = new Map(state.friends.map((i) => [i.user.id, i.status]));
+  $('search-results').replaceChildren(...state.search.map((u) => {
+    if (u.id === state.me.id) return personRow(u, [h('span', { class: 'hint', text: 'You' })]);
+    switch (relation.get(u.id)) {
+      case 'accepted':
+        return personRow(u, [h('button', { type: 'button', dataset: { action: 'message' }, 'aria-label': `Message: ${displayName(u)}`, onclick: () => openChat(u) }, 'Message')]);
+      case 'outgoing':
+        return personRow(u, [h('span', { class: 'hint', text: 'Request sent' })]);
+      case 'incoming':
+        return personRow(u, [action('Accept', 'accept', u, () => api.accept(u.id), 'primary')]);
+      default:
+        return personRow(u, [action('Add friend', 'add', u, () => api.requestFriend(u.id), 'primary')]);
+    }
+  }));
+}
+
+$('search-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const q = $('search-input').value.trim();
+  if (!q) return;
+  say('search-status', 'Searching…');
+  try {
+    const [res] = await Promise.all([api.search(q), loadPeople()]);
+    state.search = res.items || [];
+    renderSearch();
+    say('search-status', state.search.length ? `${state.search.length} found.` : 'Nobody found.');
+  } catch (e) {
+    say('search-status', errorText(e));
+  }
+});
+
+// ---------------------------------------------------------------- profile and avatar
+
+let previewURL = null;
+
+function fillProfile() {
+  const me = state.me;
+  $('profile-nickname').textContent = me.nickname;
+  $('profile-display-name').value = me.display_name || '';
+  $('profile-bio').value = me.bio || '';
+  say('profile-status', '');
+  say('avatar-status', '');
+  showAvatar();
+}
+
+function showAvatar() {
+  $('avatar-preview').replaceChildren(avatar(state.me, state.avatarVersion));
+  $('avatar-remove').disabled = !state.me.has_avatar;
+}
+
+$('profile-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  busy(ev.target, async () => {
+    try {
+      state.me = await api.updateMe({ display_name: $('profile-display-name').value, bio: $('profile-bio').value });
+      say('profile-status', 'Profile saved.');
+    } catch (e) {
+      say('profile-status', errorText(e));
+    }
+  });
+});
+
+$('avatar-input').addEventListener('change', () => {
+  const file = $('avatar-input').files[0];
+  if (previewURL) URL.revokeObjectURL(previewURL);
+  previewURL = null;
+  if (!file) {
+    showAvatar();
+    return;
+  }
+  previewURL = URL.createObjectURL(file);
+  $('avatar-preview').replaceChildren(h('img', { class: 'avatar', src: previewURL, alt: 'Preview of the new avatar' }));
+  say('avatar-status', 'Preview: upload to keep it.');
+});
+
+$('avatar-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const file = $('avatar-input').files[0];
+  if (!file) {
+    say('avatar-status', 'Choose an image first.');
+    return;
+  }
+  if (file.size > AVATAR_MAX) {
+    say('avatar-status', 'The image is over 1 MiB.');
+    return;
+  }
+  busy(ev.target, async () => {
+    try {
+      await api.putAvatar(file);
+      state.me = { ...state.me, has_avatar: true };
+      state.avatarVersion = String(Date.now());
+      $('avatar-input').value = '';
+      showAvatar();
+      say('avatar-status', 'Avatar updated.');
+    } catch (e) {
+      say('avatar-status', e instanceof ApiError && e.status === 415 ? 'That is not a PNG, JPEG or GIF image this server accepts.' : errorText(e));
+    }
+  });
+});
+
+$('avatar-remove').addEventListener('click', async () => {
+  try {
+    await api.deleteAvatar();
+    state.me = { ...state.me, has_avatar: false };
+    showAvatar();
+    say('avatar-status', 'Avatar removed.');
+  } catch (e) {
+    say('avatar-status', errorText(e));
+  }
+});
+
+// ---------------------------------------------------------------- sessions
+
+async function loadSessions() {
+  try {
+    const res = await api.sessions();
+    say('sessions-error', '');
+    $('sessions-list').replaceChildren(...(res.items || []).map((s) => h('li', { dataset: { session: s.id, current: s.current ? 'true' : 'false' } },
+      h('span', { class: 'who' },
+        h('strong', { text: s.current ? 'This browser' : shortAgent(s.user_agent) }), h('br'),
+        h('span', { class: 'meta', text: `${s.current ? shortAgent(s.user_agent) + ' · ' : ''}since ${formatTime(s.created_at)} · last used ${formatTime(s.last_used_at)}` })),
+      s.current
+        ? h('button', { type: 'button', onclick: () => $('logout-button').click() }, 'Log out')
+        : h('button', {
+          type: 'button', class: 'danger', dataset: { action: 'revoke' }, 'aria-label': `Revoke session: ${shortAgent(s.user_agent)}`,
+          onclick: async () => {
+            try {
+              await api.revokeSession(s.id);
+            } catch (e) {
+              say('sessions-error', errorText(e));
+            }
+            loadSessions();
+          },
+        }, 'Revoke'))));
+  } catch (e) {
+    say('sessions-error', errorText(e));
+  }
+}
+
+function shortAgent(ua) {
+  if (!ua) return 'Unknown device';
+  return ua.length > 80 ? `${ua.slice(0, 77)}…` : ua;
+}
+
+boot();
