@@ -6,32 +6,47 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"simplemessenger/e2e"
 )
 
-// messagesMigration is the messages service's first migration, which creates its messages table.
-const messagesMigration = "services/messages/internal/adapters/migrations/0001_messages.up.sql"
+// messagesMigrations is the messages service's migrations folder.
+const messagesMigrations = "services/messages/internal/adapters/migrations"
 
-// floorTable is the messages service's own CREATE TABLE messages statement, read from its migration, so the
-// floor's rows have the same columns, keys and collations as the real ones.
-func floorTable() (string, error) {
+// floorTable is the messages service's own messages table, as its migrations make it (its CREATE TABLE
+// messages, then every ALTER TABLE messages, in migration order), so the floor's rows have the same columns,
+// keys, collations and clustering as the real ones.
+func floorTable() ([]string, error) {
 	root, err := e2e.RepoRoot()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	raw, err := os.ReadFile(filepath.Join(root, messagesMigration))
+	files, err := filepath.Glob(filepath.Join(root, messagesMigrations, "*.up.sql"))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	for _, stmt := range strings.Split(string(raw), ";") {
-		if i := strings.Index(stmt, "CREATE TABLE messages ("); i >= 0 {
-			return stmt[i:], nil
+	sort.Strings(files)
+	var ddl []string
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, stmt := range strings.Split(string(raw), ";") {
+			for _, start := range []string{"CREATE TABLE messages (", "ALTER TABLE messages"} {
+				if i := strings.Index(stmt, start); i >= 0 {
+					ddl = append(ddl, stmt[i:])
+				}
+			}
 		}
 	}
-	return "", fmt.Errorf("%s: no CREATE TABLE messages", messagesMigration)
+	if len(ddl) == 0 || !strings.HasPrefix(ddl[0], "CREATE TABLE") {
+		return nil, fmt.Errorf("%s: no CREATE TABLE messages", messagesMigrations)
+	}
+	return ddl, nil
 }
 
 // floor (5): what the disk and the database allow. Single-row INSERT autocommits of a message-sized row into a
@@ -60,8 +75,10 @@ func (b *bench) floor(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, ddl); err != nil {
-		return err
+	for _, stmt := range ddl {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
 	}
 	// The users of 1,000 chats, as UUID strings like the services'.
 	ids := make([]string, 2000)

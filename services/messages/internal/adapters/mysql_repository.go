@@ -30,27 +30,28 @@ func NewMySQLRepository(db *sql.DB) *MySQLRepository { return &MySQLRepository{d
 const messageColumns = "m.id, m.sender_id, m.recipient_id, COALESCE(m.client_message_id, ''), m.text, m.created_at"
 
 // The queries over messages, named so that the repository tests EXPLAIN exactly what runs. The ones scoped to
-// a chat or a recipient name their index: with ORDER BY id … LIMIT, the optimizer may prefer walking the
-// primary key (ids are its order too) when its estimates say the matching rows are dense, which on a large
-// table turns a page into a scan of every chat's messages since the cursor. By construction these indexes are
-// always the right ones.
+// a chat or a recipient name their index: with ORDER BY id … LIMIT, the optimizer may prefer walking
+// messages_id (ids in order) when its estimates say the matching rows are dense, which on a large table turns
+// a page into a scan of every chat's messages since the cursor. By construction these indexes are always the
+// right ones: the primary key (chat_id, id) for a chat, messages_recipient for a recipient.
 const (
 	// historyOlder and historyNewer find the chat by its pair (chats_pair, a const lookup the optimizer does
-	// before the join) and read a range of messages_chat in index order (backwards for older), so LIMIT stops
+	// before the join) and read a range of the primary key (chat_id, id: the chat's rows, stored together) in
+	// index order (backwards for older), so LIMIT stops
 	// them after one page and there is no filesort however long the chat is: one round trip per page. It is an
 	// inner join on purpose: a LEFT JOIN (to tell "no chat" from "no message on this side of the cursor" in
 	// the same statement) makes MariaDB sort the whole chat through a temporary table; an empty page asks
 	// chatExists instead.
-	historyOlder = "SELECT " + messageColumns + " FROM chats c JOIN messages m FORCE INDEX (messages_chat) ON m.chat_id = c.id" +
+	historyOlder = "SELECT " + messageColumns + " FROM chats c JOIN messages m FORCE INDEX (PRIMARY) ON m.chat_id = c.id" +
 		" WHERE c.user_low = ? AND c.user_high = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?"
-	historyNewer = "SELECT " + messageColumns + " FROM chats c JOIN messages m FORCE INDEX (messages_chat) ON m.chat_id = c.id" +
+	historyNewer = "SELECT " + messageColumns + " FROM chats c JOIN messages m FORCE INDEX (PRIMARY) ON m.chat_id = c.id" +
 		" WHERE c.user_low = ? AND c.user_high = ? AND m.id > ? ORDER BY m.id LIMIT ?"
 	// chatExists is whether the pair has a chat (chats_pair).
 	chatExists = "SELECT 1 FROM chats WHERE user_low = ? AND user_high = ?"
 	// chatList reads chat_states_recent backwards (most recent chat first) and each chat's last message by
-	// primary key.
+	// primary key (chat_id, id).
 	chatList = "SELECT s.peer_id, s.unread_count, " + messageColumns + ` FROM chat_states s
-		JOIN messages m ON m.id = s.last_message_id
+		JOIN messages m ON m.chat_id = s.chat_id AND m.id = s.last_message_id
 		WHERE s.user_id = ? AND s.last_message_id < ? ORDER BY s.last_message_id DESC LIMIT ?`
 	// unreadStart is, over the user's chats that have unread messages (a range of the primary key), the lowest
 	// read marker, where the oldest unread message can be at the earliest, and the total unread.
@@ -63,9 +64,9 @@ const (
 		WHERE m.recipient_id = ? AND m.id > ? AND m.id > s.last_read_id ORDER BY m.id LIMIT ?`
 	// newestAddressed is the newest message of the chat addressed to the reader at or below the id asked
 	// for: where a read marker may move to. It walks the chat back from there.
-	newestAddressed = "SELECT m.id FROM messages m FORCE INDEX (messages_chat) WHERE m.chat_id = ? AND m.id <= ? AND m.recipient_id = ? ORDER BY m.id DESC LIMIT 1"
+	newestAddressed = "SELECT m.id FROM messages m FORCE INDEX (PRIMARY) WHERE m.chat_id = ? AND m.id <= ? AND m.recipient_id = ? ORDER BY m.id DESC LIMIT 1"
 	// unreadAfter counts what stays unread above a marker; it reads the chat's messages after the marker only.
-	unreadAfter = "SELECT COUNT(*) FROM messages m FORCE INDEX (messages_chat) WHERE m.chat_id = ? AND m.id > ? AND m.recipient_id = ?"
+	unreadAfter = "SELECT COUNT(*) FROM messages m FORCE INDEX (PRIMARY) WHERE m.chat_id = ? AND m.id > ? AND m.recipient_id = ?"
 )
 
 type scanner interface{ Scan(dest ...any) error }
