@@ -13,7 +13,7 @@ import (
 
 func TestConfigDefaultsAndEnvironment(t *testing.T) {
 	cfg := service.DefaultConfig()
-	if cfg.RegisterMaxPerAddress != 20 || cfg.RegisterWindow != time.Hour || cfg.PurgeInterval != 10*time.Minute {
+	if cfg.RegisterMaxPerAddress != 200 || cfg.RegisterWindow != time.Hour || cfg.PurgeInterval != 10*time.Minute {
 		t.Errorf("registration throttle defaults %+v", cfg)
 	}
 	// Password hashing: as many at once as fit in GOMEMLIMIT (0), memory given back at most every 10 s.
