@@ -41,11 +41,7 @@ type bench struct {
 // of a 64 MiB container limit (the memory target), as the Helm charts set it from resources.limits.memory
 // (goMemLimitPercent); and the per-address limits lifted because every request of the bench comes from one
 // address (127.0.0.1).
-var stackEnv = []string{
-	"LOG_LEVEL=info", "GOMEMLIMIT=57MiB",
-	"RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0",
-	"LOGIN_MAX_FAILURES_PER_ADDRESS=0", "REGISTER_MAX_PER_ADDRESS=0",
-}
+var stackEnv = append([]string{"LOG_LEVEL=info", "GOMEMLIMIT=57MiB"}, e2e.OneAddressEnv...)
 
 func newBench(ctx context.Context, s settings, rep *report) (*bench, error) {
 	b := &bench{s: s, rep: rep, pids: map[string]int{}, admins: map[string]string{}}

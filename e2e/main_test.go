@@ -38,8 +38,7 @@ func run(m *testing.M) int {
 	// dedicated replicas.
 	// The access-token signing key is the suite's own, so the security tests can forge tokens with it.
 	signingSeed = newSigningSeed()
-	env := append([]string{"LOGIN_MAX_FAILURES_PER_ADDRESS=0", "REGISTER_MAX_PER_ADDRESS=0", "RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0",
-		"AUTH_SIGNING_KEYS=" + base64.StdEncoding.EncodeToString(signingSeed)}, traces.Env()...)
+	env := append(append([]string{"AUTH_SIGNING_KEYS=" + base64.StdEncoding.EncodeToString(signingSeed)}, OneAddressEnv...), traces.Env()...)
 	stack, err = Start(dir, dir, env...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the stack:", err)
@@ -47,23 +46,8 @@ func run(m *testing.M) int {
 	}
 	code := m.Run()
 	if code != 0 || os.Getenv("E2E_LOGS") != "" {
-		for _, s := range Services {
-			fmt.Fprintf(os.Stderr, "===== %s log (tail) =====\n%s\n", s, tail(stack.Logs(s), 60))
-		}
+		fmt.Fprint(os.Stderr, stack.LogTails(60))
 	}
 	stack.Stop()
 	return code
-}
-
-func tail(s string, lines int) string {
-	n := 0
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '\n' {
-			n++
-			if n > lines {
-				return s[i+1:]
-			}
-		}
-	}
-	return s
 }

@@ -26,6 +26,13 @@ import (
 // Services in start order: the gateway last, after the services it routes to.
 var Services = []string{"profiles", "auth", "friends", "messages", "gateway"}
 
+// OneAddressEnv lifts the limits kept per client address (login failures and registrations per address, the
+// gateway's request rates), for a stack whose every client is 127.0.0.1: the end-to-end suite (which checks
+// those limits on dedicated replicas), the clients' tests and the benchmark.
+var OneAddressEnv = []string{
+	"LOGIN_MAX_FAILURES_PER_ADDRESS=0", "REGISTER_MAX_PER_ADDRESS=0", "RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0",
+}
+
 // Stack is a whole messenger started from freshly built binaries, with its own databases and its own
 // exchange, so it never meets another run's data.
 type Stack struct {
@@ -333,6 +340,28 @@ func (s *Stack) AdminURL(svc string) string {
 func (s *Stack) Logs(name string) string {
 	b, _ := os.ReadFile(filepath.Join(s.logDir, name+".log"))
 	return string(b)
+}
+
+// LogTails is the last lines of every service's log, each under a header: what a failed run prints.
+func (s *Stack) LogTails(lines int) string {
+	var b strings.Builder
+	for _, name := range Services {
+		fmt.Fprintf(&b, "===== %s log (tail) =====\n%s\n", name, tail(s.Logs(name), lines))
+	}
+	return b.String()
+}
+
+func tail(s string, lines int) string {
+	n := 0
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '\n' {
+			n++
+			if n > lines {
+				return s[i+1:]
+			}
+		}
+	}
+	return s
 }
 
 // Kill sends SIGTERM to the named process and waits for it to exit.

@@ -53,21 +53,14 @@ func run(m *testing.M) int {
 		return 1
 	}
 	// Every request comes from 127.0.0.1: lift the per-address limits, as the end-to-end suite does.
-	stack, err = e2e.Start(dir, dir, "LOGIN_MAX_FAILURES_PER_ADDRESS=0", "REGISTER_MAX_PER_ADDRESS=0",
-		"RATE_LIMIT_IP_RPS=0", "RATE_LIMIT_USER_RPS=0", "LOG_LEVEL=info")
+	stack, err = e2e.Start(dir, dir, append([]string{"LOG_LEVEL=info"}, e2e.OneAddressEnv...)...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the stack:", err)
 		return 1
 	}
 	code := m.Run()
 	if code != 0 {
-		for _, s := range e2e.Services {
-			logs := stack.Logs(s)
-			if len(logs) > 4000 {
-				logs = logs[len(logs)-4000:]
-			}
-			fmt.Fprintf(os.Stderr, "===== %s log (tail) =====\n%s\n", s, logs)
-		}
+		fmt.Fprint(os.Stderr, stack.LogTails(60))
 	}
 	stack.Stop()
 	return code
@@ -191,53 +184,54 @@ func (u *user) listen(args ...string) *listener {
 	return l
 }
 
-// frame waits for the next JSON frame of type typ (skipping others) and returns its data.
-func (l *listener) frame(typ string) map[string]any {
+// next waits (15 s at most) for the next line that match accepts and returns it; what names it in failures.
+func (l *listener) next(what string, match func(line string) bool) string {
 	l.t.Helper()
 	timeout := time.After(15 * time.Second)
 	for {
 		select {
 		case line, ok := <-l.lines:
 			if !ok {
-				l.t.Fatalf("listen ended before a %s frame; stderr:\n%s", typ, l.errb)
+				l.t.Fatalf("listen ended before %s; stderr:\n%s", what, l.errb)
 			}
-			var f struct {
-				Type string         `json:"type"`
-				Data map[string]any `json:"data"`
-			}
-			if err := json.Unmarshal([]byte(line), &f); err != nil {
-				l.t.Fatalf("listen --json printed a line that is not a JSON object: %q", line)
-			}
-			if f.Type == typ {
-				return f.Data
+			if match(line) {
+				return line
 			}
 		case <-timeout:
-			l.t.Fatalf("no %s frame within 15 s; stderr:\n%s", typ, l.errb)
+			l.t.Fatalf("no %s within 15 s; stderr:\n%s", what, l.errb)
 		}
 	}
+}
+
+// frame waits for the next JSON frame of type typ (skipping others) and returns its data.
+func (l *listener) frame(typ string) map[string]any {
+	l.t.Helper()
+	var data map[string]any
+	l.next("a "+typ+" frame", func(line string) bool {
+		var f struct {
+			Type string         `json:"type"`
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(line), &f); err != nil {
+			l.t.Fatalf("listen --json printed a line that is not a JSON object: %q", line)
+		}
+		data = f.Data
+		return f.Type == typ
+	})
+	return data
 }
 
 // line waits for a human output line containing all of parts.
 func (l *listener) line(parts ...string) string {
 	l.t.Helper()
-	timeout := time.After(15 * time.Second)
-	for {
-		select {
-		case line, ok := <-l.lines:
-			if !ok {
-				l.t.Fatalf("listen ended before a line with %q; stderr:\n%s", parts, l.errb)
+	return l.next(fmt.Sprintf("a line with %q", parts), func(line string) bool {
+		for _, p := range parts {
+			if !strings.Contains(line, p) {
+				return false
 			}
-			all := true
-			for _, p := range parts {
-				all = all && strings.Contains(line, p)
-			}
-			if all {
-				return line
-			}
-		case <-timeout:
-			l.t.Fatalf("no line with %q within 15 s; stderr:\n%s", parts, l.errb)
 		}
-	}
+		return true
+	})
 }
 
 // lineSet waits for lines matching each of wants (all parts of one want on one line), in any order: the two

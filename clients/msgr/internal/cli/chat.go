@@ -34,11 +34,7 @@ input instead (a trailing line break is dropped). Messages are 1–4000 characte
 			if strings.TrimSpace(text) == "" {
 				return usagef("send: the text is empty")
 			}
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			peer, err := c.UserByNickname(a.ctx, args[0])
+			c, _, peer, err := a.peer(args[0])
 			if err != nil {
 				return err
 			}
@@ -107,11 +103,7 @@ id printed at the end of a page); read newer messages with --after ID.`,
 			if err := validCursor("--after", after); err != nil {
 				return err
 			}
-			c, sess, err := a.client()
-			if err != nil {
-				return err
-			}
-			peer, err := c.UserByNickname(a.ctx, args[0])
+			c, sess, peer, err := a.peer(args[0])
 			if err != nil {
 				return err
 			}
@@ -148,11 +140,7 @@ func (a *app) readCmd() *cobra.Command {
 			if err := validCursor("--up-to", upTo); err != nil || upTo == "0" {
 				return usagef("--up-to must be a message id (a positive number)")
 			}
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			peer, err := c.UserByNickname(a.ctx, args[0])
+			c, _, peer, err := a.peer(args[0])
 			if err != nil {
 				return err
 			}

@@ -242,4 +242,14 @@ func (a *app) client() (*api.Client, config.Session, error) {
 	return c, sess, nil
 }
 
+// peer is client() and the user the NICKNAME argument names: what every command about one other user starts with.
+func (a *app) peer(nickname string) (*api.Client, config.Session, api.User, error) {
+	c, sess, err := a.client()
+	if err != nil {
+		return nil, sess, api.User{}, err
+	}
+	u, err := c.UserByNickname(a.ctx, nickname)
+	return c, sess, u, err
+}
+
 func userAgent() string { return "msgr/" + Version }

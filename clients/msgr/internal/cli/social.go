@@ -87,11 +87,7 @@ func (a *app) friendsCmd() *cobra.Command {
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: a.run(func(cmd *cobra.Command, args []string) error {
-				c, _, err := a.client()
-				if err != nil {
-					return err
-				}
-				u, err := c.UserByNickname(a.ctx, args[0])
+				c, _, u, err := a.peer(args[0])
 				if err != nil {
 					return err
 				}
