@@ -4,7 +4,7 @@
 # validation, after the Prometheus Operator CRDs and CRDs made from k8s/schemas are installed; a deliberately broken
 # Deployment, MariaDB and ServiceMonitor must be refused. See deploy/verify/README.md.
 #
-#   1. etcd and kube-apiserver into .tools/bin, built only when missing (scripts/k8s-apiserver-bins.sh; about
+#   1. etcd and kube-apiserver into .tools/bin, built only when missing (scripts/k8s-bins.sh; about
 #      4 min cold on 2 cores, mostly kube-apiserver);
 #   2. the umbrella chart per values file (scripts/k8s-render.sh) and every overlay (scripts/k8s-kustomize.sh) into
 #      a temporary folder (KEEP_RENDERED=1 keeps it);
@@ -15,7 +15,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 t0=$SECONDS
-bin=$(bash scripts/k8s-apiserver-bins.sh)
+bin=$(bash scripts/k8s-bins.sh)
 echo "binaries: $("$bin/kube-apiserver" --version 2>/dev/null), etcd $("$bin/etcd" --version 2>/dev/null | sed -n 's/^etcd Version: //p') ($((SECONDS - t0)) s)"
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/k8s-verify.XXXXXX")
