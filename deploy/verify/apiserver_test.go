@@ -83,7 +83,7 @@ func TestAPIServerDryRun(t *testing.T) {
 	assets, _ = filepath.Abs(assets)
 	for _, b := range []string{"etcd", "kube-apiserver"} {
 		if _, err := os.Stat(filepath.Join(assets, b)); err != nil {
-			t.Fatalf("%s: %v (scripts/k8s-apiserver-bins.sh builds it)", b, err)
+			t.Fatalf("%s: %v (scripts/k8s-bins.sh builds it)", b, err)
 		}
 	}
 	dir := os.Getenv("RENDERED_DIR")
