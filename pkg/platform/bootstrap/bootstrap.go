@@ -38,7 +38,13 @@ import (
 // Main is a service's whole main: it fills cfg (holding the defaults) from the environment, exiting with
 // status 2 and the variable's name when that fails, then builds the App and runs it until SIGTERM/SIGINT,
 // exiting with status 1 and the error when either fails.
+//
+// `<binary> check [-timeout 5s] URL...` instead checks URLs and exits (see Check), before any configuration is
+// read: Helm's test pod runs it from a service image, which has no shell and no curl.
 func Main[C any](name string, cfg C, build func(context.Context, C) (*server.App, error)) {
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		os.Exit(Check(context.Background(), os.Stdout, os.Args[2:]))
+	}
 	config.MustLoad(&cfg)
 	ctx := context.Background()
 	a, err := build(ctx, cfg)

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,6 +32,10 @@ import (
 // Config says where the broker is and how the topology is named.
 type Config struct {
 	URL string `env:"AMQP_URL"`
+	// Username and Password, when set, replace the user and the password of URL (each on its own), so that the
+	// URL can be a plain setting (amqp://host:5672/vhost) and the credentials come from a Secret, unescaped.
+	Username string `env:"AMQP_USERNAME"`
+	Password string `env:"AMQP_PASSWORD"`
 	// Exchange is the durable topic exchange of domain events; queues and the dead-letter exchange are named
 	// after it, so tests isolate themselves by choosing a unique one.
 	Exchange string `env:"AMQP_EXCHANGE"`
@@ -41,6 +46,34 @@ type Config struct {
 // DefaultConfig is the local broker with the messenger's exchange.
 func DefaultConfig() Config {
 	return Config{URL: "amqp://guest:guest@127.0.0.1:5672/", Exchange: "messenger.events", Prefetch: 32}
+}
+
+// DialURL is URL with Username and Password in its userinfo (escaped), when they are set. Its error never
+// holds the URL, which may carry a password.
+func (c Config) DialURL() (string, error) {
+	if c.Username == "" && c.Password == "" {
+		return c.URL, nil
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil || u.Host == "" || (u.Scheme != "amqp" && u.Scheme != "amqps") {
+		return "", errors.New("AMQP_URL is not an amqp:// or amqps:// URL with a host")
+	}
+	user, password := "", ""
+	if u.User != nil {
+		user = u.User.Username()
+		password, _ = u.User.Password()
+	}
+	if c.Username != "" {
+		user = c.Username
+	}
+	if c.Password != "" {
+		password = c.Password
+	}
+	if user == "" {
+		return "", errors.New("AMQP_PASSWORD is set without a user: set AMQP_USERNAME (or a user in AMQP_URL)")
+	}
+	u.User = url.UserPassword(user, password)
+	return u.String(), nil
 }
 
 // DeadLetterExchange is the name of the exchange that rejected and poison messages are routed to.

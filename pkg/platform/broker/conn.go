@@ -165,7 +165,11 @@ func (c *Conn) run() {
 // connect dials and declares the shared topology; a session is published only once both succeeded, so
 // nobody publishes to an exchange that does not exist yet.
 func (c *Conn) connect() (*session, error) {
-	conn, err := amqp.DialConfig(c.cfg.URL, amqp.Config{
+	dialURL, err := c.cfg.DialURL()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := amqp.DialConfig(dialURL, amqp.Config{
 		Heartbeat:  heartbeat,
 		Locale:     "en_US",
 		Dial:       amqp.DefaultDial(dialTimeout),

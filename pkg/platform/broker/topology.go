@@ -30,7 +30,11 @@ func rememberQueue(exchange, queue string) {
 // the broker as they found it; close the Conns and stop the consumers first, or they re-declare what was
 // deleted. Deleting something that does not exist is not an error.
 func DeleteTopology(ctx context.Context, cfg Config) error {
-	conn, err := amqp.DialConfig(cfg.URL, amqp.Config{Dial: amqp.DefaultDial(dialTimeout), Heartbeat: heartbeat, Locale: "en_US"})
+	dialURL, err := cfg.DialURL()
+	if err != nil {
+		return err
+	}
+	conn, err := amqp.DialConfig(dialURL, amqp.Config{Dial: amqp.DefaultDial(dialTimeout), Heartbeat: heartbeat, Locale: "en_US"})
 	if err != nil {
 		return err
 	}

@@ -5,12 +5,16 @@ package mysqlx
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/XSAM/otelsql"
@@ -39,15 +43,78 @@ type Config struct {
 	MaxIdleConns    int           `env:"MYSQL_MAX_IDLE_CONNS" envDefault:"20"`
 	ConnMaxLifetime time.Duration `env:"MYSQL_CONN_MAX_LIFETIME" envDefault:"5m"`
 	ConnMaxIdleTime time.Duration `env:"MYSQL_CONN_MAX_IDLE_TIME" envDefault:"1m"`
+	// TLS is how the connection is encrypted: "false" (plain), "true" (TLS, the server's certificate verified
+	// against the system's CAs, or TLSCA's, and its name against the host of Addr), "skip-verify" (TLS, any
+	// certificate) or "preferred" (TLS when the server offers it, any certificate; plain otherwise).
+	TLS string `env:"MYSQL_TLS" envDefault:"false"`
+	// TLSCA is a PEM file of the CA certificate(s) that signed the server's certificate (e.g. mounted from a
+	// Secret); it needs TLS "true".
+	TLSCA string `env:"MYSQL_TLS_CA"`
 }
+
+// Privileges is what a service's MySQL user needs on its own database, and all it needs: its queries, and its
+// migrations at start (tables, columns, indexes, foreign keys; golang-migrate's version table, which it empties
+// with DELETE; down migrations drop). The migration lock, GET_LOCK, needs no privilege. charts/messenger's
+// README grants exactly these (`GRANT <Privileges> ON messenger_<service>.* TO ...`).
+const Privileges = "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES"
 
 // Defaults is the local development database of the named service (messenger_<service>).
 func Defaults(service string) Config {
 	return Config{Addr: "127.0.0.1:3306", User: "root", Database: "messenger_" + service,
-		MaxOpenConns: 20, MaxIdleConns: 20, ConnMaxLifetime: 5 * time.Minute, ConnMaxIdleTime: time.Minute}
+		MaxOpenConns: 20, MaxIdleConns: 20, ConnMaxLifetime: 5 * time.Minute, ConnMaxIdleTime: time.Minute,
+		TLS: "false"}
 }
 
-// DSN is the driver's connection string.
+// tlsModes are the values of MYSQL_TLS, which are the driver's own names for them.
+var tlsModes = []string{"false", "true", "skip-verify", "preferred"}
+
+// tlsConfigName is the driver's tls parameter for c: one of tlsModes, or the name under which
+// registerTLS registers the configuration with TLSCA's certificates.
+func (c Config) tlsConfigName() string {
+	if c.TLSCA != "" {
+		return "mysqlx-ca:" + c.TLSCA
+	}
+	if c.TLS == "" {
+		return "false"
+	}
+	return strings.ToLower(c.TLS)
+}
+
+// PrepareTLS checks MYSQL_TLS and MYSQL_TLS_CA and, with a CA file, reads it and registers the TLS
+// configuration that trusts its certificates with the driver (read again on every call, so a renewed
+// certificate is picked up by the next Open). Open and Migrate call it; call it before using DSN otherwise.
+func (c Config) PrepareTLS() error {
+	mode := strings.ToLower(c.TLS)
+	if mode == "" {
+		mode = "false"
+	}
+	valid := false
+	for _, m := range tlsModes {
+		valid = valid || m == mode
+	}
+	if !valid {
+		return fmt.Errorf("MYSQL_TLS: %q is none of %s", c.TLS, strings.Join(tlsModes, ", "))
+	}
+	if c.TLSCA == "" {
+		return nil
+	}
+	if mode != "true" {
+		return fmt.Errorf("MYSQL_TLS_CA is set, so MYSQL_TLS must be true (got %q): the CA is only used to verify the server", c.TLS)
+	}
+	pem, err := os.ReadFile(c.TLSCA)
+	if err != nil {
+		return fmt.Errorf("MYSQL_TLS_CA: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("MYSQL_TLS_CA: %s holds no PEM certificate", c.TLSCA)
+	}
+	// ServerName is left empty: the driver sets it to the host of MYSQL_ADDR, so the name is verified too.
+	return mysql.RegisterTLSConfig(c.tlsConfigName(), &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
+}
+
+// DSN is the driver's connection string. With TLSCA set, PrepareTLS must have registered its configuration
+// first (Open and Migrate do).
 func (c Config) DSN(multiStatements bool) string {
 	mc := mysql.NewConfig()
 	mc.Net = "tcp"
@@ -63,6 +130,9 @@ func (c Config) DSN(multiStatements bool) string {
 	// connection held that much shorter by each transaction (docs/performance.md).
 	mc.InterpolateParams = true
 	mc.Params = map[string]string{"time_zone": "'+00:00'"}
+	if name := c.tlsConfigName(); name != "false" {
+		mc.TLSConfig = name
+	}
 	mc.Timeout = 5 * time.Second
 	mc.ReadTimeout = 30 * time.Second
 	mc.WriteTimeout = 30 * time.Second
@@ -71,6 +141,9 @@ func (c Config) DSN(multiStatements bool) string {
 
 // Open connects (with SQL spans and pool metrics) and pings.
 func Open(ctx context.Context, cfg Config, reg prometheus.Registerer) (*sql.DB, error) {
+	if err := cfg.PrepareTLS(); err != nil {
+		return nil, err
+	}
 	db, err := otelsql.Open("mysql", cfg.DSN(false),
 		// db.system is the attribute's name before semantic conventions 1.26 (db.system.name since); trace
 		// backends and their service graphs still look for it.
@@ -139,6 +212,9 @@ func Migrate(cfg Config, migrations fs.FS) error {
 }
 
 func migrateWith(cfg Config, files fs.FS, table string) error {
+	if err := cfg.PrepareTLS(); err != nil {
+		return err
+	}
 	db, err := sql.Open("mysql", cfg.DSN(true))
 	if err != nil {
 		return err

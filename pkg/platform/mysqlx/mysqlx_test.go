@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"simplemessenger/platform/mysqlx"
@@ -144,5 +146,73 @@ func TestMigrateLeavesNoConnectionOpen(t *testing.T) {
 	}
 	if n != 0 {
 		t.Fatalf("%d connections to %s still open after Migrate returned (the migration driver's own connection must be closed)", n, cfg.Database)
+	}
+}
+
+// A user with exactly mysqlx.Privileges on its database (what charts/messenger's README grants) can migrate it:
+// the platform's tables, then migrations that create tables with an index and a foreign key, alter, and drop;
+// and the service's statements run (locking reads included).
+func TestMigrateWithOnlyTheDocumentedPrivileges(t *testing.T) {
+	cfg := mysqltest.NewDatabase(t)
+	admin, err := sql.Open("mysql", mysqltest.Config("").DSN(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() }) // after the user is dropped (cleanups run last registered first)
+	user, password := "mx_"+cfg.Database[len(cfg.Database)-8:], "pw-"+cfg.Database
+	if _, err := admin.Exec("CREATE USER '" + user + "'@'%' IDENTIFIED BY '" + password + "'"); err != nil {
+		t.Skipf("cannot create a MySQL user (%v): run as a user with CREATE USER", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP USER IF EXISTS '" + user + "'@'%'"); err != nil {
+			t.Errorf("drop user %s: %v", user, err)
+		}
+	})
+	if _, err := admin.Exec("GRANT " + mysqlx.Privileges + " ON `" + cfg.Database + "`.* TO '" + user + "'@'%'"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.User, cfg.Password = user, password
+	migrations := fstest.MapFS{
+		"0001_tables.up.sql": {Data: []byte(`
+CREATE TABLE parents (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL, UNIQUE KEY parents_name (name));
+CREATE TABLE children (
+    id BIGINT NOT NULL PRIMARY KEY,
+    parent_id BIGINT NOT NULL,
+    CONSTRAINT children_parent FOREIGN KEY (parent_id) REFERENCES parents (id) ON DELETE CASCADE
+);
+CREATE INDEX children_parent_id ON children (parent_id, id);`)},
+		"0001_tables.down.sql": {Data: []byte(`DROP TABLE children; DROP TABLE parents;`)},
+		"0002_alter.up.sql":    {Data: []byte(`ALTER TABLE children ADD COLUMN note VARCHAR(64) NOT NULL DEFAULT '', ADD KEY children_note (note); ALTER TABLE parents DROP INDEX parents_name; CREATE TABLE scratch (id INT); DROP TABLE scratch;`)},
+		"0002_alter.down.sql":  {Data: []byte(`ALTER TABLE children DROP COLUMN note;`)},
+	}
+	if err := mysqlx.Migrate(cfg, migrations); err != nil {
+		t.Fatalf("migrate as %s with %s: %v", user, mysqlx.Privileges, err)
+	}
+	db, err := mysqlx.Open(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = mysqlx.InTx(t.Context(), db, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			"INSERT INTO parents (id, name) VALUES (1, 'a')",
+			"INSERT INTO children (id, parent_id, note) VALUES (1, 1, 'x')",
+			"SELECT id FROM parents WHERE id = 1 FOR UPDATE",
+			"UPDATE children SET note = 'y' WHERE id = 1",
+			"DELETE FROM parents WHERE id = 1",
+			"INSERT INTO outbox (event_id, event_type, payload, headers) VALUES (UUID(), 't', '{}', '')",
+		} {
+			if _, err := tx.Exec(q); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second start finds nothing to do (the version table is read and kept).
+	if err := mysqlx.Migrate(cfg, migrations); err != nil {
+		t.Fatal(err)
 	}
 }
