@@ -14,7 +14,7 @@ export HELM_CONFIG_HOME="$root/.tools/helm/config" HELM_CACHE_HOME="$root/.tools
 
 SERVICES=(gateway auth profiles friends messages)
 UMBRELLA=charts/messenger
-VALUES_FILES=("" values-kind.yaml values-minikube.yaml values-production.yaml)
+VALUES_FILES=("" values-kind.yaml values-minikube.yaml values-production.yaml values-local.yaml)
 
 deps() {
   for svc in "${SERVICES[@]}"; do

@@ -160,6 +160,21 @@ func TestAPIServerDryRun(t *testing.T) {
 		}
 	}
 
+	// So are ServiceAccounts, with their name only (the dry run below applies them whole): a Pod, such as `helm
+	// test`'s, is admitted only when its ServiceAccount exists (the ServiceAccount admission plugin).
+	for _, objs := range sets {
+		for _, o := range objs {
+			if o.Kind() != "ServiceAccount" || o.APIVersion() != "v1" {
+				continue
+			}
+			code, body := api.do(t, "POST", "/api/v1/namespaces/"+o.Namespace()+"/serviceaccounts", map[string]any{
+				"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": o.Name()}})
+			if code != http.StatusCreated && code != http.StatusConflict {
+				t.Fatalf("creating ServiceAccount %s/%s: %d %s", o.Namespace(), o.Name(), code, body)
+			}
+		}
+	}
+
 	total := 0
 	for _, name := range SortedKeys(sets) {
 		t.Run(name, func(t *testing.T) {

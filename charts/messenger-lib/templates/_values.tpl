@@ -41,19 +41,31 @@ serviceMonitor:
   labels: {}
 database:
   name: ""              # MYSQL_DATABASE; empty: the service has no database
-  user: ""              # MYSQL_USER
+  user: ""              # MYSQL_USER (unless passwordSecret.usernameKey); empty: the service's name
   host: ""              # empty: global.mysql.host, then messenger-mariadb
   port: 0               # 0: global.mysql.port, then 3306
   passwordSecret:
-    name: ""            # Secret holding the user's password (created by the database operator)
+    name: ""            # Secret holding the user's password (created by the database operator, or by you)
     key: password
+    usernameKey: ""     # set (e.g. username): MYSQL_USER comes from this key of the same Secret instead of `user`
+  tls:
+    mode: ""            # MYSQL_TLS; empty: global.mysql.tls.mode, then "true" with a CA, else "false"
+    ca:                 # MYSQL_TLS_CA: a CA certificate (PEM) mounted from a Secret or a ConfigMap; both empty:
+      secretName: ""    # global.mysql.tls.ca
+      configMapName: ""
+      key: ""           # empty: global.mysql.tls.ca.key, then ca.crt
 amqp:
   urlSecret:
-    name: ""            # empty: global.rabbitmq.urlSecret.name, then messenger-amqp
+    name: ""            # empty: global.rabbitmq.urlSecret.name, then messenger-amqp (unused when global.rabbitmq.host is set)
     key: ""             # empty: global.rabbitmq.urlSecret.key, then url
+  credentialsSecret:    # AMQP_USERNAME/AMQP_PASSWORD when global.rabbitmq.host is set (the URL then comes from values)
+    name: ""            # empty: global.rabbitmq.credentialsSecret.name
+    usernameKey: ""     # empty: global's, then username
+    passwordKey: ""     # empty: global's, then password
   exchange: ""          # empty: global.rabbitmq.exchange, then the service's default (messenger.events)
-signingKeys:
-  secretName: ""        # auth only: Secret with AUTH_SIGNING_KEYS; empty: keys kept in the database (development)
+signingKeys:            # auth only: AUTH_SIGNING_KEYS
+  generate: false       # a chart-made Secret <release>-auth-signing-keys with one random key, kept across upgrades
+  secretName: ""        # instead, an existing Secret (yours); neither: keys kept in auth's database (development)
   key: keys
 otel:
   endpoint: ""          # empty: global.otel.endpoint; both empty: tracing off
@@ -134,15 +146,62 @@ prometheus:
 {{- $db := $v.database -}}
 {{- $_ := set $db "host" ($db.host | default (dig "mysql" "host" "" $g) | default "messenger-mariadb") -}}
 {{- $_ := set $db "port" (int ($db.port | default (dig "mysql" "port" 3306 $g))) -}}
+{{- $_ := set $db "user" ($db.user | default $svc) -}}
+{{- /* MySQL TLS: the service's CA, else the global one; the mode, else the global one, else "true" with a CA. */ -}}
+{{- $tls := $db.tls -}}
+{{- if not (or $tls.ca.secretName $tls.ca.configMapName) -}}
+{{- $_ := set $tls.ca "secretName" (dig "mysql" "tls" "ca" "secretName" "" $g) -}}
+{{- $_ := set $tls.ca "configMapName" (dig "mysql" "tls" "ca" "configMapName" "" $g) -}}
+{{- end -}}
+{{- $_ := set $tls.ca "key" ($tls.ca.key | default (dig "mysql" "tls" "ca" "key" "" $g) | default "ca.crt") -}}
+{{- $mode := $tls.mode -}}
+{{- if and (not (kindIs "bool" $mode)) (not $mode) -}}{{- $mode = dig "mysql" "tls" "mode" "" $g -}}{{- end -}}
+{{- if and (not (kindIs "bool" $mode)) (not $mode) -}}{{- $mode = ternary "true" "false" (ne "" (print $tls.ca.secretName $tls.ca.configMapName)) -}}{{- end -}}
+{{- $_ := set $tls "mode" (lower (toString $mode)) -}}
+{{- /* RabbitMQ: with global.rabbitmq.host (and no urlSecret of the service's own) the URL is built from values and
+the credentials come from credentialsSecret (AMQP_USERNAME/AMQP_PASSWORD); otherwise the whole URL is a Secret. */ -}}
 {{- $amqp := $v.amqp -}}
+{{- $rmqHost := dig "rabbitmq" "host" "" $g -}}
+{{- if and $rmqHost (not $amqp.urlSecret.name) -}}
+{{- $scheme := ternary "amqps" "amqp" (eq (toString (dig "rabbitmq" "tls" false $g)) "true") -}}
+{{- $port := int (dig "rabbitmq" "port" 0 $g | default (ternary 5671 5672 (eq $scheme "amqps"))) -}}
+{{- $vhost := toString (dig "rabbitmq" "vhost" "/" $g) -}}
+{{- $_ := set $amqp "url" (printf "%s://%s:%d/%s" $scheme $rmqHost $port (ternary "" $vhost (or (eq $vhost "/") (eq $vhost "")))) -}}
+{{- $_ := set $amqp "port" $port -}}
+{{- $cs := $amqp.credentialsSecret -}}
+{{- $_ := set $cs "name" ($cs.name | default (dig "rabbitmq" "credentialsSecret" "name" "" $g)) -}}
+{{- $_ := set $cs "usernameKey" ($cs.usernameKey | default (dig "rabbitmq" "credentialsSecret" "usernameKey" "" $g) | default "username") -}}
+{{- $_ := set $cs "passwordKey" ($cs.passwordKey | default (dig "rabbitmq" "credentialsSecret" "passwordKey" "" $g) | default "password") -}}
+{{- $_ := set $amqp.urlSecret "name" "" -}}
+{{- else -}}
+{{- $_ := set $amqp "url" "" -}}
 {{- $_ := set $amqp.urlSecret "name" ($amqp.urlSecret.name | default (dig "rabbitmq" "urlSecret" "name" "" $g) | default "messenger-amqp") -}}
 {{- $_ := set $amqp.urlSecret "key" ($amqp.urlSecret.key | default (dig "rabbitmq" "urlSecret" "key" "" $g) | default "url") -}}
+{{- $_ := set $amqp.credentialsSecret "name" "" -}}
+{{- end -}}
 {{- $_ := set $amqp "exchange" ($amqp.exchange | default (dig "rabbitmq" "exchange" "" $g)) -}}
 {{- $_ := set $v.otel "endpoint" ($v.otel.endpoint | default (dig "otel" "endpoint" "" $g)) -}}
 {{- $_ := set $v.otel "protocol" ($v.otel.protocol | default (dig "otel" "protocol" "" $g) | default "grpc") -}}
 {{- $_ := set $v.otel "resourceAttributes" ($v.otel.resourceAttributes | default (dig "otel" "resourceAttributes" "" $g)) -}}
+{{- /* AUTH_SIGNING_KEYS (auth only): source "secret" (an existing Secret), "generated" (the chart's own Secret) or
+"database" (none: auth keeps a key in its database). */ -}}
+{{- $sk := $v.signingKeys -}}
+{{- if ne $svc "auth" -}}
+{{- $_ := set $sk "source" "none" -}}
+{{- else if $sk.secretName -}}
+{{- $_ := set $sk "source" "secret" -}}
+{{- else if $sk.generate -}}
+{{- $_ := set $sk "source" "generated" -}}
+{{- $_ := set $sk "secretName" (printf "%s-signing-keys" (include "messenger-lib.fullname" .) | trunc 63 | trimSuffix "-") -}}
+{{- else -}}
+{{- $_ := set $sk "source" "database" -}}
+{{- end -}}
 {{- $peers := include "messenger-lib.defaultPeers" . | fromYaml -}}
 {{- include "messenger-lib.merge" (dict "dst" $peers "src" (dig "networkPolicy" "peers" dict $g)) -}}
+{{- /* RabbitMQ's port comes from values when its address does (unless the peer's ports are given). */ -}}
+{{- if and $amqp.url (not (dig "networkPolicy" "peers" "rabbitmq" "ports" list $g)) -}}
+{{- $_ := set $peers.rabbitmq "ports" (list (dict "port" $amqp.port "protocol" "TCP")) -}}
+{{- end -}}
 {{- $_ := set $v "networkPeers" $peers -}}
 {{- $_ := set $v "global" $g -}}
 {{- toYaml $v -}}

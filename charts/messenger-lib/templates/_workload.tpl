@@ -8,6 +8,14 @@ The whole standard workload of one service. A service chart's only template is:
 {{- $ports := include "messenger-lib.portsOf" (dict "service" $svc) | fromYaml -}}
 {{- $ctx := dict "ctx" . "v" $v "svc" $svc "ports" $ports -}}
 {{- include "messenger-lib.checks" $ctx }}
+{{- /* Installed on its own (not from the umbrella, which checks every service at once): its own Secrets. */ -}}
+{{- if .Chart.IsRoot }}
+{{- include "messenger-lib.requireObjects" (dict "ctx" . "objects" (include "messenger-lib.requiredObjects" $ctx | fromYamlArray)) }}
+{{- end }}
+{{- if eq $v.signingKeys.source "generated" }}
+{{ include "messenger-lib.signingKeysSecret" $ctx }}
+---
+{{- end }}
 {{ include "messenger-lib.serviceAccount" $ctx }}
 ---
 {{ include "messenger-lib.configMap" $ctx }}
@@ -42,8 +50,23 @@ The whole standard workload of one service. A service chart's only template is:
 {{- if and $v.database.name (not $v.database.host) -}}
 {{- fail (printf "%s: database.host or global.mysql.host is required" .svc) -}}
 {{- end -}}
-{{- if not $v.amqp.urlSecret.name -}}
-{{- fail (printf "%s: amqp.urlSecret.name or global.rabbitmq.urlSecret.name is required (the Secret with AMQP_URL)" .svc) -}}
+{{- if and (not $v.amqp.url) (not $v.amqp.urlSecret.name) -}}
+{{- fail (printf "%s: amqp.urlSecret.name or global.rabbitmq.urlSecret.name is required (the Secret with AMQP_URL), or global.rabbitmq.host with credentialsSecret" .svc) -}}
+{{- end -}}
+{{- if and $v.amqp.url (not $v.amqp.credentialsSecret.name) -}}
+{{- fail (printf "%s: global.rabbitmq.host is set, so global.rabbitmq.credentialsSecret.name (or amqp.credentialsSecret.name) is required: the Secret with the RabbitMQ user's username and password" .svc) -}}
+{{- end -}}
+{{- if $v.database.name -}}
+{{- $tls := $v.database.tls -}}
+{{- if not (has $tls.mode (list "false" "true" "skip-verify" "preferred")) -}}
+{{- fail (printf "%s: MySQL TLS mode %q is none of false, true, skip-verify, preferred (global.mysql.tls.mode or database.tls.mode)" .svc $tls.mode) -}}
+{{- end -}}
+{{- if and $tls.ca.secretName $tls.ca.configMapName -}}
+{{- fail (printf "%s: the MySQL CA comes from a Secret or a ConfigMap, not both (tls.ca.secretName %q, tls.ca.configMapName %q)" .svc $tls.ca.secretName $tls.ca.configMapName) -}}
+{{- end -}}
+{{- if and (or $tls.ca.secretName $tls.ca.configMapName) (ne $tls.mode "true") -}}
+{{- fail (printf "%s: a MySQL CA is given, so the TLS mode must be true (it is %q): the CA is only used to verify the server" .svc $tls.mode) -}}
+{{- end -}}
 {{- end -}}
 {{- if and $v.autoscaling.enabled (gt (int $v.autoscaling.minReplicas) (int $v.autoscaling.maxReplicas)) -}}
 {{- fail (printf "%s: autoscaling.minReplicas is above maxReplicas" .svc) -}}
@@ -95,10 +118,21 @@ data:
   {{- with $v.amqp.exchange }}
   AMQP_EXCHANGE: {{ . | quote }}
   {{- end }}
+  {{- with $v.amqp.url }}
+  AMQP_URL: {{ . | quote }}
+  {{- end }}
   {{- if $v.database.name }}
   MYSQL_ADDR: {{ printf "%s:%d" $v.database.host (int $v.database.port) | quote }}
   MYSQL_DATABASE: {{ $v.database.name | quote }}
-  MYSQL_USER: {{ $v.database.user | default .svc | quote }}
+  {{- if not $v.database.passwordSecret.usernameKey }}
+  MYSQL_USER: {{ $v.database.user | quote }}
+  {{- end }}
+  {{- if ne $v.database.tls.mode "false" }}
+  MYSQL_TLS: {{ $v.database.tls.mode | quote }}
+  {{- end }}
+  {{- if or $v.database.tls.ca.secretName $v.database.tls.ca.configMapName }}
+  MYSQL_TLS_CA: {{ include "messenger-lib.mysqlCAPath" . | quote }}
+  {{- end }}
   {{- end }}
   {{- if $v.otel.endpoint }}
   OTEL_EXPORTER_OTLP_ENDPOINT: {{ $v.otel.endpoint | quote }}
@@ -224,19 +258,39 @@ spec:
           env:
             - name: GOMEMLIMIT
               value: {{ include "messenger-lib.goMemLimit" $v | quote }}
+            {{- if $v.amqp.url }}
+            - name: AMQP_USERNAME
+              valueFrom:
+                secretKeyRef:
+                  name: {{ $v.amqp.credentialsSecret.name }}
+                  key: {{ $v.amqp.credentialsSecret.usernameKey }}
+            - name: AMQP_PASSWORD
+              valueFrom:
+                secretKeyRef:
+                  name: {{ $v.amqp.credentialsSecret.name }}
+                  key: {{ $v.amqp.credentialsSecret.passwordKey }}
+            {{- else }}
             - name: AMQP_URL
               valueFrom:
                 secretKeyRef:
                   name: {{ $v.amqp.urlSecret.name }}
                   key: {{ $v.amqp.urlSecret.key }}
+            {{- end }}
             {{- if $v.database.name }}
+            {{- with $v.database.passwordSecret.usernameKey }}
+            - name: MYSQL_USER
+              valueFrom:
+                secretKeyRef:
+                  name: {{ $v.database.passwordSecret.name }}
+                  key: {{ . }}
+            {{- end }}
             - name: MYSQL_PASSWORD
               valueFrom:
                 secretKeyRef:
                   name: {{ $v.database.passwordSecret.name }}
                   key: {{ $v.database.passwordSecret.key }}
             {{- end }}
-            {{- if $v.signingKeys.secretName }}
+            {{- if has $v.signingKeys.source (list "secret" "generated") }}
             - name: AUTH_SIGNING_KEYS
               valueFrom:
                 secretKeyRef:
@@ -299,11 +353,36 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- if and $v.database.name (or $v.database.tls.ca.secretName $v.database.tls.ca.configMapName) }}
+            - name: mysql-ca
+              mountPath: {{ include "messenger-lib.mysqlCADir" . }}
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: {{ $v.tmpSizeLimit }}
+        {{- if $v.database.name }}
+        {{- $ca := $v.database.tls.ca }}
+        {{- if $ca.secretName }}
+        - name: mysql-ca
+          secret:
+            secretName: {{ $ca.secretName }}
+            items:
+              - {key: {{ $ca.key | quote }}, path: ca.crt}
+        {{- else if $ca.configMapName }}
+        - name: mysql-ca
+          configMap:
+            name: {{ $ca.configMapName }}
+            items:
+              - {key: {{ $ca.key | quote }}, path: ca.crt}
+        {{- end }}
+        {{- end }}
 {{- end -}}
+
+{{/* Where the MySQL CA certificate is mounted (MYSQL_TLS_CA). */}}
+{{- define "messenger-lib.mysqlCADir" -}}/etc/messenger/mysql-ca{{- end -}}
+{{- define "messenger-lib.mysqlCAPath" -}}{{ include "messenger-lib.mysqlCADir" . }}/ca.crt{{- end -}}
 
 {{- define "messenger-lib.pdb" -}}
 apiVersion: policy/v1
