@@ -284,6 +284,7 @@ func (p *browserPage) sendMessage(text string) {
 }
 
 func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
+	needLocalStack(t, "the web client in Chromium on this machine, screenshots into the repository: a test of the suite's own stack")
 	exe := chromiumPath(t)
 	aliceNick, bobNick := "alice_"+suffix(), "bob_"+suffix()
 	password := "pass-" + suffix() + "-word"

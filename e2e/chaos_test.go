@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -20,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -151,58 +147,36 @@ func postMessage(base string, from, to *account, cmid string) (status int, id st
 }
 
 func postMessageBody(base string, from, to *account, cmid string) (status int, id, answer string, took time.Duration, err error) {
-	raw, _ := json.Marshal(map[string]any{"text": cmid, "client_message_id": cmid})
-	req, _ := http.NewRequest("POST", base+"/api/v1/chats/"+to.id+"/messages", bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+from.access)
 	start := time.Now()
-	res, err := chaosClient.Do(req)
-	if err != nil {
-		return 0, "", "", time.Since(start), err
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
+	r, err := apiRequest(context.Background(), chaosClient, "POST", base+"/api/v1/chats/"+to.id+"/messages", from.access,
+		map[string]any{"text": cmid, "client_message_id": cmid})
 	took = time.Since(start)
-	if res.StatusCode == 200 || res.StatusCode == 201 {
+	if err != nil {
+		return 0, "", "", took, err
+	}
+	if r.status == 200 || r.status == 201 {
 		var m map[string]any
-		if json.Unmarshal(body, &m) == nil {
+		if json.Unmarshal(r.body, &m) == nil {
 			id, _ = m["id"].(string)
 		}
 		if id == "" {
-			return res.StatusCode, "", string(body), took, fmt.Errorf("no id in %q", body)
+			return r.status, "", string(r.body), took, fmt.Errorf("no id in %q", r.body)
 		}
 	}
-	return res.StatusCode, id, string(body), took, nil
+	return r.status, id, string(r.body), took, nil
 }
 
 // listen keeps a socket of p.to open (on base first, then on the main gateway after a drop) until ctx ends,
 // recording every message id that reaches it.
 func (p *chaosPair) listen(ctx context.Context, base string, connected chan<- struct{}) {
 	first := true
-	for ctx.Err() == nil {
-		u, _ := url.Parse(base)
-		u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
-		u.Path = "/api/v1/ws"
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		conn, _, err := websocket.Dial(dctx, u.String(), &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + p.to.access}}})
-		cancel()
-		if err != nil {
-			base = stack.GatewayURL
-			select {
-			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
-			}
-			continue
-		}
-		conn.SetReadLimit(8 << 20)
+	opened := func() {
 		p.mu.Lock()
 		p.sockets++
 		p.mu.Unlock()
-		for {
-			_, data, err := conn.Read(ctx)
-			if err != nil {
-				break
-			}
+	}
+	for ctx.Err() == nil {
+		status, _ := pushSocket(ctx, base, p.to.access, 0, opened, func(data []byte) {
 			typ, ids := frameMessageIDs(data)
 			p.mu.Lock()
 			for _, id := range ids {
@@ -219,38 +193,15 @@ func (p *chaosPair) listen(ctx context.Context, base string, connected chan<- st
 				first = false
 				connected <- struct{}{}
 			}
-		}
-		conn.Close(websocket.StatusNormalClosure, "bye")
+		})
 		base = stack.GatewayURL
-	}
-}
-
-// frameMessageIDs returns a frame's type and the ids of the messages it carries (message.new, messages.unread).
-func frameMessageIDs(data []byte) (string, []string) {
-	var f struct {
-		Type string `json:"type"`
-		Data struct {
-			ID    string `json:"id"`
-			Items []struct {
-				ID string `json:"id"`
-			} `json:"items"`
-			Total json.Number `json:"total"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(data, &f) != nil {
-		return "", nil
-	}
-	switch f.Type {
-	case "message.new":
-		return f.Type, []string{f.Data.ID}
-	case "messages.unread":
-		ids := make([]string, 0, len(f.Data.Items))
-		for _, it := range f.Data.Items {
-			ids = append(ids, it.ID)
+		if status != 101 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
-		return f.Type, ids
 	}
-	return f.Type, nil
 }
 
 // unreadOnEntry opens a fresh socket for a on the main gateway and returns its messages.unread frame.
@@ -345,25 +296,10 @@ func runChaosFault(t *testing.T, cfg chaosConfig, f chaosFault) chaosResult {
 
 	// The load: every sender sends every cfg.interval until stop.
 	var (
-		statsMu   sync.Mutex
-		faultEnd  time.Time // zero while the fault lasts
-		stop      = make(chan struct{})
-		senders   sync.WaitGroup
-		statusKey = func(status int, err error) string {
-			if status == 0 {
-				s := err.Error()
-				switch {
-				case strings.Contains(s, "connection refused"):
-					return "conn refused"
-				case strings.Contains(s, "Timeout") || strings.Contains(s, "deadline"):
-					return "timeout"
-				case strings.Contains(s, "EOF") || strings.Contains(s, "reset"):
-					return "conn reset/EOF"
-				}
-				return "transport error"
-			}
-			return strconv.Itoa(status)
-		}
+		statsMu  sync.Mutex
+		faultEnd time.Time // zero while the fault lasts
+		stop     = make(chan struct{})
+		senders  sync.WaitGroup
 	)
 	for i, p := range pairs {
 		senders.Add(1)
@@ -393,7 +329,7 @@ func runChaosFault(t *testing.T, cfg chaosConfig, f chaosFault) chaosResult {
 				ok := id != "" && err == nil
 				if !ok {
 					res.failed++
-					k := statusKey(status, err)
+					k := failureKind(status, err)
 					res.failStatuses[k]++
 					if _, ok := res.failSample[k]; !ok {
 						if err != nil && status == 0 {
@@ -519,44 +455,14 @@ func runChaosFault(t *testing.T, cfg chaosConfig, f chaosFault) chaosResult {
 	listeners.Wait()
 
 	for _, p := range pairs {
-		ha, ta := fullHistory(t, p.from, p.to)
-		hb, _ := fullHistory(t, p.to, p.from)
-		if fmt.Sprint(ha) != fmt.Sprint(hb) {
-			t.Errorf("%s: %s and %s see different histories (%d vs %d messages)", f.name, p.from.nickname, p.to.nickname, len(ha), len(hb))
-		}
-		count := map[string]int{}
-		textCount := map[string]int{}
-		for i, id := range ha {
-			count[id]++
-			textCount[ta[i]]++
-			if i > 0 {
-				prev, _ := strconv.ParseInt(ha[i-1], 10, 64)
-				cur, _ := strconv.ParseInt(id, 10, 64)
-				if cur <= prev {
-					t.Errorf("%s: history out of order at %d (%s after %s)", f.name, i, id, ha[i-1])
-				}
-			}
-		}
+		c := checkChat(t, f.name, p.from, p.to, p.accepted)
+		res.lost += c.lost
+		res.duplicated += c.duplicated
+		res.committedButUnacked += c.committedButUnacked // failed sends that committed, whose retry failed as well
+		hb := c.recipientIDs
 		var owed []string
-		for cmid, id := range p.accepted {
+		for _, id := range p.accepted {
 			owed = append(owed, id)
-			switch {
-			case count[id] == 0:
-				res.lost++
-				t.Errorf("%s: accepted message %s (%s) is not in the history", f.name, id, cmid)
-			case count[id] > 1 || textCount[cmid] > 1:
-				res.duplicated++
-				t.Errorf("%s: message %s (%s) is in the history %d times (text %d times)", f.name, id, cmid, count[id], textCount[cmid])
-			}
-		}
-		for text, n := range textCount {
-			if _, ok := p.accepted[text]; !ok {
-				res.committedButUnacked += n // a failed send that committed, whose retry failed as well
-				if n > 1 {
-					res.duplicated += n - 1
-					t.Errorf("%s: unacknowledged %s is in the history %d times", f.name, text, n)
-				}
-			}
 		}
 		// Delivery: every accepted message came live, or is in the unread frame of a new connection (the oldest
 		// 100 unread; the total counts them all, as nothing was marked read).
@@ -589,6 +495,7 @@ func runChaosFault(t *testing.T, cfg chaosConfig, f chaosFault) chaosResult {
 }
 
 func TestFaultChaos(t *testing.T) {
+	needLocalStack(t, "kills and restarts its processes, stops MariaDB and RabbitMQ, proxies their links, reads its dead-letter queue")
 	if os.Getenv("MESSENGER_BROKER_FAULTS") != "1" {
 		t.Skip("stops the local RabbitMQ and MariaDB and kills services: set MESSENGER_BROKER_FAULTS=1 (make test-faults, make chaos)")
 	}
@@ -656,8 +563,7 @@ func TestFaultChaos(t *testing.T) {
 			}
 		})
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-40s %6s %8s %6s %8s %4s %4s %11s %5s %10s %10s %9s %9s %4s\n", "fault", "sent", "accepted", "failed", "retry-ok", "lost", "dup", "undelivered", "hung", "maxFailed", "maxSend", "recover", "push-rec", "dlq")
+	var rows [][]string
 	for _, r := range results {
 		rec := r.recover.Round(time.Millisecond).String()
 		if !r.recovered {
@@ -667,10 +573,11 @@ func TestFaultChaos(t *testing.T) {
 		if !r.pushRecovered {
 			prec = ">30s"
 		}
-		fmt.Fprintf(&b, "%-40s %6d %8d %6d %8d %4d %4d %11d %5d %10v %10v %9s %9s %4d\n", r.fault, r.sent, r.accepted, r.failed, r.retried, r.lost, r.duplicated, r.undelivered, r.hung,
-			r.maxFailed.Round(time.Millisecond), r.maxSend.Round(time.Millisecond), rec, prec, r.deadLettered)
+		rows = append(rows, []string{r.fault, strconv.Itoa(r.sent), strconv.Itoa(r.accepted), strconv.Itoa(r.failed), strconv.Itoa(r.retried),
+			strconv.Itoa(r.lost), strconv.Itoa(r.duplicated), strconv.Itoa(r.undelivered), strconv.Itoa(r.hung),
+			r.maxFailed.Round(time.Millisecond).String(), r.maxSend.Round(time.Millisecond).String(), rec, prec, strconv.Itoa(r.deadLettered)})
 	}
-	t.Log(b.String())
+	t.Log(renderTable([]string{"fault", "sent", "accepted", "failed", "retry-ok", "lost", "dup", "undelivered", "hung", "maxFailed", "maxSend", "recover", "push-rec", "dlq"}, rows))
 }
 
 // injectBrokerStop stops the RabbitMQ app for cfg.down and starts it again (always, even on failure).

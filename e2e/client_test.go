@@ -1,11 +1,10 @@
 package e2e
 
 import (
-	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -54,42 +53,15 @@ func (r reply) items(t *testing.T) []map[string]any {
 // headers are name/value pairs.
 func call(t *testing.T, method, path, token string, body any, headers ...string) reply {
 	t.Helper()
-	var rd io.Reader
-	ctype := ""
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, _ := json.Marshal(b)
-		rd = bytes.NewReader(raw)
-		ctype = "application/json"
-	}
 	url := path
 	if !strings.HasPrefix(path, "http") {
 		url = stack.GatewayURL + path
 	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	client := &http.Client{Timeout: 15 * time.Second}
-	res, err := client.Do(req)
+	r, err := apiRequest(context.Background(), &http.Client{Timeout: 15 * time.Second}, method, url, token, body, headers...)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	return reply{res.StatusCode, res.Header, data}
+	return r
 }
 
 // must fails the test unless r has the wanted status.

@@ -16,6 +16,7 @@ import (
 // that every message owed to the online recipient reached them live or is in their next messages.unread.
 // It stops the broker for everyone, so it runs only in make test's serial phase (MESSENGER_BROKER_FAULTS=1).
 func TestFaultBrokerRestartDuringSendingLosesNothing(t *testing.T) {
+	needLocalStack(t, "stops the local RabbitMQ under its services and polls their admin ports")
 	if os.Getenv("MESSENGER_BROKER_FAULTS") != "1" {
 		t.Skip("stops the local RabbitMQ: set MESSENGER_BROKER_FAULTS=1 (make test-faults)")
 	}

@@ -32,6 +32,7 @@ import (
 )
 
 func TestDashboardsAndRulesQueryOnlyExportedMetrics(t *testing.T) {
+	needLocalStack(t, "scrapes every service's admin port, starts a gateway replica and publishes on the stack's exchange")
 	t.Parallel()
 	obs := loadObservability(t)
 	admins := converse(t)

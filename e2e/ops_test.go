@@ -41,6 +41,7 @@ func TestErrorsFollowTheContract(t *testing.T) {
 }
 
 func TestRequestIDAndTraceReachTheServices(t *testing.T) {
+	needLocalStack(t, "reads the auth service's log")
 	t.Parallel()
 	id := "trace-me-" + suffix()
 	traceID := "4bf92f3577b34da6a3ce929d" + suffix()
@@ -65,6 +66,8 @@ func TestMetricsOnlyOnAdminPorts(t *testing.T) {
 	if r := call(t, "GET", "/metrics", "", nil); r.status == 200 {
 		t.Error("/metrics is served on the public port")
 	}
+	// The rest is about the admin ports, which are not reachable from outside a cluster.
+	needLocalStack(t, "the services' admin ports")
 	for _, s := range Services {
 		for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 			res, err := http.Get(stack.AdminURL(s) + p)
@@ -85,6 +88,7 @@ func TestMetricsOnlyOnAdminPorts(t *testing.T) {
 }
 
 func TestGatewayRateLimitsPerUserWithRetryAfter(t *testing.T) {
+	needLocalStack(t, "starts a gateway replica with tight per-user limits (the shared messenger's are lifted)")
 	t.Parallel()
 	gw, err := stack.StartGateway("gateway-limited", "RATE_LIMIT_USER_RPS=1", "RATE_LIMIT_USER_BURST=5")
 	if err != nil {

@@ -143,6 +143,7 @@ func TestSecurityObjectLevelAuthorization(t *testing.T) {
 // ---------- 2. Tokens ----------
 
 func TestSecurityForgedTokensAreRejected(t *testing.T) {
+	needLocalStack(t, "forges access tokens with the stack's signing key (AUTH_SIGNING_KEYS)")
 	a := secUser(t, "tok")
 	claims := jwtClaims(t, a.access)
 	sid, _ := claims["sid"].(string)
@@ -256,6 +257,7 @@ func wsRefused(t *testing.T, base, name, tok string) {
 // ---------- 3. Throttling ----------
 
 func TestSecurityRateLimits(t *testing.T) {
+	needLocalStack(t, "starts gateway replicas with tight per-user and per-address limits (the shared messenger's are lifted)")
 	perUser := startSecGateway(t, "gw-sec-user", "RATE_LIMIT_USER_RPS=1", "RATE_LIMIT_USER_BURST=3", "RATE_LIMIT_IP_RPS=0")
 	perIP := startSecGateway(t, "gw-sec-ip", "RATE_LIMIT_IP_RPS=1", "RATE_LIMIT_IP_BURST=5", "RATE_LIMIT_USER_RPS=0")
 	a, b := secUser(t, "rla"), secUser(t, "rlb")
@@ -315,6 +317,7 @@ func TestSecurityRateLimits(t *testing.T) {
 // hour's window, behind a gateway that trusts the test as its ingress: the test names the client address in
 // X-Forwarded-For, as a load balancer would, so every run uses fresh addresses.
 func TestSecurityRegistrationThrottle(t *testing.T) {
+	needLocalStack(t, "starts a profiles replica with a registration limit and a gateway trusting the test as its proxy")
 	profiles := startSecReplica(t, "profiles-reg", "profiles", "REGISTER_MAX_PER_ADDRESS=3", "REGISTER_WINDOW=1h")
 	gw := startSecGateway(t, "gw-sec-reg", "PROFILES_URL="+profiles, "TRUSTED_PROXIES=127.0.0.1")
 	// Fresh /64s of the documentation range (2001:db8::/32), so runs and repeats never share one.
@@ -395,6 +398,7 @@ func TestSecurityOversizedHeaderAndBody(t *testing.T) {
 }
 
 func TestSecuritySlowClientsAreCut(t *testing.T) {
+	needLocalStack(t, "starts a gateway replica with 1-2 s read timeouts")
 	gw := startSecGateway(t, "gw-sec-slow", "HTTP_READ_HEADER_TIMEOUT=1s", "HTTP_READ_TIMEOUT=2s")
 	host := strings.TrimPrefix(gw, "http://")
 	type result struct {
@@ -680,6 +684,7 @@ func TestSecurityWebSocketOriginAndMessageSize(t *testing.T) {
 // TestSecuritySecretsNeverInLogs must stay the last test of this file: it scans the logs of every process for
 // the passwords and tokens the tests above used.
 func TestSecuritySecretsNeverInLogs(t *testing.T) {
+	needLocalStack(t, "scans every process's log for the secrets the tests used")
 	secrets.Lock()
 	list := append([]string{}, secrets.list...)
 	secrets.Unlock()

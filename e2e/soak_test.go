@@ -420,31 +420,14 @@ type soakLoad struct {
 
 // do sends one request and fails on any status other than want.
 func (l *soakLoad) do(ctx context.Context, method, path, token string, body any, want int) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		raw, _ := json.Marshal(body)
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, stack.GatewayURL+path, rd)
+	r, err := apiRequest(ctx, l.client, method, stack.GatewayURL+path, token, body)
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if r.status != want {
+		return r.body, fmt.Errorf("%s %s: %d %.200s", method, strings.Split(path, "?")[0], r.status, r.body)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := l.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	if res.StatusCode != want {
-		return data, fmt.Errorf("%s %s: %d %.200s", method, strings.Split(path, "?")[0], res.StatusCode, data)
-	}
-	return data, nil
+	return r.body, nil
 }
 
 // op runs one operation of a kind for the n-th schedule slot.
@@ -770,6 +753,7 @@ func fellSince(a, b map[string]soakFigures) bool {
 }
 
 func TestSoak(t *testing.T) {
+	needLocalStack(t, "measures its processes' goroutines, fds, heap and MySQL/AMQP connections on their admin ports and in /proc")
 	if os.Getenv("SOAK_DURATION") == "" {
 		t.Skip("a soak of minutes: set SOAK_DURATION (make soak; SOAK_DURATION=60s make soak in CI)")
 	}

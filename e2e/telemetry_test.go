@@ -30,6 +30,7 @@ var telExemplar = regexp.MustCompile(`(?m)^(\w+)_bucket\{([^}]*)\} \S+ # \{trace
 // Latency histograms carry exemplars, and each one leads to a trace that was really exported: a slow bucket
 // in a dashboard opens the trace of a request that fell into it.
 func TestLatencyExemplarsLeadToExportedTraces(t *testing.T) {
+	needLocalStack(t, "scrapes the admin ports and reads the suite's trace receiver")
 	t.Parallel()
 	a, b := register(t, "exa"), register(t, "exb")
 	befriend(t, a, b)
@@ -66,6 +67,7 @@ func TestLatencyExemplarsLeadToExportedTraces(t *testing.T) {
 // Every service with a database exports its pool's statistics, and every consumer says it is up, so a
 // "consumer down" alert has a series to watch.
 func TestPoolAndConsumerMetricsOfEveryService(t *testing.T) {
+	needLocalStack(t, "scrapes every service's admin port")
 	t.Parallel()
 	consumers := map[string][]string{
 		"auth":     {"auth.password-changed"},

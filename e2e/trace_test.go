@@ -149,6 +149,7 @@ func (t sendTrace) check(clientSpan, recipientID, pushExchange string) (missing 
 // consumption of it and the write of the frame to the recipient's socket. A hop that drops the trace context
 // starts a trace of its own, and its spans are then missing from this one.
 func TestOneMessageSendIsOneTraceFromTheGatewayToTheRecipientsSocket(t *testing.T) {
+	needLocalStack(t, "reads the spans every process exports to the suite's trace receiver")
 	t.Parallel()
 	a, b := register(t, "tra"), register(t, "trb")
 	befriend(t, a, b)
