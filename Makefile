@@ -144,3 +144,23 @@ test-k8s: ## offline proof of the Kubernetes delivery: helm lint, kubeconform -s
 .PHONY: k8s-verify
 k8s-verify: ## apply everything rendered to a real kube-apiserver+etcd on loopback (server-side dry run, strict fields); builds them into .tools/bin first (~4 min cold)
 	@bash scripts/k8s-verify.sh
+
+# --- the local Kubernetes cluster (scripts/cluster.sh; README "Run on Kubernetes") ---
+.PHONY: cluster-up cluster-down cluster-status cluster-deploy test-cluster images
+cluster-up: ## a real single-node Kubernetes cluster on this machine (built from source, containerd, CNI bridge, CoreDNS, registry on 127.0.0.1:5000); kubeconfig .run/cluster/admin.kubeconfig
+	@bash scripts/cluster.sh up
+
+cluster-down: ## stop exactly what cluster-up started and remove what pods leave behind (mounts, links, iptables chains, cgroups)
+	@bash scripts/cluster.sh down
+
+cluster-status: ## what of the local cluster runs
+	@bash scripts/cluster.sh status
+
+images: ## build the five images (no Docker daemon, no base pulled) and push them by digest to REGISTRY (default 127.0.0.1:5000)
+	@bash scripts/images.sh
+
+cluster-deploy: ## cluster-up, images, helm install of charts/messenger (values-local.yaml) and helm test; prints the gateway URL last
+	@bash scripts/cluster-deploy.sh
+
+test-cluster: ## the whole proof on the local cluster: deploy, e2e + conformance through the NodePort, upgrade and pod kills under load, clean uninstall and cluster-down
+	@bash scripts/test-cluster.sh
