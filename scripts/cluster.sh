@@ -194,6 +194,8 @@ save_sysctls() {
   for k in "${SYSCTLS[@]}"; do
     [[ -e /proc/sys/${k//.//} ]] && echo "$k=$(sysctl -n "$k")"
   done >"$DATA/sysctls.saved"
+  # A copy in the checkout, for `leftovers` to compare with after `down`.
+  mkdir -p "$OUT"; cp "$DATA/sysctls.saved" "$OUT/sysctls.before"
 }
 # What this machine had before the cluster: folders the kubelet, containerd and CNI make in fixed places.
 save_machine() {
@@ -454,19 +456,20 @@ down() {
   # Pods first, while the kubelet still runs: it stops them and CNI releases their addresses and links.
   local t0=$SECONDS
   if running kube-apiserver && running kubelet && [[ -x $bin/kubectl ]]; then
+    # The workloads first, so that nothing makes new pods; at most 20 s, then the rest is cut below.
+    kubectl delete deployments,replicasets,statefulsets,daemonsets,jobs --all --all-namespaces --wait=false \
+      >/dev/null 2>&1 || true
     kubectl delete pods --all --all-namespaces --grace-period=5 --wait=false >/dev/null 2>&1 || true
     local i
-    for ((i = 0; i < 60; i++)); do
+    for ((i = 0; i < 20; i++)); do
       [[ -z $(kubectl get pods -A -o name 2>/dev/null | head -1) ]] && break
-      # ReplicaSets make new pods: scale them away too.
-      ((i == 0)) && kubectl scale deployment --all --all-namespaces --replicas=0 >/dev/null 2>&1 || true
-      ((i == 0)) && kubectl delete pods --all --all-namespaces --grace-period=5 --wait=false >/dev/null 2>&1 || true
       sleep 1
     done
     log "pods deleted ($((SECONDS - t0)) s)"
   fi
   local d
   for ((d = ${#DAEMONS[@]} - 1; d >= 0; d--)); do stop "${DAEMONS[d]}"; done
+  log "daemons stopped ($((SECONDS - t0)) s)"
   # kube-proxy's own clean-up of its iptables rules.
   if [[ -x $bin/kube-proxy ]]; then "$bin/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
   # Shims outlive containerd by design: end them and their containers.
@@ -478,6 +481,7 @@ down() {
     sleep 0.5
   fi
   leftovers_clean
+  log "cleaned ($((SECONDS - t0)) s)"
   local out
   if out=$(leftovers); then log "down: nothing left behind"; else echo "$out" >&2; die "down: leftovers above"; fi
 }
@@ -566,6 +570,12 @@ leftovers() {
     echo "cgroups:"; find /sys/fs/cgroup -maxdepth 2 -name 'kubepods*'; found=1
   fi
   if [[ -e $DATA || -e $RUN ]]; then echo "folders: $DATA $RUN"; found=1; fi
+  if [[ ! -e $DATA && -f $OUT/sysctls.before ]]; then
+    local line
+    while IFS= read -r line; do
+      [[ $(sysctl -n "${line%%=*}" 2>/dev/null) == "${line#*=}" ]] || { echo "sysctl ${line%%=*} is $(sysctl -n "${line%%=*}"), was ${line#*=}"; found=1; }
+    done <"$OUT/sysctls.before"
+  fi
   return $found
 }
 
