@@ -451,7 +451,9 @@ shim_pids() {
 descendants() { local c; for c in $(pgrep -P "$1" 2>/dev/null); do echo "$c"; descendants "$c"; done; }
 
 down() {
-  [[ -d $DATA || -d $RUN ]] || { log "no cluster"; leftovers_clean; return 0; }
+  # Without our folders there is no cluster of ours: touch nothing (the chains of another Kubernetes on this
+  # machine are not ours to delete).
+  [[ -d $DATA || -d $RUN ]] || { log "no cluster"; return 0; }
   bin="$root/.tools/bin"
   # Pods first, while the kubelet still runs: it stops them and CNI releases their addresses and links.
   local t0=$SECONDS

@@ -72,13 +72,16 @@ func TestProjectSchemasMakeCRDs(t *testing.T) {
 	}
 }
 
-func TestAPIServerDryRun(t *testing.T) {
+// apiServerAssets is the folder with etcd and kube-apiserver: KUBEBUILDER_ASSETS, or .tools/bin with
+// K8S_VERIFY=1; the test skips when neither is set and fails when a binary is missing.
+func apiServerAssets(t *testing.T) string {
+	t.Helper()
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" && os.Getenv("K8S_VERIFY") == "1" {
 		assets = filepath.Join("..", "..", ".tools", "bin")
 	}
 	if assets == "" {
-		t.Skip("neither KUBEBUILDER_ASSETS nor K8S_VERIFY=1 is set: run scripts/k8s-verify.sh (make k8s-verify), which builds etcd and kube-apiserver into .tools/bin, renders everything and sets them")
+		t.Skip("neither KUBEBUILDER_ASSETS nor K8S_VERIFY=1 is set: run scripts/k8s-verify.sh (make k8s-verify), which builds etcd and kube-apiserver into .tools/bin (scripts/k8s-bins.sh), renders everything and sets them")
 	}
 	assets, _ = filepath.Abs(assets)
 	for _, b := range []string{"etcd", "kube-apiserver"} {
@@ -86,6 +89,11 @@ func TestAPIServerDryRun(t *testing.T) {
 			t.Fatalf("%s: %v (scripts/k8s-bins.sh builds it)", b, err)
 		}
 	}
+	return assets
+}
+
+func TestAPIServerDryRun(t *testing.T) {
+	assets := apiServerAssets(t)
 	dir := os.Getenv("RENDERED_DIR")
 	if dir == "" {
 		t.Skip("RENDERED_DIR is not set: scripts/k8s-verify.sh renders the charts and overlays and sets it")
