@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test-cluster: the messenger on a real Kubernetes cluster built on this machine, end to end.
-#   1. make cluster-deploy: cluster-up, make images, helm install --wait (values-local.yaml), helm test;
+#   1. make cluster-deploy: cluster-up, make images, helm install --wait (values-local.yaml), helm test; then a
+#      second cluster-up, which must change nothing (same processes, same pods, no restart);
 #   2. the end-to-end suite for the public API against the gateway's NodePort (127.0.0.1:30080), pushes across
 #      the two gateway pods (each user on its own pod), then the outside contract check (../shared/conformance,
 #      when it is there);
@@ -40,6 +41,20 @@ step "deploy"
 url=$(bash scripts/cluster-deploy.sh | tail -n 1)
 [[ $url == http://127.0.0.1:* ]] || { echo "cluster-deploy printed no URL (got '$url')" >&2; exit 1; }
 echo "gateway: $url"
+
+step "a second cluster-up on the healthy cluster changes nothing"
+state() {
+  local f
+  for f in /run/simplemessenger-cluster/pids/*; do [[ $f == *.match ]] || echo "$(basename "$f") $(<"$f")"; done
+  kubectl get pods -A -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.uid} {.status.containerStatuses[*].restartCount}{"\n"}{end}'
+}
+before=$(state)
+bash scripts/cluster.sh up >/dev/null 2>&1
+after=$(state)
+if [[ $before != "$after" ]]; then
+  echo "the second cluster-up changed something:" >&2; diff <(echo "$before") <(echo "$after") >&2; exit 1
+fi
+echo "same processes, same pods, no restart ($(wc -l <<<"$before") lines compared)"
 
 gateway_pods() {
   kubectl -n "$NS" get pods -l app.kubernetes.io/name=gateway --field-selector=status.phase=Running \
