@@ -123,13 +123,13 @@ k8s-kustomize: k8s-generated-check ## render every k8s/overlays/* into .run/k8s/
 	@bash scripts/k8s-kustomize.sh $(or $(K8S_OUT),.run/k8s)
 
 kind-up: ## kind cluster (k8s/kind/cluster.yaml) + operators + k8s/overlays/kind (needs docker, kind, kubectl, helm, internet)
-	@bash scripts/cluster-up.sh kind
+	@bash scripts/dev-cluster-up.sh kind
 
 kind-down: ## delete the kind cluster "messenger" (and everything in it)
 	kind delete cluster --name messenger
 
 minikube-up: ## minikube profile "messenger" + operators + k8s/overlays/minikube (needs minikube, kubectl, helm, internet)
-	@bash scripts/cluster-up.sh minikube
+	@bash scripts/dev-cluster-up.sh minikube
 
 minikube-down: ## delete the minikube profile "messenger"
 	minikube delete -p messenger

@@ -25,6 +25,8 @@ REGISTRY=${REGISTRY:-127.0.0.1:5000}
 SERVICES=(auth profiles friends messages)
 GATEWAY_URL=http://127.0.0.1:30080
 DB_PREFIX=messenger_cluster_
+# The forwarders of scripts/cluster.sh connect from this address: the MariaDB users are for it alone.
+DB_HOST=127.0.0.2
 VHOST=messenger-cluster
 AMQP_USER=messenger-cluster
 TIMEOUT=${DEPLOY_TIMEOUT:-10m}
@@ -38,27 +40,31 @@ helm() { "$bin/helm" "$@"; }
 log() { echo "cluster-deploy: $*" >&2; }
 mysql_root() { mariadb -h127.0.0.1 -P3306 -uroot --protocol=tcp "$@"; }
 
-# secret_value NAME KEY: the value in the cluster's Secret, or nothing.
-secret_value() { kubectl -n "$NS" get secret "$1" -o "jsonpath={.data.$2}" 2>/dev/null | base64 -d 2>/dev/null || true; }
-# password NAME: the password kept in Secret NAME, or a new random one (hex: nothing to escape anywhere).
-password() { local p; p=$(secret_value "$1" password); [[ -n $p ]] || p=$(openssl rand -hex 24); echo "$p"; }
+# password NAME: the password kept in Secret NAME, or a new random one when there is no such Secret (hex: nothing
+# to escape anywhere). Any other error of the API stops here: a new password would lock out the running pods.
+password() {
+  local p
+  p=$(kubectl -n "$NS" get secret "$1" --ignore-not-found -o jsonpath='{.data.password}') ||
+    { log "cannot read Secret $1"; exit 1; }
+  if [[ -n $p ]]; then base64 -d <<<"$p"; else openssl rand -hex 24; fi
+}
 
 # The documented commands of charts/messenger/README.md ("External MySQL and RabbitMQ"), for this machine's servers.
 accounts() {
   kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
   local svc pw
   for svc in "${SERVICES[@]}"; do
-    pw=$(password "messenger-$svc-db")
+    pw=$(password "messenger-$svc-db") || exit 1
     mysql_root <<SQL
 CREATE DATABASE IF NOT EXISTS \`$DB_PREFIX$svc\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
-CREATE USER IF NOT EXISTS '$DB_PREFIX$svc'@'127.0.0.1' IDENTIFIED BY '$pw';
-ALTER USER '$DB_PREFIX$svc'@'127.0.0.1' IDENTIFIED BY '$pw';
-GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES ON \`$DB_PREFIX$svc\`.* TO '$DB_PREFIX$svc'@'127.0.0.1';
+CREATE USER IF NOT EXISTS '$DB_PREFIX$svc'@'$DB_HOST' IDENTIFIED BY '$pw';
+ALTER USER '$DB_PREFIX$svc'@'$DB_HOST' IDENTIFIED BY '$pw';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES ON \`$DB_PREFIX$svc\`.* TO '$DB_PREFIX$svc'@'$DB_HOST';
 SQL
     kubectl -n "$NS" create secret generic "messenger-$svc-db" --from-literal=username="$DB_PREFIX$svc" \
       --from-literal=password="$pw" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
   done
-  pw=$(password messenger-rabbitmq-user)
+  pw=$(password messenger-rabbitmq-user) || exit 1
   rabbitmqctl -q add_vhost "$VHOST" 2>/dev/null || true
   rabbitmqctl -q add_user "$AMQP_USER" "$pw" >/dev/null 2>&1 || rabbitmqctl -q change_password "$AMQP_USER" "$pw" >/dev/null
   rabbitmqctl -q set_permissions -p "$VHOST" "$AMQP_USER" '.*' '.*' '.*' >/dev/null
@@ -70,7 +76,7 @@ SQL
 purge() {
   local svc
   for svc in "${SERVICES[@]}"; do
-    mysql_root -e "DROP DATABASE IF EXISTS \`$DB_PREFIX$svc\`; DROP USER IF EXISTS '$DB_PREFIX$svc'@'127.0.0.1';"
+    mysql_root -e "DROP DATABASE IF EXISTS \`$DB_PREFIX$svc\`; DROP USER IF EXISTS '$DB_PREFIX$svc'@'$DB_HOST';"
   done
   rabbitmqctl -q delete_vhost "$VHOST" >/dev/null 2>&1 || true
   rabbitmqctl -q delete_user "$AMQP_USER" >/dev/null 2>&1 || true
@@ -85,8 +91,10 @@ diagnose() {
   local pod
   for pod in $(kubectl -n "$NS" get pods -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}' 2>/dev/null); do
     # Logs of containers that are not ready or restarted (and their previous run).
+    local restarts
+    restarts=$(kubectl -n "$NS" get pod "$pod" -o jsonpath='{.status.containerStatuses[*].restartCount}' || true)
     if kubectl -n "$NS" get pod "$pod" -o jsonpath='{.status.containerStatuses[*].ready}' | grep -q false ||
-      [[ $(kubectl -n "$NS" get pod "$pod" -o jsonpath='{.status.containerStatuses[*].restartCount}') != 0* ]]; then
+      [[ -n ${restarts//[0 ]/} ]]; then
       echo "=== logs of $pod" >&2
       kubectl -n "$NS" describe pod "$pod" | sed -n '/^Events:/,$p' >&2 || true
       kubectl -n "$NS" logs "$pod" --all-containers --tail=60 >&2 || true
@@ -134,8 +142,10 @@ upgrade() {
 }
 
 uninstall() {
-  helm uninstall "$RELEASE" --namespace "$NS" --wait --timeout 5m >&2 || true
-  kubectl delete namespace "$NS" --wait --timeout=120s >&2 || true
+  if helm status "$RELEASE" --namespace "$NS" >/dev/null 2>&1; then
+    helm uninstall "$RELEASE" --namespace "$NS" --wait --timeout 5m >&2
+  fi
+  kubectl delete namespace "$NS" --ignore-not-found --wait --timeout=120s >&2
 }
 
 case ${1:-deploy} in

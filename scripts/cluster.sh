@@ -48,11 +48,18 @@ ETCD_CLIENT=127.0.0.1:12379
 ETCD_PEER=127.0.0.1:12380
 CLUSTER_WAIT=${CLUSTER_WAIT:-300}
 FORWARD_CHAIN=SM-CLUSTER-FORWARD
+FORWARD_SOURCE=127.0.0.2            # the forwarders' source address towards MariaDB and RabbitMQ
 # Sysctls the cluster needs or that its programs set (the kubelet's kernel defaults, kube-proxy's route_localnet
 # for NodePorts on 127.0.0.1): saved before the first start, restored by `down`.
 SYSCTLS=(net.ipv4.ip_forward net.ipv4.conf.all.route_localnet net.bridge.bridge-nf-call-iptables
   net.bridge.bridge-nf-call-ip6tables vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
   kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+# Places outside our folders where the kubelet and CNI write whatever their configuration says (the kubelet's
+# device-plugin socket, the links to pod logs, CNI's result cache): only our entries are removed, and the folder
+# itself when it was not there before the first `up`.
+FIXED_DIRS=(/var/lib/kubelet /var/log/containers /var/log/pods /var/lib/cni)
+# Chains of Kubernetes, of CNI and ours.
+CHAINS='^(KUBE-|CNI-|SM-CLUSTER-)'
 # Every daemon, in start order.
 DAEMONS=(registry containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
   forward-mysql forward-amqp)
@@ -60,13 +67,20 @@ DAEMONS=(registry containerd etcd kube-apiserver kube-controller-manager kube-sc
 log() { echo "cluster: $*" >&2; }
 die() { echo "cluster: $*" >&2; exit 1; }
 
+[[ $EUID == 0 ]] || die "run as root (containerd, the kubelet, bridges, iptables and mounts need it)"
+# One up/down at a time (the lock is on this script: nothing to leave behind).
+exec 9<"$0"
+flock -n 9 || die "another scripts/cluster.sh is running"
+
+BIN_DIR=${K8S_BINS_DIR:-$root/.tools/bin}
 bin=""
 tools() {
   DEPS_CLUSTER=1 bash scripts/deps.sh
-  bin=$(bash scripts/k8s-bins.sh all)
+  bin=$(K8S_BINS_DIR="$BIN_DIR" bash scripts/k8s-bins.sh all)
   local t
   t=$(bash scripts/k8s-tools.sh cluster)
-  [[ $t == "$bin" ]] || die "k8s-tools.sh and k8s-bins.sh disagree on the bin dir ($t, $bin)"
+  # k8s-tools.sh installs into .tools/bin: with K8S_BINS_DIR elsewhere, registry and coredns come from there.
+  [[ $t == "$bin" || -n ${K8S_BINS_DIR:-} ]] || die "k8s-tools.sh and k8s-bins.sh disagree on the bin dir ($t, $bin)"
   local p
   for p in containerd runc socat openssl iptables ip6tables; do
     command -v "$p" >/dev/null || die "missing $p (scripts/deps.sh cluster installs it)"
@@ -83,8 +97,8 @@ pid_of() { [[ -f $PIDS/$1 ]] && cat "$PIDS/$1"; }
 running() {
   local pid exe
   pid=$(pid_of "$1") || return 1
-  [[ -n $pid && -d /proc/$pid ]] || return 1
-  exe=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ -n $pid && -d /proc/$pid && -s $PIDS/$1.match ]] || return 1
+  exe=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
   [[ $exe == *"$(<"$PIDS/$1.match")"* ]]
 }
 # start NAME MATCH CMD...: run CMD in its own session, logs in $OUT/logs/NAME.log, pid in $PIDS/NAME.
@@ -92,18 +106,26 @@ start() {
   local name=$1 match=$2; shift 2
   if running "$name"; then return 0; fi
   mkdir -p "$PIDS" "$OUT/logs"
-  setsid "$@" >>"$OUT/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$PIDS/$name"
   echo "$match" >"$PIDS/$name.match"
+  setsid "$@" >>"$OUT/logs/$name.log" 2>&1 </dev/null 9<&- & # 9: the lock, not for the daemons to hold
+  echo $! >"$PIDS/$name"
   log "started $name (pid $!)"
 }
 stop() {
   local name=$1 pid i
   if running "$name"; then
     pid=$(pid_of "$name")
-    kill -TERM "$pid" 2>/dev/null || true
+    # The whole process group: setsid made the daemon its leader, and socat's forked children (one per
+    # connection) are in it.
+    kill -TERM -- "-$pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do [[ -d /proc/$pid ]] || break; sleep 0.1; done
-    if [[ -d /proc/$pid ]]; then kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; log "$name did not stop in 10 s: killed"; fi
+    if [[ -d /proc/$pid ]]; then
+      kill -KILL -- "-$pid" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do [[ -d /proc/$pid ]] || break; sleep 0.1; done
+      [[ -d /proc/$pid ]] && die "$name (pid $pid) does not stop"
+      log "$name did not stop in 10 s: killed"
+    fi
+    kill -KILL -- "-$pid" 2>/dev/null || true
     log "stopped $name (pid $pid)"
   fi
   rm -f "$PIDS/$name" "$PIDS/$name.match"
@@ -119,8 +141,8 @@ wait_for() { # wait_for WHAT SECONDS CMD...
 
 # --- certificates and kubeconfigs --------------------------------------------------------------------------------
 
-cert() { # cert NAME SUBJECT [SANs]: a key and a certificate signed by the cluster CA
-  local name=$1 subj=$2 san=${3:-} ext
+cert() { # cert NAME SUBJECT [SANs] [CA]: a key and a certificate signed by the cluster CA (or CA)
+  local name=$1 subj=$2 san=${3:-} ca=${4:-ca} ext
   [[ -f $DATA/pki/$name.crt ]] && return 0
   ext=$(mktemp)
   {
@@ -131,7 +153,7 @@ cert() { # cert NAME SUBJECT [SANs]: a key and a certificate signed by the clust
   } >"$ext"
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$subj" \
     -keyout "$DATA/pki/$name.key" -out "$DATA/pki/$name.csr" 2>/dev/null
-  openssl x509 -req -in "$DATA/pki/$name.csr" -CA "$DATA/pki/${CA:-ca}.crt" -CAkey "$DATA/pki/${CA:-ca}.key" \
+  openssl x509 -req -in "$DATA/pki/$name.csr" -CA "$DATA/pki/$ca.crt" -CAkey "$DATA/pki/$ca.key" \
     -CAcreateserial -days 365 -extfile "$ext" -out "$DATA/pki/$name.crt" 2>/dev/null
   rm -f "$ext" "$DATA/pki/$name.csr"
 }
@@ -176,7 +198,7 @@ pki() {
   cert kube-proxy "/CN=system:kube-proxy"
   cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
   cert kubelet-serving "/O=system:nodes/CN=system:node:$NODE_NAME" "IP:$NODE_IP,DNS:$NODE_NAME"
-  CA=front-proxy-ca cert front-proxy-client "/CN=front-proxy-client"
+  cert front-proxy-client "/CN=front-proxy-client" "" front-proxy-ca
   kubeconfig admin admin
   kubeconfig controller-manager controller-manager
   kubeconfig scheduler scheduler
@@ -197,11 +219,22 @@ save_sysctls() {
   # A copy in the checkout, for `leftovers` to compare with after `down`.
   mkdir -p "$OUT"; cp "$DATA/sysctls.saved" "$OUT/sysctls.before"
 }
-# What this machine had before the cluster: folders the kubelet, containerd and CNI make in fixed places.
+# What this machine had before the cluster: which of FIXED_DIRS existed. And no other Kubernetes: its kube-proxy
+# would fight ours over the KUBE- chains, and `down` removes every KUBE-/CNI- chain and kubepods cgroup as ours.
 save_machine() {
   [[ -f $DATA/machine.saved ]] && return 0
+  local t
+  for t in iptables ip6tables; do
+    if "$t" -w 5 -t nat -S 2>/dev/null | awk '{print $2}' | grep -qE "$CHAINS" ||
+      "$t" -w 5 -t filter -S 2>/dev/null | awk '{print $2}' | grep -qE "$CHAINS"; then
+      die "$t has KUBE-/CNI- chains already: another Kubernetes (or a cluster of ours whose folders are gone) runs here"
+    fi
+  done
+  if find /sys/fs/cgroup -maxdepth 2 -name 'kubepods*' 2>/dev/null | grep -q .; then
+    die "kubepods cgroups exist already: another kubelet runs (or ran) on this machine"
+  fi
   local d
-  for d in /var/log/pods /var/log/containers /var/lib/cni /run/netns /opt/cni /opt/containerd /etc/cni; do
+  for d in "${FIXED_DIRS[@]}"; do
     [[ -e $d ]] && echo "$d"
   done >"$DATA/machine.saved"
   true
@@ -234,17 +267,20 @@ network() {
 
 # --- configuration files -----------------------------------------------------------------------------------------
 
-# put FILE: standard input into FILE, only when it differs (kube-proxy exits when its configuration file is
-# written, containerd reloads CNI on any write: a second `up` must not touch them).
+# put FILE [DAEMON]: standard input into FILE, only when it differs (kube-proxy exits when its configuration file
+# is written, containerd reloads CNI on any write: a second `up` must not touch them). When it did differ, DAEMON
+# is stopped, so that `up` starts it again with the new file.
 put() {
   local tmp
   tmp=$(mktemp)
   cat >"$tmp"
-  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; chmod 644 "$1"; fi
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; return; fi
+  mv "$tmp" "$1"; chmod 644 "$1"
+  if [[ -n ${2:-} ]] && running "$2"; then log "$1 changed: restarting $2"; stop "$2"; fi
 }
 configs() {
   mkdir -p "$DATA/config" "$DATA/cni/net.d" "$DATA/registry" "$RUN"
-  put "$DATA/config/registry.yml" <<EOF
+  put "$DATA/config/registry.yml" registry <<EOF
 version: 0.1
 log: {level: warn}
 storage:
@@ -253,7 +289,7 @@ storage:
 http:
   addr: $REGISTRY_ADDR
 EOF
-  put "$DATA/config/containerd.toml" <<EOF
+  put "$DATA/config/containerd.toml" containerd <<EOF
 # containerd for the simplemessenger cluster only: its own root, state and socket, nothing shared with a
 # containerd the machine may run.
 version = 2
@@ -270,6 +306,8 @@ state = "$RUN/containerd"
   # The machine lacks CAP_SYS_RESOURCE: without this runc fails writing oom_score_adj ("can't get final child's
   # PID from pipe: EOF").
   restrict_oom_score_adj = true
+  # The pods' network namespaces under our state folder, not /run/netns (shared with ip netns and other runtimes).
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -300,12 +338,11 @@ EOF
         "ranges": [[{"subnet": "$POD_CIDR", "rangeStart": "10.201.1.1", "rangeEnd": "10.201.255.254", "gateway": "$NODE_IP"}]],
         "routes": [{"dst": "0.0.0.0/0"}]
       }
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
+    }
   ]
 }
 EOF
-  put "$DATA/config/kubelet.yaml" <<EOF
+  put "$DATA/config/kubelet.yaml" kubelet <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 # This machine has a hybrid cgroup v1 layout: Kubernetes >= 1.35 refuses cgroup v1 unless told.
@@ -333,9 +370,11 @@ imageGCHighThresholdPercent: 95
 imageGCLowThresholdPercent: 90
 evictionHard: {memory.available: 200Mi, nodefs.available: 5%, imagefs.available: 5%}
 maxPods: 60
+# Pod logs under our folder (the kubelet still links them from /var/log/containers).
+podLogsDir: $DATA/pod-logs
 serializeImagePulls: false
 EOF
-  put "$DATA/config/kube-proxy.yaml" <<EOF
+  put "$DATA/config/kube-proxy.yaml" kube-proxy <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
@@ -362,7 +401,7 @@ up() {
   configs
   network
 
-  start registry "$bin/registry" "$bin/registry" serve "$DATA/config/registry.yml"
+  start registry "$DATA/config/registry.yml" "$bin/registry" serve "$DATA/config/registry.yml"
   wait_for registry 30 curl -fsS "http://$REGISTRY_ADDR/v2/"
   # The pause (pod sandbox) and CoreDNS images, built by the project and pushed before any pod needs them.
   REGISTRY="$REGISTRY_ADDR" bash scripts/images.sh cluster >&2
@@ -378,7 +417,7 @@ up() {
   wait_for etcd 30 curl -fsS "http://$ETCD_CLIENT/health"
 
   local p="$DATA/pki"
-  start kube-apiserver "$bin/kube-apiserver" "$bin/kube-apiserver" \
+  start kube-apiserver "$DATA/pki/apiserver.crt" "$bin/kube-apiserver" \
     --etcd-servers "http://$ETCD_CLIENT" --advertise-address "$NODE_IP" --bind-address "$NODE_IP" --secure-port 6443 \
     --service-cluster-ip-range "$SERVICE_CIDR" --service-node-port-range 30000-32767 \
     --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" --client-ca-file "$p/ca.crt" \
@@ -394,28 +433,31 @@ up() {
     --enable-aggregator-routing=true --profiling=false
   wait_for kube-apiserver 120 kubectl get --raw /readyz
 
-  start kube-controller-manager "$bin/kube-controller-manager" "$bin/kube-controller-manager" \
+  start kube-controller-manager "$DATA/pki/controller-manager.kubeconfig" "$bin/kube-controller-manager" \
     --kubeconfig "$p/controller-manager.kubeconfig" --authentication-kubeconfig "$p/controller-manager.kubeconfig" \
     --authorization-kubeconfig "$p/controller-manager.kubeconfig" --bind-address 127.0.0.1 \
     --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
     --cluster-signing-cert-file "$p/ca.crt" --cluster-signing-key-file "$p/ca.key" \
     --use-service-account-credentials --leader-elect=false --allocate-node-cidrs=false \
     --service-cluster-ip-range "$SERVICE_CIDR" --profiling=false
-  start kube-scheduler "$bin/kube-scheduler" "$bin/kube-scheduler" \
+  start kube-scheduler "$DATA/pki/scheduler.kubeconfig" "$bin/kube-scheduler" \
     --kubeconfig "$p/scheduler.kubeconfig" --authentication-kubeconfig "$p/scheduler.kubeconfig" \
     --authorization-kubeconfig "$p/scheduler.kubeconfig" --bind-address 127.0.0.1 --leader-elect=false \
     --profiling=false
   mkdir -p "$DATA/kubelet"
-  start kubelet "$bin/kubelet" "$bin/kubelet" --config "$DATA/config/kubelet.yaml" \
+  start kubelet "$DATA/config/kubelet.yaml" "$bin/kubelet" --config "$DATA/config/kubelet.yaml" \
     --kubeconfig "$p/kubelet.kubeconfig" --root-dir "$DATA/kubelet" --node-ip "$NODE_IP" \
     --hostname-override "$NODE_NAME"
-  start kube-proxy "$bin/kube-proxy" "$bin/kube-proxy" --config "$DATA/config/kube-proxy.yaml"
+  start kube-proxy "$DATA/config/kube-proxy.yaml" "$bin/kube-proxy" --config "$DATA/config/kube-proxy.yaml"
 
-  # This machine's MariaDB and RabbitMQ listen on 127.0.0.1 only: forward the node's address to them.
-  start forward-mysql "TCP-LISTEN:3306,bind=$NODE_IP" socat "TCP-LISTEN:3306,bind=$NODE_IP,reuseaddr,fork" \
-    TCP:127.0.0.1:3306
-  start forward-amqp "TCP-LISTEN:5672,bind=$NODE_IP" socat "TCP-LISTEN:5672,bind=$NODE_IP,reuseaddr,fork" \
-    TCP:127.0.0.1:5672
+  # This machine's MariaDB and RabbitMQ listen on 127.0.0.1 only: forward the node's address to them, for the pods'
+  # network only (range), and from 127.0.0.2, so that MariaDB tells the pods' connections from this machine's own:
+  # its root@127.0.0.1 (no password, for the tests) does not match them, only the users cluster-deploy.sh makes
+  # for FORWARD_SOURCE do.
+  start forward-mysql "TCP-LISTEN:3306,bind=$NODE_IP" socat "TCP-LISTEN:3306,bind=$NODE_IP,range=$POD_CIDR,reuseaddr,fork" \
+    "TCP:127.0.0.1:3306,bind=$FORWARD_SOURCE"
+  start forward-amqp "TCP-LISTEN:5672,bind=$NODE_IP" socat "TCP-LISTEN:5672,bind=$NODE_IP,range=$POD_CIDR,reuseaddr,fork" \
+    "TCP:127.0.0.1:5672,bind=$FORWARD_SOURCE"
 
   wait_for "node $NODE_NAME" "$CLUSTER_WAIT" kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
   sed -e "s|@REGISTRY@|$REGISTRY_ADDR|g" -e "s|@DNS_IP@|$DNS_IP|g" k8s/cluster/coredns.yaml |
@@ -425,7 +467,7 @@ up() {
     kubectl -n kube-system get events --sort-by=.lastTimestamp >&2 || true
     die "CoreDNS did not become ready"
   fi
-  status
+  status || die "a daemon is not running: its log is in $OUT/logs"
 }
 
 status() {
@@ -454,7 +496,7 @@ down() {
   # Without our folders there is no cluster of ours: touch nothing (the chains of another Kubernetes on this
   # machine are not ours to delete).
   [[ -d $DATA || -d $RUN ]] || { log "no cluster"; return 0; }
-  bin="$root/.tools/bin"
+  bin=$BIN_DIR
   # Pods first, while the kubelet still runs: it stops them and CNI releases their addresses and links.
   local t0=$SECONDS
   if running kube-apiserver && running kubelet && [[ -x $bin/kubectl ]]; then
@@ -492,7 +534,7 @@ down() {
 leftovers_clean() {
   local m
   # Mounts under our folders and the pods' network namespaces, deepest first.
-  for m in $(awk -v a="$DATA" -v b="$RUN" '$5 ~ "^"a || $5 ~ "^"b || $5 ~ "^/run/netns/cni-" {print $5}' \
+  for m in $(awk -v a="$DATA" -v b="$RUN" '$5 ~ "^"a || $5 ~ "^"b {print $5}' \
     /proc/self/mountinfo | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
@@ -510,17 +552,23 @@ leftovers_clean() {
     rmdir "$c" 2>/dev/null || true
   done
   for c in $(find /sys/fs/cgroup -depth -type d -path '*kubepods*' 2>/dev/null); do rmdir "$c" 2>/dev/null || true; done
-  # Sysctls back to what `up` found.
-  if [[ -f $DATA/sysctls.saved ]]; then
-    while IFS= read -r l; do sysctl -qw "$l" 2>/dev/null || true; done <"$DATA/sysctls.saved"
+  # Sysctls back to what `up` found (the copy in the checkout when an earlier `down` got that far).
+  local saved=$DATA/sysctls.saved
+  [[ -f $saved ]] || saved=$OUT/sysctls.before
+  if [[ -f $saved ]]; then
+    while IFS= read -r l; do sysctl -qw "$l" 2>/dev/null || true; done <"$saved"
   fi
-  # Folders the kubelet, containerd and CNI make in fixed places, when they were not there before.
+  # Our entries in the fixed places, and the folders that were not there before.
+  rm -f /var/lib/kubelet/device-plugins/kubelet.sock
+  find /var/log/containers -maxdepth 1 -lname "$DATA/*" -delete 2>/dev/null || true
+  find /var/lib/cni -name 'simplemessenger-*' -delete 2>/dev/null || true
   if [[ -f $DATA/machine.saved ]]; then
-    for m in /var/log/pods /var/log/containers /var/lib/cni /run/netns /opt/cni /opt/containerd /etc/cni; do
-      grep -qx "$m" "$DATA/machine.saved" || rm -rf "$m"
+    for m in "${FIXED_DIRS[@]}"; do
+      grep -qx "$m" "$DATA/machine.saved" || find "$m" -depth -type d -empty -delete 2>/dev/null || true
     done
   fi
-  rm -rf "$DATA" "$RUN"
+  rm -rf --one-file-system "$DATA" "$RUN"
+  rm -f "$OUT/admin.kubeconfig"
 }
 
 # Every rule and chain of Kubernetes (KUBE-*), CNI (CNI-*) and ours, in every table.
@@ -555,23 +603,27 @@ leftovers() {
       echo "process ${p#/proc/}: $cmd"; found=1
     fi
   done
-  if grep -qE " ($DATA|$RUN|/run/netns/cni-)" /proc/self/mountinfo; then
-    echo "mounts:"; grep -E " ($DATA|$RUN|/run/netns/cni-)" /proc/self/mountinfo | awk '{print "  " $5}'; found=1
+  if grep -qE " ($DATA|$RUN)" /proc/self/mountinfo; then
+    echo "mounts:"; grep -E " ($DATA|$RUN)" /proc/self/mountinfo | awk '{print "  " $5}'; found=1
   fi
   if ip link show "$BRIDGE" >/dev/null 2>&1; then echo "link $BRIDGE"; found=1; fi
-  if ip -o link show type veth 2>/dev/null | grep -q .; then echo "veth links:"; ip -o link show type veth; found=1; fi
   local t
   for t in iptables ip6tables; do
     if "$t" -w 5 -S 2>/dev/null | grep -qE 'KUBE-|CNI-|SM-CLUSTER-' ||
       "$t" -w 5 -t nat -S 2>/dev/null | grep -qE 'KUBE-|CNI-|SM-CLUSTER-' ||
       "$t" -w 5 -t mangle -S 2>/dev/null | grep -qE 'KUBE-|CNI-|SM-CLUSTER-'; then
-      echo "$t rules:"; for p in filter nat mangle; do "$t" -w 5 -t $p -S | grep -E 'KUBE-|CNI-|SM-CLUSTER-'; done; found=1
+      echo "$t rules:"; for p in filter nat mangle; do "$t" -w 5 -t $p -S | grep -E 'KUBE-|CNI-|SM-CLUSTER-' || true; done; found=1
     fi
   done
   if find /sys/fs/cgroup -maxdepth 2 -name 'kubepods*' 2>/dev/null | grep -q .; then
     echo "cgroups:"; find /sys/fs/cgroup -maxdepth 2 -name 'kubepods*'; found=1
   fi
   if [[ -e $DATA || -e $RUN ]]; then echo "folders: $DATA $RUN"; found=1; fi
+  if [[ -e /var/lib/kubelet/device-plugins/kubelet.sock ]] ||
+    find /var/log/containers /var/lib/cni -lname "$DATA/*" -o -name 'simplemessenger-*' 2>/dev/null | grep -q .; then
+    echo "files of the kubelet or CNI:"; ls -l /var/lib/kubelet/device-plugins/kubelet.sock 2>/dev/null
+    find /var/log/containers /var/lib/cni -lname "$DATA/*" -o -name 'simplemessenger-*' 2>/dev/null; found=1
+  fi
   if [[ ! -e $DATA && -f $OUT/sysctls.before ]]; then
     local line
     while IFS= read -r line; do
@@ -584,7 +636,7 @@ leftovers() {
 case ${1:-} in
   up) up ;;
   down) down ;;
-  status) bin="$root/.tools/bin"; status ;;
+  status) status ;;
   leftovers) leftovers ;;
   *) echo "usage: scripts/cluster.sh up|down|status|leftovers" >&2; exit 2 ;;
 esac

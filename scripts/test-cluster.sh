@@ -19,6 +19,8 @@ export KUBECONFIG="$root/.run/cluster/admin.kubeconfig"
 export HELM_CONFIG_HOME="$root/.tools/helm/config" HELM_CACHE_HOME="$root/.tools/helm/cache" \
        HELM_DATA_HOME="$root/.tools/helm/data"
 NS=messenger
+LOGS="$root/.run/cluster/test"
+mkdir -p "$LOGS"
 kubectl() { "$bin/kubectl" "$@"; }
 
 t_start=$SECONDS
@@ -45,11 +47,11 @@ echo "gateway: $url"
 step "a second cluster-up on the healthy cluster changes nothing"
 state() {
   local f
-  for f in /run/simplemessenger-cluster/pids/*; do [[ $f == *.match ]] || echo "$(basename "$f") $(<"$f")"; done
+  for f in "${CLUSTER_RUN:-/run/simplemessenger-cluster}"/pids/*; do [[ $f == *.match ]] || echo "$(basename "$f") $(<"$f")"; done
   kubectl get pods -A -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.uid} {.status.containerStatuses[*].restartCount}{"\n"}{end}'
 }
 before=$(state)
-bash scripts/cluster.sh up >/dev/null 2>&1
+bash scripts/cluster.sh up >"$LOGS/second-up.log" 2>&1 || { cat "$LOGS/second-up.log" >&2; exit 1; }
 after=$(state)
 if [[ $before != "$after" ]]; then
   echo "the second cluster-up changed something:" >&2; diff <(echo "$before") <(echo "$after") >&2; exit 1
@@ -64,8 +66,10 @@ replicas=$(gateway_pods)
 echo "gateway pods: $replicas"
 
 step "end-to-end suite against $url"
-E2E_GATEWAY_URL="$url" E2E_GATEWAY_REPLICAS="$replicas" go test -count=1 -timeout 15m ./e2e/ 2>&1 | tail -n 40
-[[ ${PIPESTATUS[0]} == 0 ]] || exit 1
+if ! E2E_GATEWAY_URL="$url" E2E_GATEWAY_REPLICAS="$replicas" go test -count=1 -timeout 15m -v ./e2e/ >"$LOGS/e2e.log" 2>&1; then
+  grep -vE '^(=== (RUN|PAUSE|CONT)|\s+--- (PASS|SKIP))' "$LOGS/e2e.log" >&2; exit 1
+fi
+echo "$(grep -c -- '^--- PASS' "$LOGS/e2e.log") passed, $(grep -c -- '^--- SKIP' "$LOGS/e2e.log") skipped (they need the suite's own stack): $LOGS/e2e.log"
 
 step "outside contract check (../shared/conformance)"
 if [[ -d ../shared/conformance ]]; then
@@ -92,17 +96,20 @@ fi
 
 step "rolling upgrade and pod kills under chat load"
 tag="upgrade-$(date +%s)"
+rc=0
 E2E_CLUSTER=1 E2E_GATEWAY_URL="$url" E2E_NAMESPACE="$NS" \
   E2E_KUBECTL="$bin/kubectl --kubeconfig $KUBECONFIG" \
   E2E_UPGRADE_CMD="bash $root/scripts/cluster-deploy.sh upgrade $tag" \
-  go test -count=1 -timeout 20m -v -run '^TestClusterRollout$' ./e2e/ 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'
-[[ ${PIPESTATUS[0]} == 0 ]] || exit 1
+  go test -count=1 -timeout 20m -v -run '^TestClusterRollout$' ./e2e/ >"$LOGS/rollout.log" 2>&1 || rc=$?
+grep -vE '^=== (RUN|PAUSE|CONT|NAME)' "$LOGS/rollout.log"
+((${rc:-0} == 0)) || exit 1
 
 step "helm uninstall leaves nothing of ours"
 bash scripts/cluster-deploy.sh uninstall
+kubectl get --raw /readyz >/dev/null # an unreachable API would read as "nothing left"
 left=$(kubectl get all,configmaps,secrets,serviceaccounts,roles,rolebindings,networkpolicies,poddisruptionbudgets,ingresses -A \
-  -l app.kubernetes.io/instance=messenger -o name 2>/dev/null || true)
-left+=$(kubectl get clusterroles,clusterrolebindings -l app.kubernetes.io/instance=messenger -o name 2>/dev/null || true)
+  -l app.kubernetes.io/instance=messenger -o name)
+left+=$(kubectl get clusterroles,clusterrolebindings -l app.kubernetes.io/instance=messenger -o name)
 if [[ -n $left ]] || kubectl get namespace "$NS" >/dev/null 2>&1; then
   echo "left behind after helm uninstall:" >&2; echo "$left" >&2
   kubectl get namespace "$NS" >&2 2>/dev/null || true

@@ -39,7 +39,7 @@ import (
 //     charts/messenger values-kind.yaml maps to 127.0.0.1:8080 over TCP.
 
 // KindGatewayHostPort is the host port of the gateway's NodePort on kind (README "Run on Kubernetes",
-// skaffold.yaml, scripts/cluster-up.sh).
+// skaffold.yaml, scripts/dev-cluster-up.sh).
 const KindGatewayHostPort = 8080
 
 func TestKindClusterConfig(t *testing.T) {

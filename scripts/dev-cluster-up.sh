@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target=${1:?usage: scripts/cluster-up.sh kind|minikube}
+target=${1:?usage: scripts/dev-cluster-up.sh kind|minikube}
 
 # Pinned versions of the infrastructure operators.
 CERT_MANAGER_VERSION=${CERT_MANAGER_VERSION:-v1.16.2}                      # webhooks of the topology operator
