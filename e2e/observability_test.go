@@ -382,10 +382,13 @@ func adminAddrOf(t *testing.T, name string) string {
 	return addr
 }
 
+// waitForSeries waits until admin exports a sample of name above 0: the event was counted (the labelled
+// counters exist at 0 from the start).
 func waitForSeries(t *testing.T, admin, name string) {
 	t.Helper()
-	if !within(10*time.Second, func() bool { return strings.Contains(scrape(t, admin), "\n"+name+"{") }) {
-		t.Errorf("%s never exported %s", admin, name)
+	counted := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{[^}]*\} ([1-9]|0\.0*[1-9])`)
+	if !within(10*time.Second, func() bool { return counted.MatchString(scrape(t, admin)) }) {
+		t.Errorf("%s never counted %s", admin, name)
 	}
 }
 

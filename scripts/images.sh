@@ -6,6 +6,9 @@
 #                                        Helm values file pinning them by digest (default .run/images/values.yaml)
 #   scripts/images.sh cluster [FLAGS]    the local cluster's pause:3.10 and coredns:v1.15.0 (installs CoreDNS into
 #                                        .tools/bin first: scripts/k8s-tools.sh coredns)
+#   scripts/images.sh tools [FLAGS]      the operations tools of the local cluster (make test-operations): prometheus,
+#                                        prometheus-operator, prometheus-config-reloader, jaeger, metrics-server,
+#                                        each at its version (builds them into .tools/bin first: k8s-tools.sh ops)
 #
 # REGISTRY           where to push (default 127.0.0.1:5000), e.g. ghcr.io/acme (credentials: ~/.docker/config.json)
 # TAG                the services' tag (default `git describe --always --dirty`, or a UTC timestamp outside git)
@@ -29,6 +32,17 @@ if [[ ${1:-} == cluster ]]; then
   shift
   bash "$root/scripts/k8s-tools.sh" coredns >/dev/null
   args+=(-cluster)
+elif [[ ${1:-} == tools ]]; then
+  shift
+  bin=$(bash "$root/scripts/k8s-tools.sh" ops)
+  version() { cat "$bin/.$1.version"; }
+  prometheus=$(version prometheus) # the module's v0.305.0 is Prometheus v3.5.0
+  prometheus="v3.$((10#${prometheus:4:2})).${prometheus##*.}"
+  args+=(-tool "prometheus=$bin/prometheus:$prometheus"
+    -tool "prometheus-operator=$bin/operator:$(version operator)"
+    -tool "prometheus-config-reloader=$bin/prometheus-config-reloader:$(version prometheus-config-reloader)"
+    -tool "jaeger=$bin/jaeger:$(version jaeger)"
+    -tool "metrics-server=$bin/metrics-server:$(version metrics-server)")
 fi
 
 # The program is its own module (not in go.work): built with GOWORK=off; it builds the services in workspace mode.

@@ -205,6 +205,21 @@ func pauseImage(bin []byte, pauseVersion, kubernetesVersion string, created time
 
 // corednsImage is CoreDNS on the base, as upstream's (distroless static nonroot): it binds :53 as nonroot only with
 // the capability NET_BIND_SERVICE, which its Deployment adds (securityContext.capabilities.add), as upstream's does.
+// toolImage is base plus one program at /bin/<name>, run as nonroot; Kubernetes manifests (or an operator) give its
+// arguments.
+func toolImage(base v1.Image, name string, bin []byte, tag string) (v1.Image, error) {
+	return appImage(base, app{
+		Path:   "/bin/" + name,
+		Binary: bin,
+		User:   nonroot,
+		Labels: map[string]string{
+			"org.opencontainers.image.title":   name,
+			"org.opencontainers.image.version": tag,
+		},
+		CreatedBy: fmt.Sprintf("%s %s (static) -> /bin/%s", name, tag, name),
+	})
+}
+
 func corednsImage(base v1.Image, bin []byte, version string) (v1.Image, error) {
 	return appImage(base, app{
 		Path:   "/coredns",

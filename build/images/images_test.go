@@ -428,6 +428,53 @@ func TestPushClusterImages(t *testing.T) {
 	}
 }
 
+func TestPushToolImages(t *testing.T) {
+	reg := testRegistry(t)
+	cfg := testConfig(t, reg)
+	dir := t.TempDir()
+	for _, n := range []string{"prometheus", "jaeger"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("fake "+n), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.Tools = []tool{{"prometheus", filepath.Join(dir, "prometheus"), "v3.5.0"}, {"jaeger", filepath.Join(dir, "jaeger"), "v1.75.0"}}
+	res, err := build(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[0].Ref != reg+"/simplemessenger/prometheus:v3.5.0" || res[1].Ref != reg+"/simplemessenger/jaeger:v1.75.0" {
+		t.Fatalf("%+v", res)
+	}
+	if _, err := os.Stat(cfg.Values); !os.IsNotExist(err) {
+		t.Error("tool images wrote the services' values file")
+	}
+	img := pull(t, res[0].Ref)
+	fs := files(t, img)
+	if string(fs["/bin/prometheus"].Data) != "fake prometheus" || fs["/bin/prometheus"].Header.Mode&0o111 == 0 || fs["/tmp"].Header == nil {
+		t.Errorf("prometheus files %v", fs)
+	}
+	c := configOf(t, img).Config
+	if !slices.Equal(c.Entrypoint, []string{"/bin/prometheus"}) || c.User != "65532:65532" || c.Labels["org.opencontainers.image.version"] != "v3.5.0" {
+		t.Errorf("prometheus config %+v", c)
+	}
+	cfg.Tools = []tool{{"x", filepath.Join(dir, "missing"), "v1"}}
+	if _, err := build(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("a missing binary: %v", err)
+	}
+}
+
+func TestParseTool(t *testing.T) {
+	got, err := parseTool("prometheus-config-reloader=/a:b/bin/x:v0.85.0")
+	if err != nil || got != (tool{"prometheus-config-reloader", "/a:b/bin/x", "v0.85.0"}) {
+		t.Errorf("%+v %v", got, err)
+	}
+	for _, bad := range []string{"x", "x=/bin/x", "X=/bin/x:v1", "x=:v1", "x=/bin/x:", "x=/bin/x:bad/tag"} {
+		if _, err := parseTool(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
 func TestPushFailsWithoutRegistry(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	reg := strings.TrimPrefix(srv.URL, "http://")
@@ -528,5 +575,12 @@ func TestParseFlags(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-root", root, "-cluster"}, func(string) string { return "" }, io.Discard); err != nil {
 		t.Errorf("-cluster needs no tag: %v", err)
+	}
+	cfg, err = parseFlags([]string{"-root", root, "-tool", "jaeger=/j:v1", "-tool", "prometheus=/p:v3"}, func(string) string { return "" }, io.Discard)
+	if err != nil || len(cfg.Tools) != 2 || cfg.Tools[1].Name != "prometheus" {
+		t.Errorf("-tool: %+v %v", cfg, err)
+	}
+	if _, err := parseFlags([]string{"-root", root, "-cluster", "-tool", "jaeger=/j:v1"}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Error("-cluster with -tool: no error")
 	}
 }

@@ -10,6 +10,10 @@
 // from the k8s.io/kubernetes module, compiled statically with the machine's gcc) and coredns (the binary that
 // `scripts/k8s-tools.sh coredns` installs into .tools/bin).
 //
+// With -tool NAME=PATH:TAG (repeatable) it makes one image per program instead: the base plus PATH at /bin/NAME, its
+// entrypoint, tagged TAG. The local cluster's operations tools (Prometheus, its operator and config reloader, Jaeger,
+// metrics-server; scripts/images.sh tools) are made so from the static binaries scripts/k8s-tools.sh builds.
+//
 // It pushes with go-containerregistry (remote.Write): credentials from ~/.docker/config.json (authn.DefaultKeychain),
 // plain HTTP for a loopback registry (127.0.0.1, localhost) or with INSECURE_REGISTRY=1. It prints one line per
 // image (name, reference@digest) and writes a Helm values file for charts/messenger that pins every service image
@@ -26,6 +30,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -58,8 +63,9 @@ type config struct {
 	Services []service
 	Values   string // the Helm values file to write; "" writes none
 	Push     bool
-	Insecure bool // plain HTTP (also automatic for a loopback registry)
-	Cluster  bool // the cluster support images (pause, coredns) instead of the services
+	Insecure bool   // plain HTTP (also automatic for a loopback registry)
+	Cluster  bool   // the cluster support images (pause, coredns) instead of the services
+	Tools    []tool // -tool: images of these programs instead of the services
 	CACerts  string
 	Revision string // org.opencontainers.image.revision; "" leaves it out
 	Created  time.Time
@@ -78,6 +84,30 @@ type config struct {
 
 	Log io.Writer // progress; the result table goes to run's stdout
 }
+
+// tool is a program put into an image of its own at /bin/<Name> (-tool NAME=PATH:TAG).
+type tool struct {
+	Name, Path, Tag string
+}
+
+// parseTool reads NAME=PATH:TAG.
+func parseTool(v string) (tool, error) {
+	name, rest, ok := strings.Cut(v, "=")
+	i := strings.LastIndex(rest, ":")
+	if !ok || i < 0 {
+		return tool{}, fmt.Errorf("-tool %q: want NAME=PATH:TAG", v)
+	}
+	t := tool{Name: name, Path: rest[:i], Tag: rest[i+1:]}
+	if !imageName.MatchString(t.Name) || t.Path == "" || !imageTag.MatchString(t.Tag) {
+		return tool{}, fmt.Errorf("-tool %q: want NAME=PATH:TAG (name [a-z0-9-], tag [A-Za-z0-9_.-])", v)
+	}
+	return t, nil
+}
+
+var (
+	imageName = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	imageTag  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+)
 
 // result is one image made (and pushed).
 type result struct {
@@ -123,6 +153,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.BoolVar(&cfg.Push, "push", true, "push the images (-push=false only builds them and prints their digests)")
 	fs.BoolVar(&cfg.Insecure, "insecure", getenv("INSECURE_REGISTRY") == "1", "plain HTTP to the registry (env INSECURE_REGISTRY=1; automatic for 127.0.0.1/localhost)")
 	fs.BoolVar(&cfg.Cluster, "cluster", false, "make the cluster support images (pause, coredns) instead of the services")
+	fs.Func("tool", "NAME=PATH:TAG: an image of that program at /bin/NAME instead of the services (repeatable)", func(v string) error {
+		t, err := parseTool(v)
+		if err == nil {
+			cfg.Tools = append(cfg.Tools, t)
+		}
+		return err
+	})
 	fs.StringVar(&cfg.CACerts, "ca-certs", "/etc/ssl/certs/ca-certificates.crt", "CA bundle put into the base image")
 	fs.StringVar(&cfg.Revision, "revision", "", "org.opencontainers.image.revision (default: git rev-parse HEAD in the root, if any)")
 	fs.StringVar(&cfg.KubernetesVersion, "kubernetes-version", "v1.37.2", "k8s.io/kubernetes module version whose build/pause/linux/pause.c is compiled")
@@ -162,7 +199,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if cfg.Revision == "" {
 		cfg.Revision = gitRevision(cfg.Root)
 	}
-	if cfg.Tag == "" && !cfg.Cluster {
+	if cfg.Cluster && len(cfg.Tools) > 0 {
+		return nil, errors.New("-cluster and -tool are separate runs")
+	}
+	if cfg.Tag == "" && !cfg.Cluster && len(cfg.Tools) == 0 {
 		return nil, errors.New("-tag (or TAG) is required")
 	}
 	return cfg, nil
@@ -238,9 +278,12 @@ func build(ctx context.Context, cfg *config) ([]result, error) {
 	defer os.RemoveAll(tmp)
 
 	var imgs []named
-	if cfg.Cluster {
+	switch {
+	case cfg.Cluster:
 		imgs, err = clusterImages(ctx, cfg, base, tmp)
-	} else {
+	case len(cfg.Tools) > 0:
+		imgs, err = toolImages(cfg, base)
+	default:
 		imgs, err = serviceImages(ctx, cfg, base, tmp)
 	}
 	if err != nil {
@@ -263,7 +306,7 @@ func build(ctx context.Context, cfg *config) ([]result, error) {
 		}
 		res = append(res, result{Name: n.Name, Ref: ref, Digest: d})
 	}
-	if !cfg.Cluster && cfg.Push && cfg.Values != "" {
+	if !cfg.Cluster && len(cfg.Tools) == 0 && cfg.Push && cfg.Values != "" {
 		if err := writeValues(cfg.Values, cfg.Registry, cfg.Tag, res); err != nil {
 			return nil, err
 		}
@@ -328,6 +371,22 @@ func clusterImages(ctx context.Context, cfg *config, base v1.Image, tmp string) 
 		{Name: "pause", Tag: cfg.PauseTag, Image: pause},
 		{Name: "coredns", Tag: cfg.CoreDNSVersion, Image: coredns},
 	}, nil
+}
+
+func toolImages(cfg *config, base v1.Image) ([]named, error) {
+	var out []named
+	for _, t := range cfg.Tools {
+		bin, err := os.ReadFile(t.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.Name, err)
+		}
+		img, err := toolImage(base, t.Name, bin, t.Tag)
+		if err != nil {
+			return nil, fmt.Errorf("%s image: %w", t.Name, err)
+		}
+		out = append(out, named{Name: t.Name, Tag: t.Tag, Image: img})
+	}
+	return out, nil
 }
 
 func printTable(w io.Writer, res []result) {

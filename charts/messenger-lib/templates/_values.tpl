@@ -26,6 +26,15 @@ autoscaling:
   minReplicas: 2
   maxReplicas: 6
   targetCPUUtilizationPercentage: 75
+  # spec.behavior: up fast (double within 30 s), down slowly and one pod a minute, so a scale-in sends only one
+  # replica's clients elsewhere at a time (and the gateway spreads even those over WS_DRAIN_PERIOD).
+  behavior:
+    scaleUp:
+      stabilizationWindowSeconds: 0
+      policies: [{type: Percent, value: 100, periodSeconds: 30}]
+    scaleDown:
+      stabilizationWindowSeconds: 300
+      policies: [{type: Pods, value: 1, periodSeconds: 60}]
 podDisruptionBudget:
   enabled: true
   maxUnavailable: 1

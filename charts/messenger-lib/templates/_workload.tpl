@@ -417,6 +417,10 @@ spec:
         target:
           type: Utilization
           averageUtilization: {{ int $a.targetCPUUtilizationPercentage }}
+  {{- with $a.behavior }}
+  behavior:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end -}}
 
 {{- define "messenger-lib.serviceMonitor" -}}
@@ -445,8 +449,13 @@ spec:
       # The services label every series with their own `service`; keep it rather than the Kubernetes one.
       honorLabels: true
       # The rules and dashboards select job="simplemessenger" (as the local Prometheus config names it).
+      # `service` is the service's name (gateway, ...), as on the series the services export and as the local
+      # Prometheus config sets it, rather than the Kubernetes Service's name: ServiceDown counts targets by it.
       relabelings:
         - action: replace
           targetLabel: job
           replacement: simplemessenger
+        - action: replace
+          sourceLabels: [__meta_kubernetes_service_label_app_kubernetes_io_name]
+          targetLabel: service
 {{- end -}}

@@ -496,7 +496,8 @@ func TestConnsSharingARegistryReportBothConnections(t *testing.T) {
 }
 
 // broker_consumers says per queue whether this process is consuming it: 0 before the consumer starts and
-// after it stops (what a "consumer down" alert looks for), 1 while it runs.
+// after it stops (what a "consumer down" alert looks for), 1 while it runs. The queue's redelivery counter
+// exists from the start, at 0.
 func TestConsumersGaugeIsUpOnlyWhileTheQueueIsConsumed(t *testing.T) {
 	t.Parallel()
 	cfg := brokertest.Config(t)
@@ -532,14 +533,23 @@ func TestConsumersGaugeIsUpOnlyWhileTheQueueIsConsumed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seen := map[string]bool{}
 	for _, mf := range mfs {
 		for _, mt := range mf.GetMetric() {
-			if mf.GetName() == "broker_consumers" && labelOf(mt, "queue") == "gauge" {
-				return
+			if labelOf(mt, "queue") == "gauge" {
+				seen[mf.GetName()] = true
 			}
 		}
 	}
-	t.Fatal("a stopped consumer's series must stay, at 0, for the alert to see it")
+	if !seen["broker_consumers"] {
+		t.Error("a stopped consumer's series must stay, at 0, for the alert to see it")
+	}
+	// Nothing was redelivered, yet the queue's redelivery counter exists (at 0): a dashboard shows 0.
+	if !seen["broker_redeliveries_total"] {
+		t.Error("broker_redeliveries_total{queue=\"gauge\"} does not exist before the first redelivery")
+	} else if v := metricValue(t, m, "broker_redeliveries_total", map[string]string{"queue": "gauge"}); v != 0 {
+		t.Errorf("broker_redeliveries_total{queue=\"gauge\"} = %v, want 0", v)
+	}
 }
 
 // The envelope on the wire is the Event JSON with the AMQP properties consumers of other stacks rely on.

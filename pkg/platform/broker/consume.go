@@ -67,6 +67,7 @@ func (c *Conn) Consume(ctx context.Context, s Subscription) error {
 	log := c.log.With("queue", s.Queue)
 	// The series exists (at 0) from the start, so "no consumer" is visible before the first connect too.
 	c.met.consumers.WithLabelValues(s.Queue).Add(0)
+	c.met.redeliveries.WithLabelValues(s.Queue).Add(0)
 	bo := backoff{min: reconnectMin, max: reconnectMax}
 	// Classic (transient) queues do not count deliveries, so failures are counted here, by event id; the
 	// queue is exclusive to this connection, so the count is complete. Only failing events are in it.

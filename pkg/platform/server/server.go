@@ -2,7 +2,8 @@
 // /metrics), with the platform middleware and a graceful shutdown on SIGTERM/SIGINT.
 //
 // Shutdown order: readiness turns 503 (so load balancers stop sending), both listeners stop accepting and
-// in-flight requests get up to ShutdownTimeout to finish, background workers (outbox relay, consumers) are
+// in-flight requests get up to ShutdownTimeout to finish, the drains run (the gateway closes its WebSockets
+// gradually while its push consumer still delivers), background workers (outbox relay, consumers) are
 // cancelled and awaited (the relay flushes on its way out), then the closers run in reverse order of
 // registration (broker, then database, like defers).
 package server
@@ -43,6 +44,7 @@ type App struct {
 	longLived  map[string]bool
 	checks     []check
 	workers    []func(context.Context) error
+	drains     []func(context.Context)
 	closers    []func(context.Context) error
 	stopping   atomic.Bool
 	// handlerTimeout is the deadline of each request's work (a time.Duration; 0: none).
@@ -135,6 +137,11 @@ func (a *App) Every(interval time.Duration, fn func(context.Context)) {
 		}
 	})
 }
+
+// OnDrain registers fn to run at shutdown after the listeners stopped and before the workers are cancelled, so
+// the workers it needs still run (the gateway's push consumer while it closes its sockets one by one). fn bounds
+// its own time; its context ends only if the process is told to stop at once.
+func (a *App) OnDrain(fn func(context.Context)) { a.drains = append(a.drains, fn) }
 
 // OnShutdown registers a closer; closers run after the workers stopped, last registered first.
 func (a *App) OnShutdown(fn func(context.Context) error) { a.closers = append(a.closers, fn) }
@@ -232,6 +239,15 @@ func (a *App) Serve(ctx context.Context, public, admin net.Listener) error {
 		_ = pubSrv.Close()
 	}
 	_ = admSrv.Shutdown(shutCtx)
+	if len(a.drains) > 0 {
+		for _, d := range a.drains {
+			d(workCtx)
+		}
+		// The drains took their own time: the closers get a whole ShutdownTimeout of their own.
+		cancel()
+		shutCtx, cancel = context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		defer cancel()
+	}
 	cancelWork()
 	wg.Wait()
 	a.close(shutCtx)

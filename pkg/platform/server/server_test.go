@@ -207,7 +207,7 @@ func grep(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-func TestShutdownDrainsInFlightRequestsThenStopsWorkersThenClosers(t *testing.T) {
+func TestShutdownDrainsInFlightRequestsThenRunsTheDrainsThenStopsWorkersThenClosers(t *testing.T) {
 	app := server.New("test", testConfig(), slog.Default())
 	entered := make(chan struct{})
 	app.Router.GET("/slow", func(c *gin.Context) {
@@ -225,6 +225,19 @@ func TestShutdownDrainsInFlightRequestsThenStopsWorkersThenClosers(t *testing.T)
 	})
 	app.OnShutdown(func(context.Context) error { order = append(order, "db"); return nil })
 	app.OnShutdown(func(context.Context) error { order = append(order, "broker"); return nil })
+	// A drain runs once the listeners are closed, while the workers still run (the gateway's push consumer
+	// delivers to the sockets it has not closed yet).
+	app.OnDrain(func(ctx context.Context) {
+		select {
+		case <-workerStopped:
+			order = append(order, "drain-after-worker")
+		default:
+			order = append(order, "drain")
+		}
+		if ctx.Err() != nil {
+			order = append(order, "drain-context-done")
+		}
+	})
 	base, _, stop := servertest.Start(t, app)
 
 	result := make(chan string, 1)
@@ -243,8 +256,8 @@ func TestShutdownDrainsInFlightRequestsThenStopsWorkersThenClosers(t *testing.T)
 	if got := <-result; got != "done" {
 		t.Fatalf("in-flight request was cut: %q", got)
 	}
-	if strings.Join(order, ",") != "worker,broker,db" {
-		t.Fatalf("shutdown order %v, want worker, then closers last-registered first", order)
+	if strings.Join(order, ",") != "drain,worker,broker,db" {
+		t.Fatalf("shutdown order %v, want the drain, the worker, then closers last-registered first", order)
 	}
 	if _, err := http.Get(base + "/slow"); err == nil {
 		t.Fatal("server still accepts after shutdown")

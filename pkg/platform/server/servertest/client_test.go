@@ -56,6 +56,7 @@ logins_total{outcome="ok",service="auth"} 3
 logins_total{outcome="throttled",service="auth"} 2
 logins_total{outcome="throttled",service="other"} 1
 logins_other 7
+logins_failed_total{reason="x"} 0
 `)
 	}))
 	defer srv.Close()
@@ -71,5 +72,14 @@ logins_other 7
 		if got := servertest.Metric(t, srv.URL, "logins_total", c.labels...); got != c.want {
 			t.Errorf("Metric(%q) = %v, want %v", c.labels, got, c.want)
 		}
+	}
+	if n := servertest.Series(t, srv.URL, "logins_failed_total", "reason", "x"); n != 1 {
+		t.Errorf("a sample at 0: %d series, want 1", n)
+	}
+	if n := servertest.Series(t, srv.URL, "logins_failed_total", "reason", "y"); n != 0 {
+		t.Errorf("no such labels: %d series, want 0", n)
+	}
+	if n := servertest.Series(t, srv.URL, "logins_total"); n != 3 {
+		t.Errorf("logins_total: %d series, want 3", n)
 	}
 }

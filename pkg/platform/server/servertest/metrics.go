@@ -18,6 +18,20 @@ var (
 // service's counters call it before and after the traffic they cause.
 func Metric(t testing.TB, adminURL, name string, labels ...string) float64 {
 	t.Helper()
+	sum, _ := samples(t, adminURL, name, labels)
+	return sum
+}
+
+// Series is the number of samples of name whose labels include every pair given in labels: 0 when the metric
+// is not exported at all (Metric cannot tell that from a sample at 0).
+func Series(t testing.TB, adminURL, name string, labels ...string) int {
+	t.Helper()
+	_, n := samples(t, adminURL, name, labels)
+	return n
+}
+
+func samples(t testing.TB, adminURL, name string, labels []string) (sum float64, n int) {
+	t.Helper()
 	if len(labels)%2 != 0 {
 		t.Fatalf("labels %q: want name/value pairs", labels)
 	}
@@ -26,7 +40,6 @@ func Metric(t testing.TB, adminURL, name string, labels ...string) float64 {
 		t.Fatalf("scrape %s: %v", adminURL, err)
 	}
 	defer res.Body.Close()
-	var sum float64
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 lines:
@@ -49,9 +62,10 @@ lines:
 			t.Fatalf("sample %q: %v", sc.Text(), err)
 		}
 		sum += v
+		n++
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatalf("scrape %s: %v", adminURL, err)
 	}
-	return sum
+	return sum, n
 }

@@ -22,6 +22,16 @@ import (
 // answered, so metrics tell those apart from gateway failures.
 const StatusClientClosedRequest = 499
 
+// Kinds of forwarding failure (the gateway_upstream_errors_total label).
+const (
+	ErrorUnavailable  = "unavailable"
+	ErrorTimeout      = "timeout"
+	ErrorBodyTooLarge = "body_too_large"
+	ErrorClientGone   = "client_gone"
+)
+
+var errorKinds = []string{ErrorUnavailable, ErrorTimeout, ErrorBodyTooLarge, ErrorClientGone}
+
 // ProxyErrors counts the requests the gateway answered itself because forwarding failed, by upstream and
 // kind (unavailable, timeout, body_too_large, client_gone).
 type ProxyErrors struct{ vec *prometheus.CounterVec }
@@ -71,6 +81,13 @@ type Proxy struct {
 // NewProxy builds the proxy.
 func NewProxy(cfg ProxyConfig) *Proxy {
 	p := &Proxy{cfg: cfg}
+	if cfg.Errors != nil {
+		// Every series exists at 0 from the start: a dashboard shows 0 rather than "No data", and rate() sees
+		// the first failure.
+		for _, kind := range errorKinds {
+			cfg.Errors.vec.WithLabelValues(cfg.Name, kind)
+		}
+	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      cfg.Transport,
@@ -138,20 +155,20 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &maxErr):
 		// A body without Content-Length that grew past the limit while being streamed to the upstream.
-		p.cfg.Errors.inc(p.cfg.Name, "body_too_large")
+		p.cfg.Errors.inc(p.cfg.Name, ErrorBodyTooLarge)
 		p.cfg.WriteError(w, r, server.TooLarge(maxErr.Limit))
 	case errors.Is(ctx.Err(), context.Canceled):
 		// The client went away; nobody is left to answer.
-		p.cfg.Errors.inc(p.cfg.Name, "client_gone")
+		p.cfg.Errors.inc(p.cfg.Name, ErrorClientGone)
 		p.cfg.Log.DebugContext(ctx, "client went away during forwarding", "upstream", p.cfg.Name, "error", err)
 		w.WriteHeader(StatusClientClosedRequest)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) ||
 		(errors.As(err, &netErr) && netErr.Timeout()):
-		p.cfg.Errors.inc(p.cfg.Name, "timeout")
+		p.cfg.Errors.inc(p.cfg.Name, ErrorTimeout)
 		p.cfg.Log.WarnContext(ctx, "upstream timed out", "upstream", p.cfg.Name, "error", err)
 		p.cfg.WriteError(w, r, apierr.New(http.StatusGatewayTimeout, "gateway_timeout", "the "+p.cfg.Name+" service did not answer in time"))
 	default:
-		p.cfg.Errors.inc(p.cfg.Name, "unavailable")
+		p.cfg.Errors.inc(p.cfg.Name, ErrorUnavailable)
 		p.cfg.Log.WarnContext(ctx, "upstream unavailable", "upstream", p.cfg.Name, "error", err)
 		p.cfg.WriteError(w, r, apierr.Unavailable("the "+p.cfg.Name+" service is unavailable; try again shortly"))
 	}

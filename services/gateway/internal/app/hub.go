@@ -48,6 +48,9 @@ const (
 	DropBrokerReconnect = "broker_reconnect"
 )
 
+// DropReasons are all of them.
+var DropReasons = []string{DropSlowClient, DropWriteFailed, DropPingTimeout, DropRevoked, DropEnterFailed, DropBrokerReconnect}
+
 // Frame results (the gateway_push_frames_total label).
 const (
 	FrameSent      = "sent"
@@ -138,8 +141,9 @@ type Hub struct {
 	log     *slog.Logger
 	// EnterTimeout bounds binding and publishing the entered event; LeaveTimeout the unbinding.
 	EnterTimeout, LeaveTimeout time.Duration
-	// DrainTimeout bounds how long Run waits at shutdown for the sockets to finish closing.
-	DrainTimeout time.Duration
+	// DrainPeriod spreads the closing of the sockets at shutdown (0: all at once); DrainTimeout bounds the wait
+	// for them to finish closing after that.
+	DrainPeriod, DrainTimeout time.Duration
 
 	mu        sync.RWMutex
 	byID      map[string]*Connection
@@ -351,10 +355,22 @@ func (h *Hub) BrokerReady(context.Context) {
 	}
 }
 
-// Run waits for ctx to end, then closes every socket with CloseGoingAway (clients reconnect, to another
-// replica) and waits up to DrainTimeout for them to leave.
+// Drain stops taking sockets and closes the open ones with CloseGoingAway (clients reconnect, to another
+// replica), spread evenly over DrainPeriod so that they do not all reconnect at the same moment, then waits up to
+// DrainTimeout for them to leave. The App runs it at shutdown before it stops the push consumer: a socket keeps
+// getting its pushes until its turn comes. It returns early when ctx ends.
+func (h *Hub) Drain(ctx context.Context) {
+	h.drain(ctx, h.DrainPeriod)
+}
+
+// Run waits for ctx to end, then closes at once whatever socket is still open (none after Drain).
 func (h *Hub) Run(ctx context.Context) error {
 	<-ctx.Done()
+	h.drain(context.Background(), 0)
+	return ctx.Err()
+}
+
+func (h *Hub) drain(ctx context.Context, period time.Duration) {
 	h.mu.Lock()
 	h.stopping = true
 	empty := len(h.byID) == 0
@@ -362,17 +378,30 @@ func (h *Hub) Run(ctx context.Context) error {
 	if empty {
 		h.closeDrained()
 	}
-	for _, c := range h.all() {
+	conns := h.all()
+	start := time.Now()
+	for i, c := range conns {
+		// Socket i of n closes at i/n of the period; waits under a few milliseconds are not worth a timer.
+		if wait := time.Until(start.Add(period * time.Duration(i) / time.Duration(len(conns)))); wait > 5*time.Millisecond {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				period = 0 // told to hurry: the rest at once
+			}
+		}
 		if !c.dropped.Swap(true) {
 			c.socket.Close(CloseGoingAway, "server shutting down", false)
 		}
 	}
+	if period > 0 && len(conns) > 0 {
+		h.log.Info("sockets closed for shutdown", "count", len(conns), "over", time.Since(start).Round(time.Millisecond))
+	}
 	select {
 	case <-h.drained:
+	case <-ctx.Done():
 	case <-time.After(h.DrainTimeout):
 		h.log.Warn("sockets still open after the shutdown drain", "count", h.Count())
 	}
-	return ctx.Err()
 }
 
 // Count is the number of registered sockets.

@@ -71,6 +71,7 @@ type fakeSocket struct {
 	cap    int
 	code   app.CloseCode
 	now    bool
+	at     time.Time // when Close was called
 }
 
 func newSocket(capacity int) *fakeSocket { return &fakeSocket{cap: capacity} }
@@ -88,7 +89,7 @@ func (s *fakeSocket) Send(f app.Frame) bool {
 func (s *fakeSocket) Close(code app.CloseCode, _ string, now bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.code, s.now = code, now
+	s.code, s.now, s.at = code, now, time.Now()
 }
 
 func (s *fakeSocket) types() []string {
@@ -336,6 +337,70 @@ func TestStoppingClosesEverySocketGoingAwayAndRefusesNewOnes(t *testing.T) {
 	}
 	if _, err := h.Enter(context.Background(), "u2", "s2", newSocket(8)); !errors.Is(err, app.ErrStopping) {
 		t.Fatalf("Enter while stopping: %v", err)
+	}
+}
+
+// At shutdown the sockets close one after the other over DrainPeriod, not all at once (their clients would all
+// reconnect in the same instant), and a socket still open keeps getting its pushes until its turn.
+func TestDrainSpreadsTheClosesOverThePeriodAndPushesReachTheSocketsStillOpen(t *testing.T) {
+	j := &journal{}
+	h := newHub(j, nil)
+	const n, period = 10, 500 * time.Millisecond
+	h.DrainPeriod, h.DrainTimeout = period, 2*time.Second
+	socks := make([]*fakeSocket, n)
+	conns := make([]*app.Connection, n)
+	for i := range socks {
+		socks[i] = newSocket(64)
+		conns[i] = enter(t, h, fmt.Sprintf("u%d", i), fmt.Sprintf("s%d", i), socks[i])
+	}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() { h.Drain(context.Background()); close(done) }()
+
+	// Half-way, the sockets not yet closed still get their pushes.
+	time.Sleep(period / 2)
+	open := 0
+	for i, s := range socks {
+		if s.closedWith() == 0 {
+			open++
+			if err := h.HandlePush(context.Background(), nil, pushEvent(t, conns[i].UserID, "message.new", map[string]string{"id": "m"}, "")); err != nil {
+				t.Fatal(err)
+			}
+			if ts := s.types(); len(ts) == 0 || ts[len(ts)-1] != "message.new" {
+				t.Errorf("socket %d, still open during the drain, did not get its push: %v", i, ts)
+			}
+		}
+	}
+	if open == 0 || open == n {
+		t.Errorf("%d of %d sockets open half-way through the drain; want some closed and some open", open, n)
+	}
+	for _, c := range conns {
+		h.Leave(c)
+	}
+	<-done
+	var first, last time.Time
+	for i, s := range socks {
+		s.mu.Lock()
+		code, at := s.code, s.at
+		s.mu.Unlock()
+		if code != app.CloseGoingAway {
+			t.Fatalf("socket %d closed with %d, want 1001", i, code)
+		}
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	if first.Sub(start) > 50*time.Millisecond {
+		t.Errorf("the first socket closed %v after the drain began; want at once", first.Sub(start))
+	}
+	if spread := last.Sub(first); spread < period*(n-1)/n-50*time.Millisecond || spread > period+200*time.Millisecond {
+		t.Errorf("closes spread over %v; want about %v", spread, period*(n-1)/n)
+	}
+	if _, err := h.Enter(context.Background(), "late", "late", newSocket(8)); !errors.Is(err, app.ErrStopping) {
+		t.Fatalf("Enter during the drain: %v", err)
 	}
 }
 

@@ -119,7 +119,7 @@ func (h *HTTP) clientAddress(c *gin.Context) {
 
 func (h *HTTP) limitAddress(c *gin.Context) {
 	if ok, retry := h.AddressLimiter.Allow(ClientAddress(c.Request), h.Now()); !ok {
-		h.Metrics.rateLimited("address")
+		h.Metrics.rateLimited(limitAddress)
 		apierr.Write(c, apierr.TooManyRequests("too many requests from this address", retry))
 		return
 	}
@@ -138,7 +138,7 @@ func (h *HTTP) refuseRevoked(c *gin.Context) {
 func (h *HTTP) limitUser(c *gin.Context) {
 	claims := authn.FromContext(c.Request.Context())
 	if ok, retry := h.UserLimiter.Allow(claims.UserID(), h.Now()); !ok {
-		h.Metrics.rateLimited("user")
+		h.Metrics.rateLimited(limitUser)
 		apierr.Write(c, apierr.TooManyRequests("too many requests for this user", retry))
 		return
 	}
@@ -153,12 +153,12 @@ const maxCachedProfile = 16 << 10
 func (h *HTTP) profileCache(c *gin.Context) {
 	id := c.Param("id")
 	if p, ok := h.Profiles.Get(id, h.Now()); ok {
-		h.Metrics.profileCache("hit")
+		h.Metrics.profileCache(cacheHit)
 		c.Data(http.StatusOK, p.ContentType, p.Body)
 		c.Abort()
 		return
 	}
-	h.Metrics.profileCache("miss")
+	h.Metrics.profileCache(cacheMiss)
 	epoch := h.Profiles.Begin()
 	rec := &recorder{ResponseWriter: c.Writer}
 	c.Writer = rec
@@ -220,6 +220,14 @@ func WriteError(w http.ResponseWriter, r *http.Request, e *apierr.Error) {
 	_ = json.NewEncoder(w).Encode(apierr.Body{Error: e})
 }
 
+// The label values of the gateway's counters.
+const (
+	limitAddress = "address"
+	limitUser    = "user"
+	cacheHit     = "hit"
+	cacheMiss    = "miss"
+)
+
 // Metrics are the gateway's own counters.
 type Metrics struct {
 	limited *prometheus.CounterVec
@@ -240,6 +248,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	if err := metrics.Register(reg, m.limited, m.cache); err != nil {
 		return nil, err
+	}
+	// Every series exists at 0 from the start (a dashboard shows 0, not "No data").
+	for _, l := range []string{limitAddress, limitUser} {
+		m.limited.WithLabelValues(l)
+	}
+	for _, r := range []string{cacheHit, cacheMiss} {
+		m.cache.WithLabelValues(r)
 	}
 	return m, nil
 }

@@ -448,6 +448,10 @@ func NewPushMetrics(reg prometheus.Registerer) (*PushMetrics, error) {
 	if err := metrics.Register(reg, m.connections, m.frames, m.dropped, m.latency, m.fanout); err != nil {
 		return nil, err
 	}
+	// Every reason exists at 0 from the start (a dashboard shows 0, not "No data").
+	for _, r := range app.DropReasons {
+		m.dropped.WithLabelValues(r)
+	}
 	return m, nil
 }
 

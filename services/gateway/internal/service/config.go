@@ -51,6 +51,11 @@ type Config struct {
 	WSPongTimeout  time.Duration `env:"WS_PONG_TIMEOUT"`
 	WSWriteTimeout time.Duration `env:"WS_WRITE_TIMEOUT"`
 	WSSendBuffer   int           `env:"WS_SEND_BUFFER"`
+	// WSDrainPeriod spreads the closing of the sockets over this time when the gateway stops (each client is
+	// told to reconnect, 1001, at its turn), so that a scale-in or a rolling update does not send every client
+	// of a replica to the others in the same instant. 0 closes them all at once. Keep it under the pod's
+	// termination grace period minus the preStop pause (the chart sets 15s of 30s).
+	WSDrainPeriod time.Duration `env:"WS_DRAIN_PERIOD"`
 }
 
 // DefaultConfig is the configuration of a local stack.

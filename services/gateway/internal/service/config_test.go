@@ -31,7 +31,7 @@ func TestTheConfigurationComesFromTheEnvironmentOverTheDefaults(t *testing.T) {
 		"RATE_LIMIT_USER_BURST": "9", "PROFILE_CACHE_TTL": "1m", "PROFILE_CACHE_SIZE": "5",
 		"TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1",
 		"ALLOWED_ORIGINS": "https://app.example.com,*.example.org", "WS_PING_INTERVAL": "5s", "WS_PONG_TIMEOUT": "2s",
-		"WS_WRITE_TIMEOUT": "3s", "WS_SEND_BUFFER": "64",
+		"WS_WRITE_TIMEOUT": "3s", "WS_SEND_BUFFER": "64", "WS_DRAIN_PERIOD": "15s",
 	} {
 		t.Setenv(k, v)
 	}
@@ -49,6 +49,7 @@ func TestTheConfigurationComesFromTheEnvironmentOverTheDefaults(t *testing.T) {
 	want.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.1"}
 	want.AllowedOrigins = []string{"https://app.example.com", "*.example.org"}
 	want.WSPingInterval, want.WSPongTimeout, want.WSWriteTimeout, want.WSSendBuffer = 5*time.Second, 2*time.Second, 3*time.Second, 64
+	want.WSDrainPeriod = 15 * time.Second
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("loaded\n%+v\nwant\n%+v", cfg, want)
 	}
@@ -62,6 +63,7 @@ func TestBuildRefusesAMalformedConfiguration(t *testing.T) {
 		"bad origin pattern":      func(c *service.Config) { c.AllowedOrigins = []string{"[a-"} },
 		"no ping interval":        func(c *service.Config) { c.WSPingInterval = 0 },
 		"no send buffer":          func(c *service.Config) { c.WSSendBuffer = 0 },
+		"negative drain period":   func(c *service.Config) { c.WSDrainPeriod = -time.Second },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := service.DefaultConfig()

@@ -13,6 +13,7 @@ import (
 
 	"simplemessenger/platform/authn"
 	"simplemessenger/platform/authn/authntest"
+	"simplemessenger/platform/server/servertest"
 )
 
 func TestEveryContractRouteReachesItsOwnerUnchanged(t *testing.T) {
@@ -337,4 +338,32 @@ func TestMetricsAreOnTheAdminPortOnly(t *testing.T) {
 		t.Fatalf("admin /metrics: %d without the login route", res.StatusCode)
 	}
 	wantError(t, e.do("GET", "/metrics", nil, nil), http.StatusNotFound, "not_found")
+}
+
+// The labelled counters a dashboard or an alert reads exist at 0 before their first event, so a graph shows 0
+// rather than "No data" and rate() counts the first failure.
+func TestLabelledCountersExistAtZeroFromTheStart(t *testing.T) {
+	e := newEnv(t).start()
+	for _, c := range []struct {
+		name   string
+		labels []string
+	}{
+		{"gateway_upstream_errors_total", []string{"upstream", "messages", "kind", "timeout"}},
+		{"gateway_upstream_errors_total", []string{"upstream", "auth", "kind", "unavailable"}},
+		{"gateway_rate_limited_requests_total", []string{"limit", "address"}},
+		{"gateway_rate_limited_requests_total", []string{"limit", "user"}},
+		{"gateway_profile_cache_requests_total", []string{"result", "hit"}},
+		{"gateway_profile_cache_requests_total", []string{"result", "miss"}},
+		{"gateway_websocket_dropped_total", []string{"reason", "slow_client"}},
+		{"gateway_websocket_dropped_total", []string{"reason", "broker_reconnect"}},
+	} {
+		if n := servertest.Series(t, e.adminURL, c.name, c.labels...); n != 1 {
+			t.Errorf("%s%q: %d series at start, want 1", c.name, c.labels, n)
+		} else if v := servertest.Metric(t, e.adminURL, c.name, c.labels...); v != 0 {
+			t.Errorf("%s%q = %v at start, want 0", c.name, c.labels, v)
+		}
+	}
+	if n := servertest.Series(t, e.adminURL, "gateway_upstream_errors_total"); n != 4*4 {
+		t.Errorf("gateway_upstream_errors_total: %d series, want 16 (4 upstreams, 4 kinds)", n)
+	}
 }

@@ -60,6 +60,9 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 	if cfg.WSPingInterval <= 0 || cfg.WSPongTimeout <= 0 || cfg.WSWriteTimeout <= 0 || cfg.WSSendBuffer < 1 {
 		return nil, fmt.Errorf("WS_PING_INTERVAL, WS_PONG_TIMEOUT, WS_WRITE_TIMEOUT and WS_SEND_BUFFER must be positive")
 	}
+	if cfg.WSDrainPeriod < 0 {
+		return nil, fmt.Errorf("WS_DRAIN_PERIOD must not be negative")
+	}
 
 	return bootstrap.Build(ctx, Name, cfg.HTTP, func(a *server.App) error {
 		metrics, err := ports.NewMetrics(a.Metrics.Registerer)
@@ -89,7 +92,10 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 			Transient: true,
 			OnReady:   hub.BrokerReady,
 		})
-		// At shutdown it closes the sockets (going away), so clients reconnect to another replica.
+		// At shutdown it closes the sockets (going away), spread over WS_DRAIN_PERIOD while the push consumer
+		// still runs, so clients reconnect to another replica a few at a time.
+		hub.DrainPeriod = cfg.WSDrainPeriod
+		a.OnDrain(hub.Drain)
 		a.Go(hub.Run)
 
 		// Forwarded calls are bounded by UPSTREAM_TIMEOUT, above the services' own HTTP_HANDLER_TIMEOUT, so a
