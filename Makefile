@@ -146,7 +146,7 @@ k8s-verify: ## apply everything rendered to a real kube-apiserver+etcd on loopba
 	@bash scripts/k8s-verify.sh
 
 # --- the local Kubernetes cluster (scripts/cluster.sh; README "Run on Kubernetes") ---
-.PHONY: cluster-up cluster-down cluster-status cluster-deploy test-cluster images
+.PHONY: cluster-up cluster-down cluster-status cluster-deploy test-cluster images cluster-operations test-operations
 cluster-up: ## a real single-node Kubernetes cluster on this machine (built from source, containerd, CNI bridge, CoreDNS, registry on 127.0.0.1:5000); kubeconfig .run/cluster/admin.kubeconfig
 	@bash scripts/cluster.sh up
 
@@ -164,3 +164,9 @@ cluster-deploy: ## cluster-up, images, helm install of charts/messenger (values-
 
 test-cluster: ## the whole proof on the local cluster: deploy, e2e + conformance through the NodePort, upgrade and pod kills under load, clean uninstall and cluster-down
 	@bash scripts/test-cluster.sh
+
+cluster-operations: ## on the local cluster: metrics-server, the Prometheus Operator with a Prometheus, Jaeger (built from their modules); then `skaffold run -p local,operations`
+	@bash scripts/cluster-operations.sh install
+
+test-operations: ## an operator's day on the local cluster: skaffold run/dev/delete, targets, rules, series, trace, autoscaling, alert; one line per proof
+	@bash scripts/test-operations.sh

@@ -421,6 +421,7 @@ type observability struct {
 	queries []query
 	records []rulefmt.Rule
 	alerts  []rulefmt.Rule
+	groups  map[string][]string // rule group -> its rules' names (record or alert)
 }
 
 func observabilityDir(t *testing.T) string {
@@ -435,7 +436,7 @@ func observabilityDir(t *testing.T) string {
 func loadObservability(t *testing.T) observability {
 	t.Helper()
 	root := observabilityDir(t)
-	var obs observability
+	obs := observability{groups: map[string][]string{}}
 	dashboards, _ := filepath.Glob(filepath.Join(root, "grafana", "dashboards", "*.json"))
 	if len(dashboards) == 0 {
 		t.Fatal("no dashboards in observability/grafana/dashboards")
@@ -455,6 +456,7 @@ func loadObservability(t *testing.T) observability {
 		for _, g := range groups.Groups {
 			for _, r := range g.Rules {
 				name := r.Record + r.Alert
+				obs.groups[g.Name] = append(obs.groups[g.Name], name)
 				obs.queries = append(obs.queries, query{where: filepath.Base(f) + " / " + name, expr: r.Expr})
 				if r.Record != "" {
 					obs.records = append(obs.records, r)

@@ -34,10 +34,12 @@ type socket struct {
 	conn   *websocket.Conn
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	frames []frame
-	closed bool
-	wake   chan struct{}
+	mu       sync.Mutex
+	frames   []frame
+	closed   bool
+	closedAt time.Time            // when the read loop ended
+	code     websocket.StatusCode // the close frame's code (-1 without one)
+	wake     chan struct{}
 }
 
 // dialWS opens the push socket of base (a gateway URL) with the token in the header, or in the query when
@@ -76,7 +78,7 @@ func dialWS(t *testing.T, base, token string, inQuery bool, headers ...string) (
 			_, data, err := conn.Read(ctx)
 			s.mu.Lock()
 			if err != nil {
-				s.closed = true
+				s.closed, s.closedAt, s.code = true, time.Now(), websocket.CloseStatus(err)
 				s.mu.Unlock()
 				s.notify()
 				return

@@ -144,6 +144,24 @@ func (t sendTrace) check(clientSpan, recipientID, pushExchange string) (missing 
 	return missing
 }
 
+// tracedSend: a and b become friends, b opens a socket, a sends b a message with a sampled traceparent of a
+// client span; it returns the trace id, the client span id and b (the recipient) once b's socket has the message.
+func tracedSend(t *testing.T, prefix, text string) (traceID, clientSpan string, b *account, sent time.Time) {
+	t.Helper()
+	a, b := register(t, prefix+"a"), register(t, prefix+"b")
+	befriend(t, a, b)
+	s := connect(t, b)
+	traceID, clientSpan = randomHex(16), randomHex(8)
+	sent = time.Now()
+	r := must(t, call(t, "POST", "/api/v1/chats/"+b.id+"/messages", a.access, map[string]any{"text": text},
+		"traceparent", "00-"+traceID+"-"+clientSpan+"-01"), 201, "send")
+	id, _ := r.object(t)["id"].(string)
+	if _, ok := s.waitMessage(5*time.Second, id); !ok {
+		t.Fatalf("the recipient's socket did not get message %s", id)
+	}
+	return traceID, clientSpan, b, sent
+}
+
 // One message send through the gateway is ONE trace: the gateway, messages and friends server spans with
 // their client spans between them, the SQL statements, the outbox relay's publish of the push, the gateway's
 // consumption of it and the write of the frame to the recipient's socket. A hop that drops the trace context
@@ -151,18 +169,7 @@ func (t sendTrace) check(clientSpan, recipientID, pushExchange string) (missing 
 func TestOneMessageSendIsOneTraceFromTheGatewayToTheRecipientsSocket(t *testing.T) {
 	needLocalStack(t, "reads the spans every process exports to the suite's trace receiver")
 	t.Parallel()
-	a, b := register(t, "tra"), register(t, "trb")
-	befriend(t, a, b)
-	s := connect(t, b)
-
-	traceID, clientSpan := randomHex(16), randomHex(8)
-	sent := time.Now()
-	r := must(t, call(t, "POST", "/api/v1/chats/"+b.id+"/messages", a.access, map[string]any{"text": "traced"},
-		"traceparent", "00-"+traceID+"-"+clientSpan+"-01"), 201, "send")
-	id, _ := r.object(t)["id"].(string)
-	if _, ok := s.waitMessage(2*time.Second, id); !ok {
-		t.Fatalf("the recipient's socket did not get message %s", id)
-	}
+	traceID, clientSpan, b, sent := tracedSend(t, "tr", "traced")
 
 	var tr sendTrace
 	var missing []string

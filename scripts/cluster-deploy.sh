@@ -9,6 +9,9 @@
 #   scripts/cluster-deploy.sh purge      drop the databases, users and RabbitMQ vhost/user made here
 #   scripts/cluster-deploy.sh diagnose   pods, events, and the logs of failing containers
 #
+# EXTRA_VALUES: more values files, after values-local.yaml (space-separated), e.g.
+# charts/messenger/values-operations.yaml for the cluster with its operations side (make test-operations).
+#
 # MariaDB and RabbitMQ are this machine's, used by the messenger as external services (as a production install
 # uses managed ones): pods reach them at the node's address through the forwarders of scripts/cluster.sh. Each
 # service gets its own database and MariaDB user (messenger_cluster_<svc>), the services one RabbitMQ user and vhost
@@ -30,11 +33,11 @@ DB_HOST=127.0.0.2
 VHOST=messenger-cluster
 AMQP_USER=messenger-cluster
 TIMEOUT=${DEPLOY_TIMEOUT:-10m}
+extra_values=()
+for f in ${EXTRA_VALUES:-}; do extra_values+=(-f "$f"); done
 
 bin="$root/.tools/bin"
-export HELM_CONFIG_HOME="$root/.tools/helm/config" HELM_CACHE_HOME="$root/.tools/helm/cache" \
-       HELM_DATA_HOME="$root/.tools/helm/data"
-export KUBECONFIG="$root/.run/cluster/admin.kubeconfig"
+source "$root/scripts/lib/cluster-env.sh"
 kubectl() { "$bin/kubectl" "$@"; }
 helm() { "$bin/helm" "$@"; }
 log() { echo "cluster-deploy: $*" >&2; }
@@ -107,7 +110,7 @@ diagnose() {
 install() {
   bash scripts/k8s-charts.sh deps
   if ! helm upgrade --install "$RELEASE" charts/messenger --namespace "$NS" --create-namespace \
-      -f charts/messenger/values-local.yaml "$@" --wait --timeout "$TIMEOUT" >&2; then
+      -f charts/messenger/values-local.yaml "${extra_values[@]}" "$@" --wait --timeout "$TIMEOUT" >&2; then
     diagnose
     log "helm upgrade --install failed"
     exit 1

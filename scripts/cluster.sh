@@ -17,6 +17,8 @@
 #     pause and CoreDNS images (scripts/images.sh cluster) and the messenger's (make images);
 #   two socat forwarders that make this machine's MariaDB and RabbitMQ (which listen on 127.0.0.1 only) reachable
 #     from pods at the node's address: the messenger uses them as external services (README "Run on Kubernetes").
+#   kube-router (github.com/cloudnativelabs/kube-router/v2, its NetworkPolicy firewall only; iptables and Debian's
+#     ipset): the bridge plugin enforces no NetworkPolicy, and the chart's policies are meant to hold.
 #
 # Addresses: the bridge $BRIDGE holds the node's address $NODE_IP (kubelet --node-ip, the apiserver's advertise and
 # bind address) and the pods' /16; Services get $SERVICE_CIDR. Pods have no route off the machine: forwarded
@@ -62,7 +64,7 @@ FIXED_DIRS=(/var/lib/kubelet /var/log/containers /var/log/pods /var/lib/cni)
 CHAINS='^(KUBE-|CNI-|SM-CLUSTER-)'
 # Every daemon, in start order.
 DAEMONS=(registry containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
-  forward-mysql forward-amqp)
+  kube-router forward-mysql forward-amqp)
 
 log() { echo "cluster: $*" >&2; }
 die() { echo "cluster: $*" >&2; exit 1; }
@@ -82,13 +84,13 @@ tools() {
   # k8s-tools.sh installs into .tools/bin: with K8S_BINS_DIR elsewhere, registry and coredns come from there.
   [[ $t == "$bin" || -n ${K8S_BINS_DIR:-} ]] || die "k8s-tools.sh and k8s-bins.sh disagree on the bin dir ($t, $bin)"
   local p
-  for p in containerd runc socat openssl iptables ip6tables; do
+  for p in containerd runc socat openssl iptables ip6tables ipset; do
     command -v "$p" >/dev/null || die "missing $p (scripts/deps.sh cluster installs it)"
   done
   [[ -x /usr/lib/cni/bridge ]] || die "missing CNI plugins in /usr/lib/cni (Debian containernetworking-plugins)"
 }
 
-kubectl() { "$bin/kubectl" --kubeconfig "$DATA/pki/admin.kubeconfig" "$@"; }
+kubectl() { KUBECACHEDIR="$root/.run/kube-cache" "$bin/kubectl" --kubeconfig "$DATA/pki/admin.kubeconfig" "$@"; }
 
 # --- processes ---------------------------------------------------------------------------------------------------
 
@@ -196,6 +198,7 @@ pki() {
   cert controller-manager "/CN=system:kube-controller-manager"
   cert scheduler "/CN=system:kube-scheduler"
   cert kube-proxy "/CN=system:kube-proxy"
+  cert kube-router "/CN=system:kube-router"
   cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
   cert kubelet-serving "/O=system:nodes/CN=system:node:$NODE_NAME" "IP:$NODE_IP,DNS:$NODE_NAME"
   cert front-proxy-client "/CN=front-proxy-client" "" front-proxy-ca
@@ -203,6 +206,7 @@ pki() {
   kubeconfig controller-manager controller-manager
   kubeconfig scheduler scheduler
   kubeconfig kube-proxy kube-proxy
+  kubeconfig kube-router kube-router
   kubeconfig kubelet kubelet
   mkdir -p "$OUT"
   cp "$DATA/pki/admin.kubeconfig" "$OUT/admin.kubeconfig"
@@ -232,6 +236,9 @@ save_machine() {
   done
   if find /sys/fs/cgroup -maxdepth 2 -name 'kubepods*' 2>/dev/null | grep -q .; then
     die "kubepods cgroups exist already: another kubelet runs (or ran) on this machine"
+  fi
+  if [[ -n $(ipset_sets) ]]; then
+    die "ipsets of kube-router exist already: another NetworkPolicy firewall runs (or ran) here"
   fi
   local d
   for d in "${FIXED_DIRS[@]}"; do
@@ -449,6 +456,13 @@ up() {
     --kubeconfig "$p/kubelet.kubeconfig" --root-dir "$DATA/kubelet" --node-ip "$NODE_IP" \
     --hostname-override "$NODE_NAME"
   start kube-proxy "$DATA/config/kube-proxy.yaml" "$bin/kube-proxy" --config "$DATA/config/kube-proxy.yaml"
+  # NetworkPolicies: the bridge plugin enforces none; kube-router's firewall does (iptables and ipset, in the
+  # chains KUBE-ROUTER-* and KUBE-NWPLCY-*/KUBE-POD-FW-*, ipsets KUBE-*), nothing else of kube-router runs.
+  kubectl apply --server-side --force-conflicts -f k8s/cluster/kube-router.yaml >&2
+  start kube-router "$p/kube-router.kubeconfig" "$bin/kube-router" --kubeconfig "$p/kube-router.kubeconfig" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false --enable-cni=false \
+    --enable-ipv6=false --hostname-override "$NODE_NAME" --service-cluster-ip-range "$SERVICE_CIDR" \
+    --health-port=0 --metrics-port=0
 
   # This machine's MariaDB and RabbitMQ listen on 127.0.0.1 only: forward the node's address to them, for the pods'
   # network only (range), and from 127.0.0.2, so that MariaDB tells the pods' connections from this machine's own:
@@ -514,8 +528,9 @@ down() {
   local d
   for ((d = ${#DAEMONS[@]} - 1; d >= 0; d--)); do stop "${DAEMONS[d]}"; done
   log "daemons stopped ($((SECONDS - t0)) s)"
-  # kube-proxy's own clean-up of its iptables rules.
+  # kube-proxy's and kube-router's own clean-up of their iptables rules (and kube-router's ipsets).
   if [[ -x $bin/kube-proxy ]]; then "$bin/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
+  if [[ -x $bin/kube-router ]]; then "$bin/kube-router" --cleanup-config >/dev/null 2>&1 || true; fi
   # Shims outlive containerd by design: end them and their containers.
   local s pids=()
   for s in $(shim_pids); do pids+=("$s" $(descendants "$s")); done
@@ -546,6 +561,7 @@ leftovers_clean() {
   ip link del "$BRIDGE" 2>/dev/null || true
   iptables_clean iptables
   iptables_clean ip6tables
+  ipset_clean
   # cgroups the kubelet made (leaf first).
   local c
   for c in $(find /sys/fs/cgroup -depth -type d -name 'kubepods*' 2>/dev/null; find /sys/fs/cgroup -depth -type d -path '*/kubepods*/*' 2>/dev/null); do
@@ -590,6 +606,13 @@ iptables_clean() {
   done
 }
 
+# kube-router's ipsets (KUBE-SRC-*, KUBE-DST-*, kube-router-*), after the rules that use them are gone.
+ipset_sets() { command -v ipset >/dev/null && ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)' || true; }
+ipset_clean() {
+  local s
+  for s in $(ipset_sets); do ipset destroy "$s" 2>/dev/null || true; done
+}
+
 # Prints what of the cluster is still on the machine; exit 1 when anything is.
 leftovers() {
   local found=0 p
@@ -618,6 +641,7 @@ leftovers() {
   if find /sys/fs/cgroup -maxdepth 2 -name 'kubepods*' 2>/dev/null | grep -q .; then
     echo "cgroups:"; find /sys/fs/cgroup -maxdepth 2 -name 'kubepods*'; found=1
   fi
+  if [[ -n $(ipset_sets) ]]; then echo "ipsets:"; ipset_sets; found=1; fi
   if [[ -e $DATA || -e $RUN ]]; then echo "folders: $DATA $RUN"; found=1; fi
   if [[ -e /var/lib/kubelet/device-plugins/kubelet.sock ]] ||
     find /var/log/containers /var/lib/cni -lname "$DATA/*" -o -name 'simplemessenger-*' 2>/dev/null | grep -q .; then

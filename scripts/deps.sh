@@ -81,10 +81,11 @@ fi
 log "MariaDB at $mysql_host:$mysql_port and RabbitMQ at $amqp_host:$amqp_port are up"
 
 # The local Kubernetes cluster's runtime (make cluster-up, only when asked for: DEPS_CLUSTER=1): containerd and runc,
-# the CNI plugins, socat (the forwarders to MariaDB and RabbitMQ), iptables, conntrack and openssl, all Debian's.
+# the CNI plugins, socat (the forwarders to MariaDB and RabbitMQ), iptables, ipset (kube-router's NetworkPolicy
+# firewall), conntrack and openssl, all Debian's.
 if [ "${DEPS_CLUSTER:-}" = 1 ]; then
 	for pkg in containerd:containerd runc:runc containernetworking-plugins:/usr/lib/cni/bridge socat:socat \
-		iptables:iptables conntrack:conntrack openssl:openssl curl:curl; do
+		iptables:iptables ipset:ipset conntrack:conntrack openssl:openssl curl:curl; do
 		name=${pkg%%:*} probe=${pkg#*:}
 		if [ "${probe#/}" != "$probe" ]; then [ -e "$probe" ] && continue; else command -v "$probe" >/dev/null && continue; fi
 		install_pkg "$name"

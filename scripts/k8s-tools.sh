@@ -3,7 +3,8 @@
 # reuses what is already there. Prints the bin directory, so callers can: PATH="$(scripts/k8s-tools.sh):$PATH".
 #
 #   scripts/k8s-tools.sh                  helm (what the chart checks need)
-#   scripts/k8s-tools.sh cluster          helm, coredns and the OCI registry (the local cluster's images)
+#   scripts/k8s-tools.sh cluster          helm, coredns, the OCI registry (the local cluster's images) and
+#                                         kube-router (its NetworkPolicy firewall)
 #   scripts/k8s-tools.sh ops              what an operator's day on that cluster runs (make test-operations):
 #                                         skaffold, prometheus-operator, prometheus-config-reloader, prometheus,
 #                                         jaeger, metrics-server
@@ -28,6 +29,9 @@ PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
 PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.305.0}"
 JAEGER_VERSION="${JAEGER_VERSION:-v1.75.0}"             # cmd/jaeger is Jaeger v2 (an OpenTelemetry Collector)
 METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-v0.8.1}"
+# The NetworkPolicy firewall of the local cluster (its --run-firewall part only). v2.1.0 is the only version the
+# module proxy serves here; README "NetworkPolicies" says why it and not kube-network-policies.
+KUBE_ROUTER_VERSION="${KUBE_ROUTER_VERSION:-v2.1.0}"
 mkdir -p "$bin"
 
 # install NAME VERSION MODULE/PATH: go install, unless bin/NAME is already that version (a stamp file written after
@@ -122,7 +126,7 @@ tools=("$@")
 [[ ${#tools[@]} -gt 0 ]] || tools=(helm)
 for tool in "${tools[@]}"; do
   case $tool in
-    cluster) tools+=(helm coredns registry) ;;
+    cluster) tools+=(helm coredns registry kube-router) ;;
     ops) tools+=(skaffold prometheus-operator prometheus jaeger metrics-server) ;;
   esac
 done
@@ -154,6 +158,8 @@ for tool in "${tools[@]}"; do
     jaeger) throwaway jaeger github.com/jaegertracing/jaeger "$JAEGER_VERSION" github.com/jaegertracing/jaeger/cmd/jaeger ;;
     metrics-server)
       CGO_ENABLED=0 install metrics-server "$METRICS_SERVER_VERSION" sigs.k8s.io/metrics-server/cmd/metrics-server ;;
+    kube-router)
+      CGO_ENABLED=0 install kube-router "$KUBE_ROUTER_VERSION" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router ;;
     *) echo "k8s-tools.sh: unknown tool '$tool' (helm, coredns, registry, cluster, ops and its names)" >&2; exit 2 ;;
   esac
 done

@@ -15,9 +15,7 @@ export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bin="$root/.tools/bin"
-export KUBECONFIG="$root/.run/cluster/admin.kubeconfig"
-export HELM_CONFIG_HOME="$root/.tools/helm/config" HELM_CACHE_HOME="$root/.tools/helm/cache" \
-       HELM_DATA_HOME="$root/.tools/helm/data"
+source "$root/scripts/lib/cluster-env.sh"
 NS=messenger
 LOGS="$root/.run/cluster/test"
 mkdir -p "$LOGS"

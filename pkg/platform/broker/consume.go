@@ -68,6 +68,9 @@ func (c *Conn) Consume(ctx context.Context, s Subscription) error {
 	// The series exists (at 0) from the start, so "no consumer" is visible before the first connect too.
 	c.met.consumers.WithLabelValues(s.Queue).Add(0)
 	c.met.redeliveries.WithLabelValues(s.Queue).Add(0)
+	for _, r := range []string{"ack", "duplicate", "retry", "dead_letter"} {
+		c.met.consumed.WithLabelValues(s.Queue, r)
+	}
 	bo := backoff{min: reconnectMin, max: reconnectMax}
 	// Classic (transient) queues do not count deliveries, so failures are counted here, by event id; the
 	// queue is exclusive to this connection, so the count is complete. Only failing events are in it.

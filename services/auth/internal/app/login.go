@@ -40,11 +40,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	account := domain.AccountKey(in.Nickname)
 	address := domain.AddressKey(in.ClientIP)
 	if err := s.checkThrottle(ctx, s.cfg.AccountThrottle, account, now); err != nil {
-		s.metrics.login("throttled_account")
+		s.metrics.login(loginThrottledAccount)
 		return Tokens{}, err
 	}
 	if err := s.checkThrottle(ctx, s.cfg.AddressThrottle, address, now); err != nil {
-		s.metrics.login("throttled_address")
+		s.metrics.login(loginThrottledAddress)
 		return Tokens{}, err
 	}
 
@@ -52,7 +52,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	if err != nil {
 		// Never a 401: the credentials may be right, so the client should retry rather than re-prompt.
 		slog.WarnContext(ctx, "profiles cannot verify credentials", "error", err)
-		s.metrics.login("unavailable")
+		s.metrics.login(loginUnavailable)
 		return Tokens{}, apierr.Unavailable("cannot verify credentials right now; try again")
 	}
 	if !ok {
@@ -66,7 +66,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 		if err := s.repo.RecordFailure(ctx, now, keys...); err != nil {
 			return Tokens{}, fmt.Errorf("record login failure: %w", err)
 		}
-		s.metrics.login("invalid_credentials")
+		s.metrics.login(loginInvalid)
 		return Tokens{}, ErrInvalidCredentials
 	}
 
@@ -93,7 +93,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	if err := s.repo.CreateSession(ctx, sess, refresh); err != nil {
 		return Tokens{}, fmt.Errorf("create session: %w", err)
 	}
-	s.metrics.login("ok")
+	s.metrics.login(loginOK)
 	return Tokens{AccessToken: access, RefreshToken: raw, ExpiresIn: s.cfg.AccessTokenTTL, SessionID: sess.ID, User: &user}, nil
 }
 

@@ -26,8 +26,33 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if err := metrics.Register(reg, m.logins, m.refreshes); err != nil {
 		return nil, err
 	}
+	// Every outcome exists at 0 from the start: a dashboard shows 0 rather than "No data" and rate() sees the
+	// first event.
+	for _, o := range loginOutcomes {
+		m.logins.WithLabelValues(o)
+	}
+	for _, o := range refreshOutcomes {
+		m.refreshes.WithLabelValues(o)
+	}
 	return m, nil
 }
+
+// The outcomes (the label values).
+const (
+	loginOK               = "ok"
+	loginInvalid          = "invalid_credentials"
+	loginThrottledAccount = "throttled_account"
+	loginThrottledAddress = "throttled_address"
+	loginUnavailable      = "unavailable"
+	refreshOK             = "ok"
+	refreshInvalid        = "invalid"
+	refreshReuse          = "reuse"
+)
+
+var (
+	loginOutcomes   = []string{loginOK, loginInvalid, loginThrottledAccount, loginThrottledAddress, loginUnavailable}
+	refreshOutcomes = []string{refreshOK, refreshInvalid, refreshReuse}
+)
 
 func (m *Metrics) login(outcome string)   { m.logins.WithLabelValues(outcome).Inc() }
 func (m *Metrics) refresh(outcome string) { m.refreshes.WithLabelValues(outcome).Inc() }

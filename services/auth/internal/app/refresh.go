@@ -15,7 +15,7 @@ import (
 func (s *Service) Refresh(ctx context.Context, raw string) (Tokens, error) {
 	hash, ok := domain.HashRefreshToken(raw)
 	if !ok {
-		s.metrics.refresh("invalid")
+		s.metrics.refresh(refreshInvalid)
 		return Tokens{}, ErrInvalidRefreshToken
 	}
 	now := s.now()
@@ -71,16 +71,16 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Tokens, error) {
 	}
 	switch outcome {
 	case domain.RefreshRotate:
-		s.metrics.refresh("ok")
+		s.metrics.refresh(refreshOK)
 		return out, nil
 	case domain.RefreshReuse:
 		s.relay.Notify()
-		s.metrics.refresh("reuse")
+		s.metrics.refresh(refreshReuse)
 		slog.WarnContext(ctx, "spent refresh token presented again; session revoked",
 			"session_id", reused.ID, "user_id", reused.UserID)
 		return Tokens{}, ErrInvalidRefreshToken
 	default:
-		s.metrics.refresh("invalid")
+		s.metrics.refresh(refreshInvalid)
 		return Tokens{}, ErrInvalidRefreshToken
 	}
 }

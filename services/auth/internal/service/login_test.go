@@ -172,3 +172,21 @@ func TestConfiguredSigningKeysSignWithTheFirstAndPublishAll(t *testing.T) {
 		t.Errorf("token signed with kid %q, want the first key %q", kid, first.ID)
 	}
 }
+
+// Every outcome of the login and refresh counters exists at 0 before the first attempt, so the dashboards
+// and the credential-stuffing alert read 0 rather than "No data".
+func TestLoginAndRefreshOutcomesExistAtZeroFromTheStart(t *testing.T) {
+	s := start(t, nil)
+	for name, outcomes := range map[string][]string{
+		"auth_logins_total":    {"ok", "invalid_credentials", "throttled_account", "throttled_address", "unavailable"},
+		"auth_refreshes_total": {"ok", "invalid", "reuse"},
+	} {
+		for _, o := range outcomes {
+			if n := servertest.Series(t, s.Admin, name, "outcome", o); n != 1 {
+				t.Errorf("%s{outcome=%q}: %d series at start, want 1", name, o, n)
+			} else if v := servertest.Metric(t, s.Admin, name, "outcome", o); v != 0 {
+				t.Errorf("%s{outcome=%q} = %v at start, want 0", name, o, v)
+			}
+		}
+	}
+}
