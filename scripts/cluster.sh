@@ -456,13 +456,6 @@ up() {
     --kubeconfig "$p/kubelet.kubeconfig" --root-dir "$DATA/kubelet" --node-ip "$NODE_IP" \
     --hostname-override "$NODE_NAME"
   start kube-proxy "$DATA/config/kube-proxy.yaml" "$bin/kube-proxy" --config "$DATA/config/kube-proxy.yaml"
-  # NetworkPolicies: the bridge plugin enforces none; kube-router's firewall does (iptables and ipset, in the
-  # chains KUBE-ROUTER-* and KUBE-NWPLCY-*/KUBE-POD-FW-*, ipsets KUBE-*), nothing else of kube-router runs.
-  kubectl apply --server-side --force-conflicts -f k8s/cluster/kube-router.yaml >&2
-  start kube-router "$p/kube-router.kubeconfig" "$bin/kube-router" --kubeconfig "$p/kube-router.kubeconfig" \
-    --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false --enable-cni=false \
-    --enable-ipv6=false --hostname-override "$NODE_NAME" --service-cluster-ip-range "$SERVICE_CIDR" \
-    --health-port=0 --metrics-port=0
 
   # This machine's MariaDB and RabbitMQ listen on 127.0.0.1 only: forward the node's address to them, for the pods'
   # network only (range), and from 127.0.0.2, so that MariaDB tells the pods' connections from this machine's own:
@@ -474,6 +467,14 @@ up() {
     "TCP:127.0.0.1:5672,bind=$FORWARD_SOURCE"
 
   wait_for "node $NODE_NAME" "$CLUSTER_WAIT" kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
+  # NetworkPolicies: the bridge plugin enforces none; kube-router's firewall does (iptables and ipset, in the
+  # chains KUBE-ROUTER-* and KUBE-NWPLCY-*/KUBE-POD-FW-*, ipsets KUBE-*), nothing else of kube-router runs. It
+  # starts once the node is registered (it looks its node up and exits when it is not there yet).
+  kubectl apply --server-side --force-conflicts -f k8s/cluster/kube-router.yaml >&2
+  start kube-router "$p/kube-router.kubeconfig" "$bin/kube-router" --kubeconfig "$p/kube-router.kubeconfig" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false --enable-cni=false \
+    --enable-ipv6=false --hostname-override "$NODE_NAME" --service-cluster-ip-range "$SERVICE_CIDR" \
+    --health-port=0 --metrics-port=0
   sed -e "s|@REGISTRY@|$REGISTRY_ADDR|g" -e "s|@DNS_IP@|$DNS_IP|g" k8s/cluster/coredns.yaml |
     kubectl apply --server-side --force-conflicts -f - >&2
   if ! kubectl -n kube-system rollout status deployment/coredns --timeout="${CLUSTER_WAIT}s" >&2; then

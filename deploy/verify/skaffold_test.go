@@ -121,7 +121,7 @@ func checkSkaffold(t *testing.T, root string, data []byte) Problems {
 	for img := range images {
 		norm[regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(img, "_")] = true
 	}
-	for _, m := range regexp.MustCompile(`\.IMAGE_(?:REPO|TAG|FULLY_QUALIFIED|DIGEST|DOMAIN|REPO_NO_DOMAIN)_([A-Za-z0-9_]+)`).FindAllStringSubmatch(string(data), -1) {
+	for _, m := range regexp.MustCompile(`\.IMAGE_(?:REPO_NO_DOMAIN|REPO|TAG|FULLY_QUALIFIED|DIGEST|DOMAIN)_([A-Za-z0-9_]+)`).FindAllStringSubmatch(string(data), -1) {
 		if !norm[m[1]] {
 			p.add("template names image %q, which no artifact builds (artifacts: %v)", m[1], keys(images))
 		}
