@@ -664,8 +664,9 @@ type catalog struct {
 	metrics map[string]*series
 }
 
-// Labels Prometheus attaches to every scraped series.
-var targetLabels = []string{"job", "instance"}
+// Labels Prometheus attaches to every scraped series: job and instance, and service, which every target carries
+// (the static labels of prometheus.yml; the ServiceMonitors' relabeling in Kubernetes).
+var targetLabels = []string{"job", "instance", "service"}
 
 func newCatalog() *catalog {
 	c := &catalog{metrics: map[string]*series{}}
@@ -952,7 +953,8 @@ func (c *catalog) check(q query) []string {
 				sources = n.Args[3:]
 			}
 			for _, a := range sources {
-				if s, ok := a.(*parser.StringLiteral); ok {
+				// An empty source label is no label: label_replace(vector(0), "service", "gateway", "", "") sets one.
+				if s, ok := a.(*parser.StringLiteral); ok && s.Val != "" {
 					needLabels(n.Func.Name+" source", []string{s.Val}, c.outputLabels(n.Args[0]))
 				}
 			}
