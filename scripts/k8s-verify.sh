@@ -22,6 +22,8 @@ echo "binaries: $("$bin/kube-apiserver" --version 2>/dev/null), etcd $("$bin/etc
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/k8s-verify.XXXXXX")
 if [[ ${KEEP_RENDERED:-} == 1 ]]; then echo "rendered output kept in $out"; else trap 'rm -rf "$out"' EXIT; fi
+# Helm's client keeps its discovery cache here, not in ~/.kube/cache.
+export KUBECACHEDIR="$out/kube-cache"
 bash scripts/k8s-render.sh "$out/helm"
 bash scripts/k8s-kustomize.sh "$out/kustomize"
 
