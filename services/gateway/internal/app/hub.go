@@ -152,6 +152,8 @@ type Hub struct {
 	stopping  bool
 	drained   chan struct{} // closed when stopping and the last socket has left
 	drainOnce sync.Once
+	// drainedOnce: a drain has waited for the sockets already (Run then does not wait again).
+	drainedOnce atomic.Bool
 
 	usersMu sync.Mutex
 	users   map[string]*userBinding
@@ -363,10 +365,17 @@ func (h *Hub) Drain(ctx context.Context) {
 	h.drain(ctx, h.DrainPeriod)
 }
 
-// Run waits for ctx to end, then closes at once whatever socket is still open (none after Drain).
+// Run waits for ctx to end, then closes at once whatever socket is still open (none after Drain) and, unless
+// Drain has waited already, waits up to DrainTimeout for them to leave.
 func (h *Hub) Run(ctx context.Context) error {
 	<-ctx.Done()
-	h.drain(context.Background(), 0)
+	wait := context.Background()
+	if h.drainedOnce.Load() {
+		var cancel context.CancelFunc
+		wait, cancel = context.WithCancel(wait)
+		cancel() // the shutdown's time is spent: close, do not wait again
+	}
+	h.drain(wait, 0)
 	return ctx.Err()
 }
 
@@ -396,6 +405,7 @@ func (h *Hub) drain(ctx context.Context, period time.Duration) {
 	if period > 0 && len(conns) > 0 {
 		h.log.Info("sockets closed for shutdown", "count", len(conns), "over", time.Since(start).Round(time.Millisecond))
 	}
+	defer h.drainedOnce.Store(true)
 	select {
 	case <-h.drained:
 	case <-ctx.Done():

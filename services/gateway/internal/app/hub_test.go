@@ -444,3 +444,29 @@ func TestAPushDeliveryIsASpanUnderTheConsumersWithTheFrameTypeAndSockets(t *test
 		}
 	}
 }
+
+// After a drain has waited for the sockets (up to DrainTimeout), Run closes what is left without waiting a second
+// time: the shutdown's grace period is not spent twice.
+func TestRunAfterDrainDoesNotWaitAgain(t *testing.T) {
+	h := newHub(&journal{}, nil)
+	h.DrainTimeout = 300 * time.Millisecond
+	s := newSocket(8)
+	enter(t, h, "u1", "s1", s) // never leaves
+	start := time.Now()
+	h.Drain(context.Background())
+	if d := time.Since(start); d < h.DrainTimeout {
+		t.Fatalf("Drain returned after %v, before its DrainTimeout %v with a socket still there", d, h.DrainTimeout)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start = time.Now()
+	if err := h.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	if d := time.Since(start); d > h.DrainTimeout/2 {
+		t.Fatalf("Run after Drain waited %v again", d)
+	}
+	if s.closedWith() != app.CloseGoingAway {
+		t.Fatalf("closed with %d, want 1001", s.closedWith())
+	}
+}
