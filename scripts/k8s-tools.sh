@@ -11,7 +11,7 @@
 #   scripts/k8s-tools.sh coredns registry only those (names: helm, coredns, registry and the ops tools above)
 #
 # The first helm build takes about 5 minutes; coredns and the registry (distribution) a few minutes each; the ops
-# tools about 20 minutes together on 2 cores.
+# tools about 30 minutes together on 2 busy cores (skaffold 10, Prometheus 7, Jaeger 5, the operator 4).
 #
 # Most are `go install`ed. Those whose go.mod has replace directives (or whose version list the proxy refuses) cannot
 # be: they are built from a throwaway module in .tools/src/<name> that requires them and copies their replace
