@@ -1101,12 +1101,7 @@ func (k kube) waitAvailable(svc string, timeout time.Duration) error {
 			if d.Spec.Replicas != nil {
 				want = *d.Spec.Replicas
 			}
-			ready := 0
-			for _, p := range ps {
-				if p.ready() && p.Metadata.DeletionTimestamp == nil {
-					ready++
-				}
-			}
+			ready := readyNotTerminating(ps)
 			s := d.Status
 			if s.ObservedGeneration >= d.Metadata.Generation && s.Replicas == want && s.UpdatedReplicas == want && s.ReadyReplicas == want &&
 				s.AvailableReplicas == want && s.UnavailableReplicas == 0 && ready == want && len(ps) == want {
@@ -1119,6 +1114,17 @@ func (k kube) waitAvailable(svc string, timeout time.Duration) error {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// readyNotTerminating counts the pods that are ready and not being deleted.
+func readyNotTerminating(ps []kPod) int {
+	n := 0
+	for _, p := range ps {
+		if p.ready() && p.Metadata.DeletionTimestamp == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // rolloutState is a service's images and pods at one moment.

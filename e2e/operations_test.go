@@ -99,16 +99,7 @@ type promTarget struct {
 // readyPods counts a service's ready pods that are not terminating.
 func (o operations) readyPods(svc string) (int, error) {
 	ps, err := o.kube.pods(svc)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, p := range ps {
-		if p.ready() && p.Metadata.DeletionTimestamp == nil {
-			n++
-		}
-	}
-	return n, nil
+	return readyNotTerminating(ps), err
 }
 
 func TestOperationsTargetsAreEveryPodOfEveryServiceAndUp(t *testing.T) {

@@ -36,8 +36,8 @@ elif [[ ${1:-} == tools ]]; then
   shift
   bin=$(bash "$root/scripts/k8s-tools.sh" ops)
   version() { cat "$bin/.$1.version"; }
-  prometheus=$(version prometheus) # the module's v0.305.0 is Prometheus v3.5.0
-  prometheus="v3.$((10#${prometheus:4:2})).${prometheus##*.}"
+  # Tagged with its release (k8s-tools.sh stamps it into the binary: the module's v0.305.0 is Prometheus 3.5.0).
+  prometheus=v$("$bin/prometheus" --version | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p')
   args+=(-tool "prometheus=$bin/prometheus:$prometheus"
     -tool "prometheus-operator=$bin/operator:$(version operator)"
     -tool "prometheus-config-reloader=$bin/prometheus-config-reloader:$(version prometheus-config-reloader)"

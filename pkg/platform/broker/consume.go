@@ -46,6 +46,15 @@ var errDuplicate = errors.New("event already handled")
 // prefetch, starts consuming and calls OnReady. Deliveries are handled one at a time, in order: with an inbox, in one transaction that records
 // the event id and runs the handler, acknowledged after the commit. A handler error is retried by requeueing
 // (after a short pause), a Permanent one or an undecodable message is dead-lettered at once.
+
+// The results of a delivery (the broker_consumed_total label).
+const (
+	resultAck        = "ack"
+	resultDuplicate  = "duplicate"
+	resultRetry      = "retry"
+	resultDeadLetter = "dead_letter"
+)
+
 func (c *Conn) Consume(ctx context.Context, s Subscription) error {
 	switch {
 	case s.Queue == "":
@@ -68,7 +77,7 @@ func (c *Conn) Consume(ctx context.Context, s Subscription) error {
 	// The series exists (at 0) from the start, so "no consumer" is visible before the first connect too.
 	c.met.consumers.WithLabelValues(s.Queue).Add(0)
 	c.met.redeliveries.WithLabelValues(s.Queue).Add(0)
-	for _, r := range []string{"ack", "duplicate", "retry", "dead_letter"} {
+	for _, r := range []string{resultAck, resultDuplicate, resultRetry, resultDeadLetter} {
 		c.met.consumed.WithLabelValues(s.Queue, r)
 	}
 	bo := backoff{min: reconnectMin, max: reconnectMax}
@@ -230,7 +239,7 @@ func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery, atte
 		log.ErrorContext(ctx, "malformed event envelope; dead-lettering", "error", err)
 		span.SetStatus(codes.Error, "malformed envelope")
 		settle(ctx, log, d.Nack(false, false))
-		count("dead_letter")
+		count(resultDeadLetter)
 		return
 	}
 	span.SetAttributes(attribute.String("messaging.message.type", ev.Type))
@@ -243,23 +252,23 @@ func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery, atte
 	switch {
 	case err == nil:
 		settle(ctx, log, d.Ack(false))
-		count("ack")
+		count(resultAck)
 	case errors.Is(err, errDuplicate):
 		span.SetAttributes(attribute.Bool("messaging.message.duplicate", true))
 		settle(ctx, log, d.Ack(false))
-		count("duplicate")
+		count(resultDuplicate)
 	case errors.Is(err, ErrPermanent):
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 		log.ErrorContext(ctx, "event handler failed permanently; dead-lettering", "error", err)
 		settle(ctx, log, d.Nack(false, false))
-		count("dead_letter")
+		count(resultDeadLetter)
 	case ctx.Err() != nil:
 		// Shutting down mid-handler: the transaction was rolled back, and the requeued message is handled
 		// by the next consumer (or this one after the restart). Not worth a warning at every deploy.
 		log.DebugContext(ctx, "event handling interrupted by shutdown; requeueing", "error", err)
 		settle(ctx, log, d.Nack(false, true))
-		count("retry")
+		count(resultRetry)
 	default:
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
@@ -271,7 +280,7 @@ func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery, atte
 				delete(attempts, ev.ID)
 				log.ErrorContext(ctx, "event handler keeps failing; dead-lettering", "error", err, "attempts", n)
 				settle(ctx, log, d.Nack(false, false))
-				count("dead_letter")
+				count(resultDeadLetter)
 				return
 			}
 		}
@@ -281,7 +290,7 @@ func (c *Conn) handle(ctx context.Context, s Subscription, d amqp.Delivery, atte
 		// quorum queue's delivery limit dead-letters it if it never succeeds.
 		sleep(ctx, wait)
 		settle(ctx, log, d.Nack(false, true))
-		count("retry")
+		count(resultRetry)
 	}
 }
 
