@@ -4,7 +4,8 @@ SHELL := /bin/bash
 # Every go command runs Go 1.26.11 (downloaded once from the Go module proxy as golang.org/toolchain when the local
 # Go is another version): it fixes standard-library vulnerabilities that make vulncheck finds reachable in 1.26.8.
 # The machine's Go sets GOTOOLCHAIN=local, which ignores go.work's toolchain line, hence the explicit pin here (and
-# in .ci/run and the scripts that run go on their own). Raise it together with build/Dockerfile's GO_VERSION.
+# in .ci/run and scripts/lib/go.sh, which the scripts that run go on their own source). Raise it together with
+# build/Dockerfile's GO_VERSION.
 export GOTOOLCHAIN := go1.26.11
 
 # Every module of the workspace (go.work), as package patterns.
@@ -14,7 +15,7 @@ GO_TEST_FLAGS ?= -count=1 -timeout 15m
 # Packages with tests that stop and start the local RabbitMQ (they skip unless MESSENGER_BROKER_FAULTS=1).
 FAULT_PACKAGES := $(sort $(dir $(shell grep -rl --include='*_test.go' MESSENGER_BROKER_FAULTS pkg services e2e 2>/dev/null)))
 
-.PHONY: help up down build test test-unit test-faults test-rules vet fmt deps conformance observe observe-down lint vulncheck fuzz
+.PHONY: help up down build test test-unit test-faults test-rules vet deps conformance observe observe-down lint vulncheck fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'

@@ -18,7 +18,7 @@
 # "messenger-cluster"; passwords are random, made once and kept in the cluster's Secrets, so a second run
 # changes nothing. The databases are named apart from `make up`'s (messenger_<svc>), so both can run at once.
 set -euo pipefail
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh" # the Makefile's pinned Go, also when run without make
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 

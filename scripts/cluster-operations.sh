@@ -13,7 +13,7 @@
 # The upstream manifests (metrics-server's manifests/base, the Prometheus Operator's example/rbac and CRDs) come
 # from the Go module cache at the versions of the binaries, so the manifests and the programs cannot drift apart.
 set -euo pipefail
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh" # the Makefile's pinned Go, also when run without make
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bin="$root/.tools/bin"

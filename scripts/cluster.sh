@@ -29,7 +29,7 @@
 # Env: CLUSTER_DATA (/var/lib/simplemessenger-cluster), CLUSTER_RUN (/run/simplemessenger-cluster),
 # REGISTRY_ADDR (127.0.0.1:5000), CLUSTER_WAIT (300 s).
 set -euo pipefail
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh" # the Makefile's pinned Go, also when run without make
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 

@@ -5,7 +5,7 @@
 # removed at the end. It shows the login push of the WebSocket (pending friend requests, then the messages that
 # came while the user was away) and a message arriving live.
 set -euo pipefail
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11} # the Makefile's pinned Go (see there), also when run without make
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh" # the Makefile's pinned Go, also when run without make
 cd "$(dirname "$0")/.."
 
 SERVER=${MSGR_SERVER:-http://127.0.0.1:8080}

@@ -93,6 +93,6 @@ kubectl -n messenger wait --for=condition=Ready --all --timeout=300s \
 cat <<MSG
 
 Cluster ready. Next: make dev (skaffold, profile ${target}) or tilt up; the gateway then answers on
-$( [[ $target == kind ]] && echo "http://127.0.0.1:8080 (NodePort 30080 mapped by k8s/kind/cluster.yaml)" || echo "the URL of: minikube -p messenger service -n messenger messenger-gateway --url" )
+$( [[ $target == kind ]] && echo "http://127.0.0.1:8080 (NodePort 30080 mapped by k8s/kind/cluster.yaml)" || echo "the URL of: minikube -p messenger service -n messenger messenger-gateway-nodeport --url" )
 Grafana: kubectl -n monitoring port-forward svc/monitoring-grafana 3000:80  (admin/admin), folder SimpleMessenger.
 MSG

@@ -4,7 +4,7 @@
 # searches beyond them. A failing input is written to the package's testdata/fuzz/FuzzXxx/ by go test: keep
 # it there (it becomes a regression seed) once the bug is fixed. FUZZ=regexp runs only matching targets.
 set -euo pipefail
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11} # the Makefile's pinned Go (see there), also when run without make
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh" # the Makefile's pinned Go, also when run without make
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-3s}
 FUZZ=${FUZZ:-.}

@@ -18,8 +18,7 @@
 # them); relative paths are taken from the current directory. It prints one line per image: name, reference@digest.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-# The Go the Makefile pins (README "Go toolchain"), unless GOTOOLCHAIN is already set.
-export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.26.11}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh" # the Makefile's pinned Go, also when run without make
 export REGISTRY="${REGISTRY:-127.0.0.1:5000}"
 if [[ -z ${TAG:-} ]]; then
   TAG=$(git -C "$root" describe --always --dirty 2>/dev/null) || TAG=$(date -u +%Y%m%d%H%M%S)

@@ -13,14 +13,14 @@
 # The first helm build takes about 5 minutes; coredns and the registry (distribution) a few minutes each; the ops
 # tools about 30 minutes together on 2 busy cores (skaffold 10, Prometheus 7, Jaeger 5, the operator 4).
 #
-# Most are `go install`ed. Those whose go.mod has replace directives (or whose version list the proxy refuses) cannot
-# be: they are built from a throwaway module in .tools/src/<name> that requires them and copies their replace
-# directives (a replace to a local folder of the same repository becomes a require of that module at the same
-# version), as scripts/k8s-bins.sh does for Kubernetes.
+# Most are `go install`ed (tools_install of scripts/lib/tools.sh, which also pins HELM_VERSION). Those whose go.mod
+# has replace directives (or whose version list the proxy refuses) cannot be: they are built from a throwaway module
+# in .tools/src/<name> that requires them and copies their replace directives (a replace to a local folder of the
+# same repository becomes a require of that module at the same version), as scripts/k8s-bins.sh does for Kubernetes.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bin="$root/.tools/bin"
-HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+bin=$tools_bin
 COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"           # the image scripts/images.sh cluster makes
 DISTRIBUTION_VERSION="${DISTRIBUTION_VERSION:-v3.1.2}"  # the `registry` binary (CNCF distribution)
 SKAFFOLD_VERSION="${SKAFFOLD_VERSION:-v2.16.1}"
@@ -34,26 +34,6 @@ METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-v0.8.1}"
 KUBE_ROUTER_VERSION="${KUBE_ROUTER_VERSION:-v2.1.0}"
 mkdir -p "$bin"
 
-# install NAME VERSION MODULE/PATH: go install, unless bin/NAME is already that version (a stamp file written after
-# our install, or the version the binary's Go build information records, read without running it; a helm without
-# one is asked itself: a `go install`ed helm says "v3.22" for v3.22.0). Environment assignments before the call
-# (CGO_ENABLED=0 install ...) apply to the go install.
-install() {
-  local name=$1 version=$2 pkg=$3 stamp="$bin/.$1.version"
-  if [[ -x "$bin/$name" ]]; then
-    if [[ -f $stamp && $(<"$stamp") == "$version" ]]; then return; fi
-    local have
-    have=$(go version -m "$bin/$name" 2>/dev/null | awk '$1 == "mod" { print $3; exit }' || true)
-    if [[ -z $have && $name == helm ]]; then
-      have=$("$bin/$name" version --template '{{.Version}}' 2>/dev/null || true)
-    fi
-    if [[ -n $have && ( $version == "$have" || $version == "$have".* ) ]]; then echo "$version" >"$stamp"; return; fi
-  fi
-  echo "installing $name $version into $bin (go install $pkg@$version; minutes the first time)" >&2
-  GOBIN="$bin" GOFLAGS=-mod=mod GOWORK=off go install "$pkg@$version" >&2
-  echo "$version" >"$stamp"
-}
-
 # throwaway NAME MODULE VERSION PKG...: builds the PKG... commands of MODULE@VERSION into bin/ (each named after its
 # folder) from .tools/src/NAME, unless each is already stamped with VERSION. Static (CGO_ENABLED=0): the images
 # have no libc.
@@ -61,8 +41,7 @@ throwaway() {
   local name=$1 module=$2 version=$3; shift 3
   local pkgs=("$@") missing=0 p
   for p in "${pkgs[@]}"; do
-    local b=${p##*/}
-    [[ -x "$bin/$b" && -f "$bin/.$b.version" && $(<"$bin/.$b.version") == "$version" ]] || missing=1
+    tools_stamped "${p##*/}" "$version" || missing=1
   done
   (( missing )) || return 0
   local src="$root/.tools/src/$name" gen
@@ -136,10 +115,10 @@ for tool in "${tools[@]}"; do
   seen[$tool]=1
   case $tool in
     cluster|ops) ;;
-    helm) install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+    helm) tools_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
     # Static (the image has no libc): build/images refuses a coredns built with cgo.
-    coredns) CGO_ENABLED=0 install coredns "$COREDNS_VERSION" github.com/coredns/coredns ;;
-    registry) CGO_ENABLED=0 install registry "$DISTRIBUTION_VERSION" github.com/distribution/distribution/v3/cmd/registry ;;
+    coredns) CGO_ENABLED=0 tools_install coredns "$COREDNS_VERSION" github.com/coredns/coredns ;;
+    registry) CGO_ENABLED=0 tools_install registry "$DISTRIBUTION_VERSION" github.com/distribution/distribution/v3/cmd/registry ;;
     # The proxy refuses the version list `go install` asks for.
     skaffold)
       LDFLAGS="-X github.com/GoogleContainerTools/skaffold/v2/pkg/skaffold/version.version=$SKAFFOLD_VERSION" \
@@ -157,9 +136,9 @@ for tool in "${tools[@]}"; do
         github.com/prometheus/prometheus/cmd/prometheus ;;
     jaeger) throwaway jaeger github.com/jaegertracing/jaeger "$JAEGER_VERSION" github.com/jaegertracing/jaeger/cmd/jaeger ;;
     metrics-server)
-      CGO_ENABLED=0 install metrics-server "$METRICS_SERVER_VERSION" sigs.k8s.io/metrics-server/cmd/metrics-server ;;
+      CGO_ENABLED=0 tools_install metrics-server "$METRICS_SERVER_VERSION" sigs.k8s.io/metrics-server/cmd/metrics-server ;;
     kube-router)
-      CGO_ENABLED=0 install kube-router "$KUBE_ROUTER_VERSION" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router ;;
+      CGO_ENABLED=0 tools_install kube-router "$KUBE_ROUTER_VERSION" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router ;;
     *) echo "k8s-tools.sh: unknown tool '$tool' (helm, coredns, registry, cluster, ops and its names)" >&2; exit 2 ;;
   esac
 done

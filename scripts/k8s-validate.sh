@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Offline proof of the Kubernetes delivery (make test-k8s): installs the tools into .tools/bin if missing,
-# generates strict JSON schemas into .tools/schemas if missing or stale, renders the charts and the kustomize
-# overlays into a temporary folder, then:
+# Offline proof of the Kubernetes delivery (make test-k8s): installs the tools into .tools/bin if missing or another
+# version (scripts/lib/tools.sh), generates strict JSON schemas into .tools/schemas if missing or stale, renders the
+# charts and the kustomize overlays into a temporary folder, then:
 #   1. helm lint --strict of every chart under charts/
 #   2. kubeconform -strict of everything rendered, against the generated schemas (Kubernetes, Prometheus
 #      Operator) and the project's own schemas in k8s/schemas (MariaDB and RabbitMQ operators)
@@ -9,7 +9,8 @@
 #      skaffold.yaml against its schema, the Tiltfile)
 # Set KEEP_RENDERED=1 to keep the rendered folder (its path is printed).
 set -euo pipefail
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11} # the Makefile's pinned Go (see there), also when run without make
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh" # the Makefile's pinned Go, also when run without make
+source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh" # HELM_VERSION, KUSTOMIZE_VERSION, tools_install
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -20,8 +21,6 @@ mkdir -p "$BIN"
 export PATH="$BIN:$PATH"
 
 KUBECONFORM_VERSION=v0.8.0
-KUSTOMIZE_VERSION=v5.8.2
-HELM_VERSION=v3.22.0
 
 # Kinds that have no schema anywhere and are allowed through unchecked. Keep it short; say why for each.
 # (empty: every kind rendered must have a schema in .tools/schemas or k8s/schemas)
@@ -29,27 +28,11 @@ SKIP_KINDS=(
 )
 
 step() { printf '\n== %s\n' "$*"; }
-timed_install() { # name, command...
-	local name=$1 start=$SECONDS
-	shift
-	echo "installing $name ..."
-	"$@"
-	echo "installed $name in $((SECONDS - start))s"
-}
 
 step "tools"
-goinstall() { # module@version, outside the workspace so its go.work does not interfere
-	(cd /tmp && GOBIN="$BIN" GOFLAGS=-mod=mod GOWORK=off go install "$1")
-}
-if [ -f scripts/k8s-tools.sh ]; then
-	bash scripts/k8s-tools.sh >/dev/null # helm (reuses .tools/bin/helm; about 5 min the first time)
-elif [ ! -x "$BIN/helm" ]; then
-	timed_install "helm $HELM_VERSION" goinstall "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-fi
-[ -x "$BIN/kubeconform" ] || timed_install "kubeconform $KUBECONFORM_VERSION" \
-	goinstall "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
-[ -x "$BIN/kustomize" ] || timed_install "kustomize $KUSTOMIZE_VERSION" \
-	goinstall "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+bash scripts/k8s-tools.sh >/dev/null # helm (reuses .tools/bin/helm; about 5 min the first time)
+tools_install kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/kubeconform
+tools_install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
 # helm keeps its config and caches under .tools too (as scripts/k8s-render.sh does).
 export HELM_CONFIG_HOME="$TOOLS/helm/config" HELM_CACHE_HOME="$TOOLS/helm/cache" HELM_DATA_HOME="$TOOLS/helm/data"
 echo "helm $("$BIN/helm" version --short 2>/dev/null || true), kubeconform $("$BIN/kubeconform" -v 2>/dev/null || true), kustomize $("$BIN/kustomize" version 2>/dev/null || true)"

@@ -12,7 +12,7 @@
 #      and RENDERED_DIR set (the second: real `helm install`/`upgrade`/`uninstall` of the chart against that API
 #      server: missing Secrets named before anything is applied, the signing key kept across upgrades).
 set -euo pipefail
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11} # the Makefile's pinned Go (see there), also when run without make
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh" # the Makefile's pinned Go, also when run without make
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 

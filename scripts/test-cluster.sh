@@ -11,7 +11,7 @@
 # A failing step prints the pods, their events and the failing containers' logs; the cluster is then taken down
 # (KEEP_CLUSTER=1 keeps it, to look around; make cluster-down afterwards).
 set -euo pipefail
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh" # the Makefile's pinned Go, also when run without make
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bin="$root/.tools/bin"

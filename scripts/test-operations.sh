@@ -19,7 +19,7 @@
 # Then everything is removed and the cluster taken down; `scripts/cluster.sh leftovers` must find nothing.
 # KEEP_CLUSTER=1 keeps the cluster up when a step fails. Logs: .run/cluster/operations-test/.
 set -euo pipefail
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh" # the Makefile's pinned Go, also when run without make
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bin="$root/.tools/bin"

@@ -3,7 +3,7 @@
 # starts the services in the background (logs and pid files in .run/), waits until all are ready and prints
 # the gateway URL. Idempotent: a service that is already running and ready is left as it is.
 set -euo pipefail
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11} # the Makefile's pinned Go (see there), also when run without make
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh" # the Makefile's pinned Go, also when run without make
 cd "$(dirname "$0")/.."
 . scripts/services.sh
 

@@ -6,12 +6,14 @@
 # vuln.go.dev is not reachable from CI, only the Go module proxy, which serves the Go vulnerability database's
 # source as the module golang.org/x/vulndb (data/osv/*.json). Its own cmd/indexdb turns that folder into a v1
 # database (index/db.json, index/modules.json, index/vulns.json, ID/*.json), built into .tools/vulndb and reused
-# until VULNDB_VERSION changes. govulncheck (pinned: GOVULNCHECK_VERSION) is installed into .tools/bin like
-# staticcheck in scripts/lint.sh. Newer data: raise VULNDB_VERSION (`go list -m golang.org/x/vulndb@latest`).
+# until VULNDB_VERSION changes. govulncheck (pinned: GOVULNCHECK_VERSION) and indexdb are installed into .tools/bin
+# like staticcheck in scripts/lint.sh (scripts/lib/tools.sh). Newer data: raise VULNDB_VERSION
+# (`go list -m golang.org/x/vulndb@latest`).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 # The pinned toolchain (see the Makefile): the standard library govulncheck checks is the one the go command uses.
-export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.11}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
+cd "$(dirname "$0")/.."
 GOVULNCHECK_VERSION=${GOVULNCHECK_VERSION:-v1.9.0}
 VULNDB_VERSION=${VULNDB_VERSION:-v0.0.0-20261105234957-e22db6528018}
 
@@ -21,23 +23,20 @@ VULNDB_VERSION=${VULNDB_VERSION:-v0.0.0-20261105234957-e22db6528018}
 EXCLUDE=(
 )
 
-bin=$PWD/.tools/bin/govulncheck
-if ! [[ -x $bin ]] || ! "$bin" -version 2>/dev/null | grep -q "govulncheck@${GOVULNCHECK_VERSION}$"; then
-	echo "installing govulncheck ${GOVULNCHECK_VERSION} into .tools/bin"
-	GOBIN=$PWD/.tools/bin go install "golang.org/x/vuln/cmd/govulncheck@${GOVULNCHECK_VERSION}"
-fi
+tools_install govulncheck "$GOVULNCHECK_VERSION" golang.org/x/vuln/cmd/govulncheck
+bin=$tools_bin/govulncheck
 
 db=$PWD/.tools/vulndb
 if [[ $(cat "$db/VERSION" 2>/dev/null) != "$VULNDB_VERSION" ]]; then
 	echo "building the vulnerability database golang.org/x/vulndb@${VULNDB_VERSION} into .tools/vulndb"
-	GOBIN=$PWD/.tools/bin go install "golang.org/x/vulndb/cmd/indexdb@${VULNDB_VERSION}"
+	tools_install indexdb "$VULNDB_VERSION" golang.org/x/vulndb/cmd/indexdb
 	mod=$(go mod download -json "golang.org/x/vulndb@${VULNDB_VERSION}")
 	src=$(sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$mod")
 	when=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$(sed -n 's/^\t"Info": "\(.*\)",$/\1/p' <<<"$mod")")
 	[[ -d $src/data/osv && -n $when ]] || { echo "vulncheck: no data/osv in golang.org/x/vulndb@${VULNDB_VERSION}"; exit 1; }
 	tmp=$(mktemp -d "$PWD/.tools/vulndb.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
-	"$PWD/.tools/bin/indexdb" -vulns "$src/data/osv" -out "$tmp/db"
+	"$tools_bin/indexdb" -vulns "$src/data/osv" -out "$tmp/db"
 	# The OSV files in the repository carry no modified time (vuln.go.dev stamps it when it deploys), so the index
 	# would say 0001-01-01; the commit time of the pinned version is when this data was current.
 	printf '{"modified":"%s"}' "$when" >"$tmp/db/index/db.json"
