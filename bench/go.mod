@@ -14,3 +14,4 @@ require (
 )
 
 replace simplemessenger/e2e => ../e2e
+replace simplemessenger/platform => ../pkg/platform

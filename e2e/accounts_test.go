@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 func TestRegistrationValidatesAndNicknamesAreUniqueIgnoringCase(t *testing.T) {
@@ -93,7 +95,9 @@ func TestRefreshRotatesAndReuseRevokesTheSession(t *testing.T) {
 	must(t, call(t, "GET", "/api/v1/users/me", a.access, nil), 200, "the old access token works until it expires")
 	mustError(t, call(t, "POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": first}), 401, "invalid_refresh_token", "spent token again")
 	mustError(t, call(t, "POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": second}), 401, "invalid_refresh_token", "newest token after the reuse")
-	if !within(2*time.Second, func() bool { return call(t, "GET", "/api/v1/users/me", access, nil).status == 401 }) {
+	if !servertest.Eventually(t, 2*time.Second, func() bool {
+		return call(t, "GET", "/api/v1/users/me", access, nil).status == 401
+	}, "") {
 		t.Error("the session's newest access token still works 2 s after the reuse was detected")
 	}
 	mustError(t, call(t, "POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": "made-up"}), 401, "invalid_refresh_token", "unknown token")
@@ -110,7 +114,9 @@ func TestLogoutStopsOnlyThatSession(t *testing.T) {
 	mustError(t, call(t, "POST", "/api/v1/auth/logout", "", nil), 401, "unauthorized", "logout without a token")
 	must(t, call(t, "POST", "/api/v1/auth/logout", a.access, nil), 204, "logout")
 	start := time.Now()
-	if !within(2*time.Second, func() bool { return call(t, "GET", "/api/v1/users/me", a.access, nil).status == 401 }) {
+	if !servertest.Eventually(t, 2*time.Second, func() bool {
+		return call(t, "GET", "/api/v1/users/me", a.access, nil).status == 401
+	}, "") {
 		t.Fatal("access token still works 2 s after logout")
 	}
 	t.Logf("logout took effect at the gateway in %v", time.Since(start).Round(time.Millisecond))
@@ -147,7 +153,9 @@ func TestSessionsListAndRevoke(t *testing.T) {
 	mustError(t, call(t, "DELETE", "/api/v1/auth/sessions/"+otherID, stranger.access, nil), 404, "session_not_found", "someone else's session")
 	must(t, call(t, "GET", "/api/v1/users/me", second.access, nil), 200, "the session survives a stranger's attempt")
 	must(t, call(t, "DELETE", "/api/v1/auth/sessions/"+otherID, a.access, nil), 204, "revoke own session")
-	if !within(2*time.Second, func() bool { return call(t, "GET", "/api/v1/users/me", second.access, nil).status == 401 }) {
+	if !servertest.Eventually(t, 2*time.Second, func() bool {
+		return call(t, "GET", "/api/v1/users/me", second.access, nil).status == 401
+	}, "") {
 		t.Error("the revoked session's token still works after 2 s")
 	}
 	if got := must(t, call(t, "GET", "/api/v1/auth/sessions", a.access, nil), 200, "sessions").items(t); len(got) != 1 {
@@ -165,7 +173,9 @@ func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
 		t.Errorf("too short new password: %d", r.status)
 	}
 	must(t, call(t, "PUT", "/api/v1/users/me/password", a.access, map[string]any{"current_password": a.password, "new_password": "brand new password"}), 204, "change")
-	if !within(2*time.Second, func() bool { return call(t, "GET", "/api/v1/users/me", other.access, nil).status == 401 }) {
+	if !servertest.Eventually(t, 2*time.Second, func() bool {
+		return call(t, "GET", "/api/v1/users/me", other.access, nil).status == 401
+	}, "") {
 		t.Error("the other session survives the password change")
 	}
 	must(t, call(t, "GET", "/api/v1/users/me", a.access, nil), 200, "the session that changed the password stays")

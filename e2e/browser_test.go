@@ -357,7 +357,13 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 		t.Fatalf("Bob's chat shows %d messages, want 5", n)
 	}
 	bob.waitFor("the badge cleared once read", `!document.querySelector(`+js(chatItem(aliceNick)+" .badge")+`)`)
-	alice.waitFor("Bob's read mark on the newest message", `(() => { const m = [...document.querySelectorAll('#messages li.mine')].pop(); return m.querySelector('.text').textContent === 'Call me when you are back.' && !m.querySelector('.read-mark').hidden; })()`)
+	newestReadByBob := `(() => { const m = [...document.querySelectorAll('#messages li.mine')].pop(); return !!m && m.querySelector('.text').textContent === 'Call me when you are back.' && !m.querySelector('.read-mark').hidden; })()`
+	alice.waitFor("Bob's read mark on the newest message", newestReadByBob)
+	// After a reload Alice still sees what Bob has read: the chat list carries his read marker.
+	alice.do(chromedp.Reload())
+	alice.waitFor("Alice's messenger after a reload", `!document.getElementById('app-view').hidden && document.getElementById('conn-status').dataset.state === 'online'`)
+	alice.click(chatItem(bobNick))
+	alice.waitFor("Bob's read mark after Alice's reload", newestReadByBob)
 
 	// A reload keeps Bob logged in (refresh token in sessionStorage; the access token was only in memory).
 	bob.do(chromedp.Reload())

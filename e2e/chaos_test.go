@@ -18,6 +18,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 // The chaos test (make chaos; short form in make test-faults): a steady conversation load of user pairs (half
@@ -376,7 +378,7 @@ func runChaosFault(t *testing.T, cfg chaosConfig, f chaosFault) chaosResult {
 	statsMu.Unlock()
 
 	// Recovery: every sender has had a send started after the fault ended succeed.
-	res.recovered = within(60*time.Second, func() bool {
+	res.recovered = servertest.Eventually(t, 60*time.Second, func() bool {
 		for _, p := range pairs {
 			p.mu.Lock()
 			ok := !p.firstOK.IsZero()
@@ -386,7 +388,7 @@ func runChaosFault(t *testing.T, cfg chaosConfig, f chaosFault) chaosResult {
 			}
 		}
 		return true
-	})
+	}, "")
 	for _, p := range pairs {
 		p.mu.Lock()
 		if !p.firstOK.IsZero() && p.firstOK.Sub(faultEnd) > res.recover {
@@ -398,7 +400,7 @@ func runChaosFault(t *testing.T, cfg chaosConfig, f chaosFault) chaosResult {
 		t.Errorf("%s: sends did not succeed again for every sender within 60 s of the fault's end", f.name)
 	}
 	// Live pushes: every online recipient gets a message.new again after the fault.
-	res.pushRecovered = within(30*time.Second, func() bool {
+	res.pushRecovered = servertest.Eventually(t, 30*time.Second, func() bool {
 		for _, p := range pairs {
 			if !p.online {
 				continue
@@ -411,7 +413,7 @@ func runChaosFault(t *testing.T, cfg chaosConfig, f chaosFault) chaosResult {
 			}
 		}
 		return true
-	})
+	}, "")
 	for _, p := range pairs {
 		p.mu.Lock()
 		for _, at := range p.liveAt {

@@ -121,17 +121,3 @@ func (a *account) another(t *testing.T) *account {
 	b.login(t)
 	return &b
 }
-
-// within polls cond until it holds or d has passed.
-func within(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}

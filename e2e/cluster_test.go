@@ -61,6 +61,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 // rolloutConfig is what the environment says about the cluster and the load.
@@ -297,14 +299,14 @@ func startRolloutLoad(t *testing.T, cfg rolloutConfig) *rolloutLoad {
 		go func() { defer l.wg.Done(); l.listen(p) }()
 		go func() { defer l.wg.Done(); l.markRead(p) }()
 	}
-	if !within(rolloutQuiet, func() bool {
+	if !servertest.Eventually(t, rolloutQuiet, func() bool {
 		for _, p := range l.pairs {
 			if ok, _ := p.rcv.ready(nil); !ok {
 				return false
 			}
 		}
 		return true
-	}) {
+	}, "") {
 		l.stop()
 		t.Fatalf("the recipients did not all connect within %v: %s", rolloutQuiet, l.pairs[0].rcv.state())
 	}
@@ -834,14 +836,14 @@ func (l *rolloutLoad) check(t *testing.T, phase string, row *rolloutRow) {
 		p.mu.Unlock()
 	}
 	waited := time.Now()
-	if within(rolloutQuiet, func() bool {
+	if servertest.Eventually(t, rolloutQuiet, func() bool {
 		for i, p := range l.pairs {
 			if ok, _ := p.rcv.ready(accepted[i]); !ok {
 				return false
 			}
 		}
 		return true
-	}) {
+	}, "") {
 		t.Logf("%s: every recipient was connected and had every message %v after the senders paused", phase, time.Since(waited).Round(time.Millisecond))
 	}
 	renewals, reached := 0, [3]int{}

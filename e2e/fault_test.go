@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 // TestFaultBrokerRestartDuringSendingLosesNothing stops the machine's RabbitMQ app while a user sends to an
@@ -72,14 +74,14 @@ func TestFaultBrokerRestartDuringSendingLosesNothing(t *testing.T) {
 	restarted = true
 	recoverStart := time.Now()
 	for _, s := range Services {
-		if !within(60*time.Second, func() bool {
+		if !servertest.Eventually(t, 60*time.Second, func() bool {
 			res, err := http.Get(stack.AdminURL(s) + "/readyz")
 			if err != nil {
 				return false
 			}
 			res.Body.Close()
 			return res.StatusCode == 200
-		}) {
+		}, "") {
 			t.Fatalf("%s not ready 60 s after the broker came back", s)
 		}
 	}

@@ -15,6 +15,8 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 // Fault links: an in-process toxiproxy (listening on loopback only) between one service and MariaDB or
@@ -201,7 +203,10 @@ func killBetweenCommitAndPublish() chaosFault {
 		inject: func(t *testing.T, cfg chaosConfig) {
 			links.amqp.add(t, "silence", "timeout", "downstream", `{"timeout":0}`)
 			pending := 0
-			if !within(cfg.down+10*time.Second, func() bool { pending = pendingOutbox(t, "messages"); return pending >= 10 }) {
+			if !servertest.Eventually(t, cfg.down+10*time.Second, func() bool {
+				pending = pendingOutbox(t, "messages")
+				return pending >= 10
+			}, "") {
 				t.Fatalf("the outbox never held 10 unpublished events (%d) with the broker link silent", pending)
 			}
 			if err := stack.Kill("messages", 9); err != nil {
@@ -217,7 +222,7 @@ func killBetweenCommitAndPublish() chaosFault {
 			if err := stack.waitRelaunched("messages", 60*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			if !within(30*time.Second, func() bool { return pendingOutbox(t, "messages") == 0 }) {
+			if !servertest.Eventually(t, 30*time.Second, func() bool { return pendingOutbox(t, "messages") == 0 }, "") {
 				t.Errorf("the restarted messages service left %d events unpublished 30 s after its start", pendingOutbox(t, "messages"))
 			}
 		},

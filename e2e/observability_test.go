@@ -9,9 +9,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,6 +27,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.yaml.in/yaml/v3"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 func TestDashboardsAndRulesQueryOnlyExportedMetrics(t *testing.T) {
@@ -250,9 +250,9 @@ func converse(t *testing.T) []string {
 	// Sockets, then friends and messages with their pushes.
 	sa, sb := connect(t, a), connect(t, b)
 	must(t, call(t, "POST", "/api/v1/friends/requests", a.access, map[string]any{"user_id": b.id}), 201, "request")
-	sb.waitFor(t, "friend.request", 5*time.Second)
+	sb.waitPush(t, "friend.request", 5*time.Second, "user.id", a.id)
 	must(t, call(t, "POST", "/api/v1/friends/requests/"+a.id+"/accept", b.access, nil), 200, "accept")
-	sa.waitFor(t, "friend.accepted", 5*time.Second)
+	sa.waitPush(t, "friend.accepted", 5*time.Second, "user.id", b.id)
 	must(t, call(t, "POST", "/api/v1/friends/requests", c.access, map[string]any{"user_id": a.id}), 201, "c asks a")
 	must(t, call(t, "POST", "/api/v1/friends/requests/"+c.id+"/decline", a.access, nil), 204, "decline")
 	must(t, call(t, "POST", "/api/v1/friends/requests", c.access, map[string]any{"user_id": a.id}), 201, "c asks again")
@@ -273,7 +273,7 @@ func converse(t *testing.T) []string {
 		t.Errorf("send to a stranger: %d", r.status)
 	}
 	must(t, call(t, "POST", "/api/v1/chats/"+b.id+"/read", a.access, map[string]any{"up_to_id": m2["id"]}), 204, "read")
-	sb.waitFor(t, "message.read", 5*time.Second)
+	sb.waitPush(t, "message.read", 5*time.Second, "peer_id", a.id, "up_to_id", m2["id"].(string))
 	history(t, a, b, "?limit=10")
 	must(t, call(t, "GET", "/api/v1/chats", a.access, nil), 200, "chats")
 
@@ -386,24 +386,9 @@ func adminAddrOf(t *testing.T, name string) string {
 // counters exist at 0 from the start).
 func waitForSeries(t *testing.T, admin, name string) {
 	t.Helper()
-	counted := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{[^}]*\} ([1-9]|0\.0*[1-9])`)
-	if !within(10*time.Second, func() bool { return counted.MatchString(scrape(t, admin)) }) {
+	if !servertest.Eventually(t, 10*time.Second, func() bool { return servertest.Metric(t, admin, name) > 0 }, "") {
 		t.Errorf("%s never counted %s", admin, name)
 	}
-}
-
-func scrape(t *testing.T, admin string) string {
-	t.Helper()
-	res, err := http.Get(admin + "/metrics")
-	if err != nil {
-		t.Fatalf("scrape %s: %v", admin, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 {
-		t.Fatalf("scrape %s: %d", admin, res.StatusCode)
-	}
-	return string(b)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -719,7 +704,7 @@ func (c *catalog) addFamily(f *dto.MetricFamily) {
 func (c *catalog) addScrape(t *testing.T, admin string) {
 	t.Helper()
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(strings.NewReader(scrape(t, admin)))
+	families, err := p.TextToMetricFamilies(strings.NewReader(servertest.Scrape(t, admin, false)))
 	if err != nil {
 		t.Fatalf("parse the metrics of %s: %v", admin, err)
 	}

@@ -37,6 +37,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/prometheus/prometheus/promql/parser"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 // operations is what the environment says about the cluster's operations side.
@@ -106,7 +108,7 @@ func TestOperationsTargetsAreEveryPodOfEveryServiceAndUp(t *testing.T) {
 	o := operationsSettings(t)
 	start := time.Now()
 	var state string
-	ok := within(3*time.Minute, func() bool {
+	ok := servertest.Eventually(t, 3*time.Minute, func() bool {
 		var data struct {
 			ActiveTargets []promTarget `json:"activeTargets"`
 		}
@@ -145,7 +147,7 @@ func TestOperationsTargetsAreEveryPodOfEveryServiceAndUp(t *testing.T) {
 		}
 		state = fmt.Sprintf("%d of %d targets up (%s)", upTotal, total, strings.Join(parts, ", "))
 		return len(bad) == 0
-	})
+	}, "")
 	if !ok {
 		t.Fatalf("the ServiceMonitors' targets are not every pod, all up, within 3 minutes: %s", state)
 	}
@@ -157,7 +159,7 @@ func TestOperationsEveryRuleOfObservabilityIsLoadedAndHealthy(t *testing.T) {
 	want := loadObservability(t).groups
 	var state string
 	var records, alerts int
-	ok := within(2*time.Minute, func() bool {
+	ok := servertest.Eventually(t, 2*time.Minute, func() bool {
 		var data struct {
 			Groups []struct {
 				Name  string `json:"name"`
@@ -203,7 +205,7 @@ func TestOperationsEveryRuleOfObservabilityIsLoadedAndHealthy(t *testing.T) {
 		sort.Strings(missing)
 		state = strings.Join(missing, "; ")
 		return len(missing) == 0
-	})
+	}, "")
 	if !ok {
 		t.Fatalf("rules of observability/ not loaded and healthy within 2 minutes: %s", state)
 	}
@@ -250,7 +252,7 @@ func scriptedChat(t *testing.T) {
 	befriend(t, a, b)
 	sb := connect(t, b)
 	m := must(t, call(t, "POST", "/api/v1/chats/"+b.id+"/messages", a.access, map[string]any{"text": "hello", "client_message_id": "ops-1"}), 201, "send").object(t)
-	sb.waitFor(t, "message.new", 5*time.Second)
+	sb.waitPush(t, "message.new", 5*time.Second, "id", m["id"].(string))
 	must(t, call(t, "POST", "/api/v1/chats/"+b.id+"/messages", a.access, map[string]any{"text": "hello", "client_message_id": "ops-1"}), 200, "retried send")
 	must(t, call(t, "POST", "/api/v1/chats/"+a.id+"/messages", b.access, map[string]any{"text": "hi"}), 201, "reply")
 	must(t, call(t, "POST", "/api/v1/chats/"+b.id+"/read", a.access, map[string]any{"up_to_id": m["id"]}), 204, "read")
@@ -270,7 +272,7 @@ func TestOperationsEveryMetricADashboardOrRuleQueriesHasASeries(t *testing.T) {
 	scriptedChat(t)
 	start := time.Now()
 	var missing []string
-	ok := within(2*time.Minute, func() bool {
+	ok := servertest.Eventually(t, 2*time.Minute, func() bool {
 		missing = missing[:0]
 		for _, n := range names {
 			var series []map[string]string
@@ -280,7 +282,7 @@ func TestOperationsEveryMetricADashboardOrRuleQueriesHasASeries(t *testing.T) {
 			}
 		}
 		return len(missing) == 0
-	})
+	}, "")
 	if !ok {
 		t.Fatalf("%d of %d metrics queried by the dashboards and rules have no series in Prometheus after a chat: %s",
 			len(missing), len(names), strings.Join(missing, " "))
@@ -413,13 +415,13 @@ func TestOperationsOneMessageSendIsOneTraceInJaeger(t *testing.T) {
 	var tr sendTrace
 	var missing []string
 	var fetchErr error
-	ok := within(60*time.Second, func() bool {
+	ok := servertest.Eventually(t, 60*time.Second, func() bool {
 		spans, err := o.jaegerSpans(traceID)
 		fetchErr = err
 		tr = newSendTrace(spans)
 		missing = tr.check(clientSpan, b.id, envOr("E2E_PUSH_EXCHANGE", "messenger.events.push"))
 		return err == nil && len(missing) == 0
-	})
+	}, "")
 	t.Logf("trace %s in Jaeger:\n%s", traceID, tree(tr.spans))
 	if !ok {
 		t.Fatalf("the send's trace in Jaeger is incomplete after a minute (%v): missing %s", fetchErr, strings.Join(missing, "; "))
@@ -488,10 +490,10 @@ func TestOperationsTheGatewayScalesOutUnderLoadAndInAfterItDrainingItsSockets(t 
 		t.Fatal(err)
 	}
 	minR, maxR := h.Spec.MinReplicas, h.Spec.MaxReplicas
-	if !within(3*time.Minute, func() bool {
+	if !servertest.Eventually(t, 3*time.Minute, func() bool {
 		h, err = o.hpa(name)
 		return err == nil && h.Status.CurrentReplicas == minR && h.utilization() != "unknown"
-	}) {
+	}, "") {
 		t.Fatalf("the HPA is not settled at its minimum (%d) with a CPU figure before the load: %+v %v", minR, h.Status, err)
 	}
 
@@ -506,12 +508,12 @@ func TestOperationsTheGatewayScalesOutUnderLoadAndInAfterItDrainingItsSockets(t 
 	}()
 	peak, peakUtil := minR, ""
 	var outAfter time.Duration
-	scaledOut := within(6*time.Minute, func() bool {
+	scaledOut := servertest.Eventually(t, 6*time.Minute, func() bool {
 		if h, err := o.hpa(name); err == nil && h.Status.CurrentReplicas > peak {
 			peak, peakUtil = h.Status.CurrentReplicas, h.utilization()
 		}
 		return peak > minR
-	})
+	}, "")
 	outAfter = time.Since(start)
 	if !scaledOut {
 		t.Fatalf("the gateway did not scale out within 6 minutes of load (HPA %+v)", h.Status)
@@ -538,10 +540,10 @@ func TestOperationsTheGatewayScalesOutUnderLoadAndInAfterItDrainingItsSockets(t 
 		peak = h.Status.CurrentReplicas
 	}
 	loadEnd := time.Now()
-	if !within(8*time.Minute, func() bool {
+	if !servertest.Eventually(t, 8*time.Minute, func() bool {
 		h, err = o.hpa(name)
 		return err == nil && h.Status.CurrentReplicas == minR
-	}) {
+	}, "") {
 		t.Fatalf("the gateway did not scale back in to %d within 8 minutes of the load's end (HPA %+v)", minR, h.Status)
 	}
 	inAfter := time.Since(loadEnd)
@@ -632,20 +634,20 @@ func TestOperationsAServiceScaledToZeroFiresServiceDownInTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	var gone time.Time
-	if !within(2*time.Minute, func() bool {
+	if !servertest.Eventually(t, 2*time.Minute, func() bool {
 		ps, err := o.kube.pods(svc)
 		return err == nil && len(ps) == 0
-	}) {
+	}, "") {
 		t.Fatal("the pods did not go within 2 minutes")
 	}
 	gone = time.Now()
 	var a promAlert
 	bound := forDuration + scrape + eval + 15*time.Second
-	if !within(bound+time.Minute, func() bool {
+	if !servertest.Eventually(t, bound+time.Minute, func() bool {
 		var ok bool
 		a, ok = o.alert(t, "ServiceDown", svc)
 		return ok && a.State == "firing"
-	}) {
+	}, "") {
 		t.Fatalf("ServiceDown{service=%q} not firing %v after the pods went (state %q)", svc, bound+time.Minute, a.State)
 	}
 	firing := time.Now()
@@ -695,14 +697,14 @@ func TestOperationsNetworkPoliciesRefuseAPodThatIsNotTheGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs string
-	if !within(2*time.Minute, func() bool {
+	if !servertest.Eventually(t, 2*time.Minute, func() bool {
 		phase, _ := o.kube.run(30*time.Second, "get", "pod", pod, "-n", o.kube.ns, "-o", "jsonpath={.status.phase}")
 		if phase != "Succeeded" && phase != "Failed" {
 			return false
 		}
 		logs, _ = o.kube.run(30*time.Second, "logs", pod, "-n", o.kube.ns)
 		return true
-	}) {
+	}, "") {
 		t.Fatal("the intruder pod did not finish within 2 minutes")
 	}
 	if strings.Contains(logs, "401") || strings.Contains(logs, "ok ") {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 func TestErrorsFollowTheContract(t *testing.T) {
@@ -48,7 +50,7 @@ func TestRequestIDAndTraceReachTheServices(t *testing.T) {
 	call(t, "POST", "/api/v1/auth/login", "", map[string]any{"nickname": "ghost_" + suffix(), "password": "whatever123"},
 		"X-Request-ID", id, "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	// auth logs the failed login with the request id and the caller's trace id.
-	if !within(2*time.Second, func() bool {
+	if !servertest.Eventually(t, 2*time.Second, func() bool {
 		logs := stack.Logs("auth")
 		for _, line := range strings.Split(logs, "\n") {
 			if strings.Contains(line, id) && strings.Contains(line, traceID) {
@@ -56,7 +58,7 @@ func TestRequestIDAndTraceReachTheServices(t *testing.T) {
 			}
 		}
 		return false
-	}) {
+	}, "") {
 		t.Errorf("no auth log line carries request id %s and trace id %s", id, traceID)
 	}
 }

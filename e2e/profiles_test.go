@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 func TestProfileEditAndPublicView(t *testing.T) {
@@ -51,9 +53,9 @@ func TestPublicProfileReflectsEditsDespiteTheGatewayCache(t *testing.T) {
 	a, viewer := register(t, "cache"), register(t, "cacheview")
 	must(t, call(t, "GET", "/api/v1/users/"+a.id, viewer.access, nil), 200, "warm the cache")
 	must(t, call(t, "PATCH", "/api/v1/users/me", a.access, map[string]any{"display_name": "Renamed"}), 200, "rename")
-	if !within(2e9, func() bool {
+	if !servertest.Eventually(t, 2e9, func() bool {
 		return call(t, "GET", "/api/v1/users/"+a.id, viewer.access, nil).object(t)["display_name"] == "Renamed"
-	}) {
+	}, "") {
 		t.Error("the public profile still shows the old name 2 s after the edit")
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 func TestEnteringSendsUnreadMessagesAndPendingRequests(t *testing.T) {
@@ -107,23 +109,16 @@ func TestLivePushes(t *testing.T) {
 	}
 
 	must(t, call(t, "POST", "/api/v1/chats/"+a.id+"/read", b.access, map[string]any{"up_to_id": id}), 204, "read")
-	r := sa.waitFor(t, "message.read", 2*time.Second).object(t)
-	if r["peer_id"] != b.id || r["up_to_id"] != id {
-		t.Errorf("message.read: %v", r)
-	}
+	// Each push is waited for by what it is about: the earlier befriend(a, b) also pushed a friend.request to
+	// b and a friend.accepted to a, which may reach the sockets opened since at any time.
+	sa.waitPush(t, "message.read", 2*time.Second, "peer_id", b.id, "up_to_id", id)
 
 	must(t, call(t, "POST", "/api/v1/friends/requests", c.access, map[string]any{"user_id": b.id}), 201, "c asks b")
-	if u := sb.waitFor(t, "friend.request", 2*time.Second).object(t)["user"].(map[string]any); u["id"] != c.id || u["nickname"] != c.nickname {
-		t.Errorf("friend.request: %v", u)
-	}
+	sb.waitPush(t, "friend.request", 2*time.Second, "user.id", c.id, "user.nickname", c.nickname)
 	must(t, call(t, "POST", "/api/v1/friends/requests/"+c.id+"/accept", b.access, nil), 200, "b accepts c")
-	if u := sc.waitFor(t, "friend.accepted", 2*time.Second).object(t)["user"].(map[string]any); u["id"] != b.id {
-		t.Errorf("friend.accepted: %v", u)
-	}
+	sc.waitPush(t, "friend.accepted", 2*time.Second, "user.id", b.id)
 	must(t, call(t, "DELETE", "/api/v1/friends/"+b.id, a.access, nil), 204, "a removes b")
-	if u := sb.waitFor(t, "friend.removed", 2*time.Second).object(t)["user"].(map[string]any); u["id"] != a.id {
-		t.Errorf("friend.removed: %v", u)
-	}
+	sb.waitPush(t, "friend.removed", 2*time.Second, "user.id", a.id)
 	// Nobody else heard any of it.
 	if n := len(sc.all("message.new")); n != 0 {
 		t.Errorf("a third user got %d message.new frames", n)
@@ -220,7 +215,7 @@ func TestSocketRefusesBadTokensAndClosesOnLogout(t *testing.T) {
 	// Every gateway replica learns of the revocation from its event (within about 2 s): behind a load balancer the
 	// next dial may reach one that has not yet. Within 5 s every dial is refused.
 	var status int
-	refused := within(5*time.Second, func() bool {
+	refused := servertest.Eventually(t, 5*time.Second, func() bool {
 		var s2 *socket
 		s2, status = dialWS(t, stack.GatewayURL, u.access, false)
 		if s2 != nil {
@@ -228,7 +223,7 @@ func TestSocketRefusesBadTokensAndClosesOnLogout(t *testing.T) {
 			return false
 		}
 		return status == 401
-	})
+	}, "")
 	if !refused {
 		t.Errorf("a revoked session's token still opens a socket after 5 s: %d", status)
 	}

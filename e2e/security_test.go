@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 // ---------- 1. Object-level authorization ----------
@@ -208,7 +210,9 @@ func TestSecurityForgedTokensAreRejected(t *testing.T) {
 	a2 := secSession(t, a)
 	must(t, call(t, "GET", "/api/v1/users/me", a2.access, nil), 200, "second session")
 	must(t, call(t, "POST", "/api/v1/auth/logout", a2.access, nil), 204, "logout")
-	if !within(3*time.Second, func() bool { return call(t, "GET", "/api/v1/users/me", a2.access, nil).status == 401 }) {
+	if !servertest.Eventually(t, 3*time.Second, func() bool {
+		return call(t, "GET", "/api/v1/users/me", a2.access, nil).status == 401
+	}, "") {
 		t.Fatal("a revoked session's access token still works after 3 s")
 	}
 	wsRefused(t, stack.GatewayURL, "revoked session", a2.access)
@@ -519,10 +523,10 @@ func TestSecuritySQLMetacharactersAreData(t *testing.T) {
 		}
 		// Another user's view goes through the gateway's profile cache, invalidated by an event: poll briefly.
 		var pub map[string]any
-		if !within(3*time.Second, func() bool {
+		if !servertest.Eventually(t, 3*time.Second, func() bool {
 			pub = must(t, call(t, "GET", "/api/v1/users/"+a.id, b.access, nil), 200, "public").object(t)
 			return pub["display_name"] == s && pub["bio"] == "bio "+s
-		}) {
+		}, "") {
 			t.Errorf("read back %q/%q, want %q", pub["display_name"], pub["bio"], s)
 		}
 		if me := must(t, call(t, "GET", "/api/v1/users/me", a.access, nil), 200, "me").object(t); me["display_name"] != s {

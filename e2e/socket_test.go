@@ -178,6 +178,50 @@ func (s *socket) waitFor(t *testing.T, typ string, d time.Duration) frame {
 	return got
 }
 
+// waitPush returns the first frame of the type whose data has every field of want, given as pairs of a path
+// (dotted into nested objects: "user.id") and a value, waiting up to d. The relay may deliver the push of an
+// earlier call after a later call has answered (befriend's friend.request reaching a socket opened since), so
+// a test waits for the push it means, by id or user, and skips the others.
+func (s *socket) waitPush(t *testing.T, typ string, d time.Duration, want ...string) frame {
+	t.Helper()
+	var got frame
+	if !s.waitUntil(d, func(fs []frame) bool {
+		for _, f := range fs {
+			if f.Type == typ && hasFields(f.Data, want) {
+				got = f
+				return true
+			}
+		}
+		return false
+	}) {
+		var seen []string
+		for _, f := range s.all(typ) {
+			seen = append(seen, string(f.Data))
+		}
+		t.Fatalf("no %s frame with %q within %v; %s frames: %v", typ, want, d, typ, seen)
+	}
+	return got
+}
+
+// hasFields reports whether the JSON object data has the value at each path of the pairs in want.
+func hasFields(data json.RawMessage, want []string) bool {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return false
+	}
+	for i := 0; i+1 < len(want); i += 2 {
+		at := v
+		for key := range strings.SplitSeq(want[i], ".") {
+			m, _ := at.(map[string]any)
+			at = m[key]
+		}
+		if s, ok := at.(string); !ok || s != want[i+1] {
+			return false
+		}
+	}
+	return true
+}
+
 // waitMessage returns the message.new frame of the message id, waiting up to d.
 func (s *socket) waitMessage(d time.Duration, id string) (frame, bool) {
 	var got frame

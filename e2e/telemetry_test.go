@@ -1,29 +1,13 @@
 package e2e
 
 import (
-	"io"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-)
 
-// telScrape reads a service's /metrics, as OpenMetrics (the format that carries exemplars) when asked.
-func telScrape(t *testing.T, svc string, openMetrics bool) string {
-	t.Helper()
-	req, _ := http.NewRequest("GET", stack.AdminURL(svc)+"/metrics", nil)
-	if openMetrics {
-		req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return string(b)
-}
+	"simplemessenger/platform/server/servertest"
+)
 
 var telExemplar = regexp.MustCompile(`(?m)^(\w+)_bucket\{([^}]*)\} \S+ # \{trace_id="([0-9a-f]{32})"\}`)
 
@@ -47,7 +31,7 @@ func TestLatencyExemplarsLeadToExportedTraces(t *testing.T) {
 		{"gateway", "gateway_push_delivery_seconds", `type="message.new"`},
 	} {
 		var ids []string
-		for _, m := range telExemplar.FindAllStringSubmatch(telScrape(t, c.svc, true), -1) {
+		for _, m := range telExemplar.FindAllStringSubmatch(servertest.Scrape(t, stack.AdminURL(c.svc), true), -1) {
 			if m[1] == c.metric && strings.Contains(m[2], c.labels) {
 				ids = append(ids, m[3])
 			}
@@ -57,7 +41,7 @@ func TestLatencyExemplarsLeadToExportedTraces(t *testing.T) {
 			continue
 		}
 		for _, traceID := range ids {
-			if !within(3*time.Second, func() bool { return len(traces.Trace(traceID)) > 0 }) {
+			if !servertest.Eventually(t, 3*time.Second, func() bool { return len(traces.Trace(traceID)) > 0 }, "") {
 				t.Errorf("%s: the exemplar of %s{%s} names trace %s, which was never exported", c.svc, c.metric, c.labels, traceID)
 			}
 		}
@@ -76,7 +60,7 @@ func TestPoolAndConsumerMetricsOfEveryService(t *testing.T) {
 		"gateway":  {"gateway", "gateway.push"},
 	}
 	for _, svc := range Services {
-		m := telScrape(t, svc, false)
+		m := servertest.Scrape(t, stack.AdminURL(svc), false)
 		if svc != "gateway" {
 			for _, name := range []string{"go_sql_open_connections", "go_sql_in_use_connections", "go_sql_wait_duration_seconds_total"} {
 				if !regexp.MustCompile(`(?m)^` + name + `\{[^}]*db_name="` + regexp.QuoteMeta(stack.dbName(svc)) + `"`).MatchString(m) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 func randomHex(bytes int) string {
@@ -173,11 +175,11 @@ func TestOneMessageSendIsOneTraceFromTheGatewayToTheRecipientsSocket(t *testing.
 
 	var tr sendTrace
 	var missing []string
-	within(5*time.Second, func() bool {
+	servertest.Eventually(t, 5*time.Second, func() bool {
 		tr = newSendTrace(traces.Trace(traceID))
 		missing = tr.check(clientSpan, b.id, stack.Exchange+".push")
 		return len(missing) == 0
-	})
+	}, "")
 	t.Logf("trace %s:\n%s", traceID, tree(tr.spans))
 	for _, m := range missing {
 		t.Errorf("missing from the trace: %s", m)

@@ -7,6 +7,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/term v0.47.0
 	simplemessenger/e2e v0.0.0-00010101000000-000000000000
+	simplemessenger/platform v0.0.0
 )
 
 require (
@@ -19,3 +20,4 @@ require (
 )
 
 replace simplemessenger/e2e => ../../e2e
+replace simplemessenger/platform => ../../pkg/platform

@@ -30,9 +30,11 @@ func repoRoot(t *testing.T) string {
 }
 
 // TestCallGraphMatchesServiceConfig reads each service's configuration struct tags: a field tagged
-// env:"<CALLEE>_URL" or env:"<CALLEE>_JWKS_URL" is a call, so the expected graph cannot drift from the code.
+// env:"<CALLEE>_URL" or env:"<CALLEE>_JWKS_URL" is a call, and so is an embedded authn.Config (the platform's
+// AUTH_JWKS_URL: the keys are fetched from auth), so the expected graph cannot drift from the code.
 func TestCallGraphMatchesServiceConfig(t *testing.T) {
 	tag := regexp.MustCompile(`env:"(AUTH|PROFILES|FRIENDS|MESSAGES)(_JWKS)?_URL"`)
+	jwks := regexp.MustCompile(`(?m)^\s+authn\.Config\s*$`)
 	for svc, want := range TheCallGraph {
 		files, _ := filepath.Glob(filepath.Join(repoRoot(t), "services", svc, "internal", "service", "*.go"))
 		if len(files) == 0 {
@@ -49,6 +51,9 @@ func TestCallGraphMatchesServiceConfig(t *testing.T) {
 			}
 			for _, m := range tag.FindAllStringSubmatch(string(b), -1) {
 				got[strings.ToLower(m[1])] = true
+			}
+			if jwks.Match(b) {
+				got["auth"] = true
 			}
 		}
 		w := append([]string(nil), want...)

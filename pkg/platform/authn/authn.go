@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,29 @@ const (
 // DefaultJWKSURL is where a local auth service (make up) publishes its keys; every service's AUTH_JWKS_URL
 // defaults to it.
 const DefaultJWKSURL = "http://127.0.0.1:8081/.well-known/jwks.json"
+
+// Config is where a service that checks access tokens fetches their keys. Services embed it in their own
+// Config; bootstrap.Verifier builds the Verifier from it.
+type Config struct {
+	// JWKSURL publishes the keys of access tokens.
+	JWKSURL string `env:"AUTH_JWKS_URL"`
+	// JWKSTimeout bounds one fetch of the key set.
+	JWKSTimeout time.Duration `env:"AUTH_JWKS_TIMEOUT"`
+}
+
+// DefaultConfig fetches the keys of a local auth service.
+func DefaultConfig() Config { return Config{JWKSURL: DefaultJWKSURL, JWKSTimeout: 5 * time.Second} }
+
+// Validate refuses a key set address that is not an absolute URL, or a timeout that is not positive.
+func (c Config) Validate() error {
+	if u, err := url.ParseRequestURI(c.JWKSURL); err != nil || u.Host == "" {
+		return fmt.Errorf("AUTH_JWKS_URL: %q is not a URL", c.JWKSURL)
+	}
+	if c.JWKSTimeout <= 0 {
+		return errors.New("AUTH_JWKS_TIMEOUT must be positive")
+	}
+	return nil
+}
 
 // MinRefreshInterval limits JWKS refetches caused by unknown key ids.
 var MinRefreshInterval = 5 * time.Second

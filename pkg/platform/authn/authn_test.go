@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -250,5 +251,23 @@ func TestAVerifiedTokenIsRememberedUntilItExpires(t *testing.T) {
 	// Another token is checked for real: with no key known, it does not verify.
 	if _, err := v.Verify(context.Background(), iss.Token(t, "u2", "s2")); err == nil {
 		t.Fatal("a token never seen verified without a key")
+	}
+}
+
+func TestConfigValidateNamesTheVariable(t *testing.T) {
+	if err := authn.DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cfg  authn.Config
+		want string
+	}{
+		{authn.Config{JWKSURL: "::", JWKSTimeout: time.Second}, "AUTH_JWKS_URL"},
+		{authn.Config{JWKSURL: "/jwks.json", JWKSTimeout: time.Second}, "AUTH_JWKS_URL"},
+		{authn.Config{JWKSURL: authn.DefaultJWKSURL}, "AUTH_JWKS_TIMEOUT"},
+	} {
+		if err := c.cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v", c.cfg, err)
+		}
 	}
 }

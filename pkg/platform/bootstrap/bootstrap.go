@@ -1,19 +1,18 @@
 // Package bootstrap is how every service's Build starts: the App with logging and tracing, and the
 // dependencies the services share (the migrated MySQL database, the broker connection, the outbox relay,
-// consumers), each registered with its closer, readiness check or worker here, in one place.
+// consumers, the token verifier), each registered with its closer, readiness check or worker here, in one place.
 //
-// A service's Build is bootstrap.Build with the service's wiring inside:
+// A service with a database embeds Settings in its Config, and its Build is BuildWithDatabase with the
+// service's own wiring inside:
 //
-//	return bootstrap.Build(ctx, Name, cfg.HTTP, func(a *server.App) error {
-//		db, err := bootstrap.Database(ctx, a, cfg.MySQL, migrations.FS)
-//		if err != nil {
-//			return err
-//		}
-//		conn := bootstrap.Broker(a, cfg.Broker)
-//		relay := bootstrap.Outbox(a, db, conn)
-//		... use cases, routes, consumers
+//	return bootstrap.BuildWithDatabase(ctx, Name, cfg.Settings, cfg.validate, migrations.FS, func(d bootstrap.Deps) error {
+//		application := app.New(adapters.NewMySQLRepository(d.DB), ..., d.Relay)
+//		ports.NewHTTPServer(application).Register(d.Router, authn.Middleware(bootstrap.Verifier(d.App, cfg.Config)))
+//		... consumers (Consume), periodic work (d.Every)
 //		return nil
 //	})
+//
+// The gateway, which has no database, uses Build and the parts it needs.
 //
 // Closers run last registered first, so that App shuts down as: workers stop (the relay flushes), the broker
 // closes, the database closes, tracing is flushed. When the wiring fails halfway, Build closes what it had
@@ -27,8 +26,10 @@ import (
 	"io/fs"
 	"os"
 
+	"simplemessenger/platform/authn"
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/config"
+	"simplemessenger/platform/httpclient"
 	"simplemessenger/platform/logging"
 	"simplemessenger/platform/mysqlx"
 	"simplemessenger/platform/server"
@@ -69,6 +70,47 @@ func Build(ctx context.Context, name string, cfg config.HTTP, wire func(a *serve
 		return nil, err
 	}
 	return a, nil
+}
+
+// Settings are what every service with a database configures alike: its listeners, its database and the
+// broker. Services embed them in their own Config.
+type Settings struct {
+	HTTP   config.HTTP
+	MySQL  mysqlx.Config
+	Broker broker.Config
+}
+
+// Defaults are the local settings of the named service, listening on addr with its admin endpoints on adminAddr.
+func Defaults(name, addr, adminAddr string) Settings {
+	return Settings{HTTP: config.HTTPDefaults(addr, adminAddr), MySQL: mysqlx.Defaults(name), Broker: broker.DefaultConfig()}
+}
+
+// Deps are what BuildWithDatabase opened before the service's own wiring.
+type Deps struct {
+	*server.App
+	// DB is the service's migrated database.
+	DB *sql.DB
+	// Broker is the broker connection, Relay the outbox relay publishing through it.
+	Broker *broker.Conn
+	Relay  *broker.Relay
+}
+
+// BuildWithDatabase is Build for a service with a database. It refuses a configuration that validate finds
+// wrong (its error names the variable), then makes the App, migrates and opens the database, dials the broker
+// and runs the outbox relay, before wire adds the service's use cases, routes and consumers.
+func BuildWithDatabase(ctx context.Context, name string, s Settings, validate func() error, migrations fs.FS,
+	wire func(d Deps) error) (*server.App, error) {
+	if err := validate(); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return Build(ctx, name, s.HTTP, func(a *server.App) error {
+		db, err := Database(ctx, a, s.MySQL, migrations)
+		if err != nil {
+			return err
+		}
+		conn := Broker(a, s.Broker)
+		return wire(Deps{App: a, DB: db, Broker: conn, Relay: Outbox(a, db, conn)})
+	})
 }
 
 // NewApp makes the named service's App: the JSON logger at cfg.LogLevel (also the slog default), tracing from
@@ -116,6 +158,12 @@ func Outbox(a *server.App, db *sql.DB, conn *broker.Conn) *broker.Relay {
 	relay := broker.NewRelay(db, conn, a.Log, a.Metrics)
 	a.Go(relay.Run)
 	return relay
+}
+
+// Verifier checks access tokens with the keys cfg names, counting its results on the App's registry
+// (authn_token_verifications_total).
+func Verifier(a *server.App, cfg authn.Config) *authn.Verifier {
+	return authn.NewVerifier(cfg.JWKSURL, httpclient.New(cfg.JWKSTimeout), authn.WithMetrics(a.Metrics.Registerer))
 }
 
 // Consume runs sub's consumer on conn while the App runs.

@@ -2,7 +2,6 @@ package bootstrap_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"io"
 	"net/http"
@@ -25,32 +24,40 @@ func httpConfig() config.HTTP {
 	return cfg
 }
 
-// build makes an App with a database and a broker connection on the test's own database and exchange;
-// more wires the rest (or fails).
-func build(t *testing.T, more func(a *server.App, db *sql.DB, conn *broker.Conn) error) (*server.App, *sql.DB, *broker.Conn, error) {
+// build makes an App with a database, a broker connection and an outbox relay (BuildWithDatabase) on the
+// test's own database and exchange; more wires the rest (or fails).
+func build(t *testing.T, more func(d bootstrap.Deps) error) (*server.App, bootstrap.Deps, error) {
 	t.Helper()
 	brokerCfg := brokertest.Config(t) // first: its cleanup runs after the connection is closed
-	dbCfg := mysqltest.NewDatabase(t)
-	var db *sql.DB
-	var conn *broker.Conn
-	a, err := bootstrap.Build(context.Background(), "test", httpConfig(), func(a *server.App) error {
-		var err error
-		if db, err = bootstrap.Database(context.Background(), a, dbCfg, nil); err != nil {
-			return err
-		}
-		conn = bootstrap.Broker(a, brokerCfg)
-		return more(a, db, conn)
-	})
-	if db == nil || conn == nil {
-		t.Fatalf("Build did not get to the broker: %v", err)
+	settings := bootstrap.Settings{HTTP: httpConfig(), MySQL: mysqltest.NewDatabase(t), Broker: brokerCfg}
+	var deps bootstrap.Deps
+	a, err := bootstrap.BuildWithDatabase(context.Background(), "test", settings, func() error { return nil }, nil,
+		func(d bootstrap.Deps) error {
+			deps = d
+			return more(d)
+		})
+	if deps.DB == nil || deps.Broker == nil || deps.Relay == nil {
+		t.Fatalf("Build did not get to the wiring: %v", err)
 	}
-	return a, db, conn, err
+	return a, deps, err
+}
+
+func TestBuildWithDatabaseRefusesABadConfigurationBeforeOpeningAnything(t *testing.T) {
+	t.Parallel()
+	wired := false
+	a, err := bootstrap.BuildWithDatabase(context.Background(), "test", bootstrap.Defaults("test", "127.0.0.1:0", "127.0.0.1:0"),
+		func() error { return errors.New("SOME_SETTING must be positive") }, nil,
+		func(bootstrap.Deps) error { wired = true; return nil })
+	if a != nil || err == nil || err.Error() != "configuration: SOME_SETTING must be positive" || wired {
+		t.Fatalf("Build = %v, %v (wired %v); want the variable named and nothing built", a, err, wired)
+	}
 }
 
 func TestBuildClosesWhatTheWiringOpenedWhenItFails(t *testing.T) {
 	t.Parallel()
 	failure := errors.New("wiring failed")
-	a, db, conn, err := build(t, func(*server.App, *sql.DB, *broker.Conn) error { return failure })
+	a, d, err := build(t, func(bootstrap.Deps) error { return failure })
+	db, conn := d.DB, d.Broker
 	if a != nil || !errors.Is(err, failure) {
 		t.Fatalf("Build = %v, %v; want no App and the wiring's error", a, err)
 	}
@@ -64,11 +71,8 @@ func TestBuildClosesWhatTheWiringOpenedWhenItFails(t *testing.T) {
 
 func TestAppWithDatabaseBrokerAndOutboxIsReadyThenClosesThemAtShutdown(t *testing.T) {
 	t.Parallel()
-	var relay *broker.Relay
-	a, db, conn, err := build(t, func(a *server.App, db *sql.DB, conn *broker.Conn) error {
-		relay = bootstrap.Outbox(a, db, conn)
-		return nil
-	})
+	a, d, err := build(t, func(bootstrap.Deps) error { return nil })
+	db, conn, relay := d.DB, d.Broker, d.Relay
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"simplemessenger/platform/metrics"
 	"simplemessenger/platform/mysqlx"
 	"simplemessenger/platform/mysqlx/mysqltest"
+	"simplemessenger/platform/server/servertest"
 )
 
 func TestPermanentIsDetectableAndKeepsTheCause(t *testing.T) {
@@ -80,7 +81,7 @@ func TestPublishedEventReachesTheConsumerWithItsTraceContext(t *testing.T) {
 	}
 
 	var producer, consumer bool
-	waitFor(t, 5*time.Second, "publish and process spans", func() bool {
+	servertest.Eventually(t, 5*time.Second, func() bool {
 		producer, consumer = false, false
 		for _, sp := range spansOf(ev.ID) {
 			if sp.SpanContext().TraceID() != want {
@@ -98,7 +99,7 @@ func TestPublishedEventReachesTheConsumerWithItsTraceContext(t *testing.T) {
 			}
 		}
 		return producer && consumer
-	})
+	}, "publish and process spans")
 }
 
 func TestPublishingAnEventNobodyIsBoundToFails(t *testing.T) {
@@ -144,7 +145,7 @@ func TestConcurrentPublishesEachGetTheirOwnOutcome(t *testing.T) {
 			t.Errorf("unroutable publish %d returned %v", i, err)
 		}
 	}
-	waitFor(t, 10*time.Second, "every routable event", func() bool { return len(s.snapshot()) == n/2 })
+	servertest.Eventually(t, 10*time.Second, func() bool { return len(s.snapshot()) == n/2 }, "every routable event")
 }
 
 func TestPublishWhileDisconnectedFails(t *testing.T) {
@@ -193,16 +194,12 @@ func enqueue(t *testing.T, db *sql.DB, ctx context.Context, evs ...broker.Event)
 
 func TestRolledBackEnqueuePublishesNothing(t *testing.T) {
 	t.Parallel()
-	cfg := brokertest.Config(t)
-	db, _ := mysqltest.New(t, nil)
-	conn := dial(t, cfg, nil)
-	s := newSink()
-	consume(t, conn, broker.Subscription{Queue: "rollback", Keys: []string{"test.#"}, DB: db, Handle: s.handle})
-	r := relay(t, db, conn, nil)
+	in := consumeInbox(t, "rollback", "test.#")
+	r := relay(t, in.db, in.conn, nil)
 
 	ctx := context.Background()
 	rolledBack := newEvent(t, "test.rolled.back", nil)
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := in.db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,11 +211,13 @@ func TestRolledBackEnqueuePublishesNothing(t *testing.T) {
 	}
 	r.Notify()
 	committed := newEvent(t, "test.committed", nil)
-	enqueue(t, db, ctx, committed)
+	enqueue(t, in.db, ctx, committed)
 	r.Notify()
 
-	waitFor(t, 10*time.Second, "the committed event", func() bool { return s.count(committed.ID) == 1 })
-	if got := s.snapshot(); len(got) != 1 {
+	servertest.Eventually(t, 10*time.Second, func() bool {
+		return in.s.count(committed.ID) == 1
+	}, "the committed event")
+	if got := in.s.snapshot(); len(got) != 1 {
 		t.Fatalf("consumed %d events, want only the committed one: %+v", len(got), got)
 	}
 }
@@ -250,7 +249,7 @@ func TestCommittedEventsAreRelayedInOrderInTheirRequestsTrace(t *testing.T) {
 		want = append(want, ev.ID)
 		requestTrace[ev.ID] = span.SpanContext().TraceID()
 	}
-	waitFor(t, 15*time.Second, "every relayed event", func() bool { return len(s.snapshot()) >= n })
+	servertest.Eventually(t, 15*time.Second, func() bool { return len(s.snapshot()) >= n }, "every relayed event")
 	got := s.snapshot()
 	for i, ev := range got {
 		if i >= n || ev.ID != want[i] {
@@ -274,20 +273,18 @@ func TestCommittedEventsAreRelayedInOrderInTheirRequestsTrace(t *testing.T) {
 
 func TestRelayFlushesPendingRowsWhenStopped(t *testing.T) {
 	t.Parallel()
-	cfg := brokertest.Config(t)
-	db, _ := mysqltest.New(t, nil)
-	conn := dial(t, cfg, nil)
-	s := newSink()
-	consume(t, conn, broker.Subscription{Queue: "shutdown", Keys: []string{"test.#"}, DB: db, Handle: s.handle})
+	in := consumeInbox(t, "shutdown", "test.#")
 
 	ev := newEvent(t, "test.last.words", nil)
-	enqueue(t, db, context.Background(), ev)
+	enqueue(t, in.db, context.Background(), ev)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := broker.NewRelay(db, conn, nil, nil).Run(ctx); !errors.Is(err, context.Canceled) {
+	if err := broker.NewRelay(in.db, in.conn, nil, nil).Run(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run returned %v", err)
 	}
-	waitFor(t, 10*time.Second, "the event flushed at shutdown", func() bool { return s.count(ev.ID) == 1 })
+	servertest.Eventually(t, 10*time.Second, func() bool {
+		return in.s.count(ev.ID) == 1
+	}, "the event flushed at shutdown")
 }
 
 func TestPurgeDeletesOnlyOldPublishedRows(t *testing.T) {
@@ -323,24 +320,19 @@ func TestPurgeDeletesOnlyOldPublishedRows(t *testing.T) {
 
 func TestRedeliveredEventIsHandledOnce(t *testing.T) {
 	t.Parallel()
-	cfg := brokertest.Config(t)
-	db, _ := mysqltest.New(t, nil)
-	m := metrics.New("test")
-	conn := dial(t, cfg, m)
-	s := newSink()
-	consume(t, conn, broker.Subscription{Queue: "once", Keys: []string{"test.#"}, DB: db, Handle: s.handle})
+	in := consumeInbox(t, "once", "test.#")
 
 	ev, marker := newEvent(t, "test.twice", nil), newEvent(t, "test.marker", nil)
 	for _, e := range []broker.Event{ev, ev, marker} {
-		if err := conn.Publish(context.Background(), e); err != nil {
+		if err := in.conn.Publish(context.Background(), e); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "the marker event", func() bool { return s.count(marker.ID) == 1 })
-	if n := s.count(ev.ID); n != 1 {
+	servertest.Eventually(t, 10*time.Second, func() bool { return in.s.count(marker.ID) == 1 }, "the marker event")
+	if n := in.s.count(ev.ID); n != 1 {
 		t.Fatalf("event delivered twice was handled %d times", n)
 	}
-	if v := metricValue(t, m, "broker_consumed_total", map[string]string{"queue": "once", "result": "duplicate"}); v != 1 {
+	if v := metricValue(t, in.m, "broker_consumed_total", map[string]string{"queue": "once", "result": "duplicate"}); v != 1 {
 		t.Fatalf("broker_consumed_total{result=duplicate} = %v, want 1", v)
 	}
 }
@@ -371,9 +363,9 @@ func TestFailingHandlerIsRetriedUntilItSucceeds(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("handler never succeeded (%d calls)", calls.Load())
 	}
-	waitFor(t, 5*time.Second, "the ack", func() bool {
+	servertest.Eventually(t, 5*time.Second, func() bool {
 		return metricValue(t, m, "broker_consumed_total", map[string]string{"queue": "retry", "result": "ack"}) == 1
-	})
+	}, "the ack")
 	if v := metricValue(t, m, "broker_consumed_total", map[string]string{"queue": "retry", "result": "retry"}); v != 2 {
 		t.Fatalf("broker_consumed_total{result=retry} = %v, want 2", v)
 	}
@@ -608,7 +600,7 @@ func TestTwoRelaysOnOneOutboxPublishEachEventOnceInOrder(t *testing.T) {
 	}
 	r1.Notify()
 	r2.Notify()
-	waitFor(t, 20*time.Second, "every event", func() bool { return len(s.snapshot()) >= n })
+	servertest.Eventually(t, 20*time.Second, func() bool { return len(s.snapshot()) >= n }, "every event")
 	time.Sleep(300 * time.Millisecond) // a double publish would arrive by now
 	got := s.snapshot()
 	if len(got) != n {
@@ -687,46 +679,42 @@ func TestEventThatKeepsFailingIsDeadLetteredAfterTheDeliveryLimit(t *testing.T) 
 // publish every row.
 func TestRelayBatchCutByALostConnectionIsPublishedAfterReconnecting(t *testing.T) {
 	t.Parallel()
-	cfg := brokertest.Config(t)
-	db, _ := mysqltest.New(t, nil)
-	conn := dial(t, cfg, nil)
-	s := newSink()
-	consume(t, conn, broker.Subscription{Queue: "cut", Keys: []string{"test.#"}, DB: db, Handle: s.handle})
+	in := consumeInbox(t, "cut", "test.#")
 	ctx := context.Background()
 	var evs []broker.Event
 	for i := range 3000 {
 		evs = append(evs, newEvent(t, "test.cut", map[string]int{"n": i}))
 	}
-	enqueue(t, db, ctx, evs...)
-	relay := broker.NewRelay(db, conn, nil, nil)
+	enqueue(t, in.db, ctx, evs...)
+	relay := broker.NewRelay(in.db, in.conn, nil, nil)
 	for round := 0; round < 3; round++ {
 		done := make(chan error, 1)
 		go func() { done <- relay.Flush(ctx) }()
 		time.Sleep(time.Duration(5+round*10) * time.Millisecond)
-		broker.DropConnection(conn)
+		broker.DropConnection(in.conn)
 		select {
 		case <-done:
 		case <-time.After(20 * time.Second):
 			t.Fatalf("round %d: the flush did not return 20 s after its connection dropped", round)
 		}
-		waitFor(t, 15*time.Second, "the reconnection", func() bool { return conn.Ready(ctx) == nil })
+		servertest.Eventually(t, 15*time.Second, func() bool { return in.conn.Ready(ctx) == nil }, "the reconnection")
 	}
-	waitFor(t, 30*time.Second, "every row published", func() bool {
+	servertest.Eventually(t, 30*time.Second, func() bool {
 		if err := relay.Flush(ctx); err != nil {
 			return false
 		}
 		var pending int
-		_ = db.QueryRow("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").Scan(&pending)
+		_ = in.db.QueryRow("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").Scan(&pending)
 		return pending == 0
-	})
-	waitFor(t, 30*time.Second, "every event handled", func() bool {
+	}, "every row published")
+	servertest.Eventually(t, 30*time.Second, func() bool {
 		for _, ev := range evs {
-			if s.count(ev.ID) != 1 {
+			if in.s.count(ev.ID) != 1 {
 				return false
 			}
 		}
 		return true
-	})
+	}, "every event handled")
 }
 
 // Several events enqueued in one call are one statement: all or none, in the order given.

@@ -18,7 +18,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/broker/brokertest"
 	"simplemessenger/platform/metrics"
+	"simplemessenger/platform/mysqlx/mysqltest"
+	"simplemessenger/platform/server/servertest"
 )
 
 // spans records every span of the test process. Tests run in parallel, so each one picks its own spans out
@@ -84,6 +87,27 @@ func consume(t *testing.T, conn *broker.Conn, s broker.Subscription) (readyCount
 	return func() int { mu.Lock(); defer mu.Unlock(); return n }
 }
 
+// inbox is the setup most tests of the outbox and the inbox share: the test's own topology and database, a
+// registry, a Conn on it and a durable consumer of one queue that collects what it handles in s.
+type inbox struct {
+	cfg   broker.Config
+	db    *sql.DB
+	m     *metrics.Metrics
+	conn  *broker.Conn
+	s     *sink
+	ready func() int // how often the consumer's OnReady ran (more than once after a reconnection)
+}
+
+// consumeInbox sets an inbox up with queue bound to key and waits until it consumes.
+func consumeInbox(t *testing.T, queue, key string) inbox {
+	t.Helper()
+	in := inbox{cfg: brokertest.Config(t), m: metrics.New("test"), s: newSink()} // the topology first: deleted last
+	in.db, _ = mysqltest.New(t, nil)
+	in.conn = dial(t, in.cfg, in.m)
+	in.ready = consume(t, in.conn, broker.Subscription{Queue: queue, Keys: []string{key}, DB: in.db, Handle: in.s.handle})
+	return in
+}
+
 // sink collects the events a handler saw, in order, with how often each id was handled.
 type sink struct {
 	mu     sync.Mutex
@@ -116,18 +140,6 @@ func (s *sink) snapshot() []broker.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]broker.Event(nil), s.events...)
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func newEvent(t *testing.T, typ string, data any) broker.Event {
@@ -221,13 +233,13 @@ func deadLetter(t *testing.T, cfg broker.Config) amqp.Delivery {
 	t.Helper()
 	ch := rawChannel(t, cfg)
 	var got amqp.Delivery
-	waitFor(t, 10*time.Second, "a dead-lettered message", func() bool {
+	servertest.Eventually(t, 10*time.Second, func() bool {
 		d, ok, err := ch.Get(cfg.DeadLetterQueue(), true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got = d
 		return ok
-	})
+	}, "a dead-lettered message")
 	return got
 }

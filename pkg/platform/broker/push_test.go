@@ -13,6 +13,7 @@ import (
 	"simplemessenger/platform/broker/brokertest"
 	"simplemessenger/platform/metrics"
 	"simplemessenger/platform/mysqlx/mysqltest"
+	"simplemessenger/platform/server/servertest"
 )
 
 func newPush(t *testing.T, userID, typ string, data any) broker.Event {
@@ -97,7 +98,7 @@ func TestBoundPushIsDeliveredAndAnUnboundOneIsNotAnError(t *testing.T) {
 	if err := conn.Publish(ctx, toAlice); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "alice's push", func() bool { return s.count(toAlice.ID) == 1 })
+	servertest.Eventually(t, 10*time.Second, func() bool { return s.count(toAlice.ID) == 1 }, "alice's push")
 	got := s.snapshot()
 	if len(got) != 1 {
 		t.Fatalf("consumed %d events, want alice's only", len(got))
@@ -129,7 +130,7 @@ func TestUnbindStopsDelivery(t *testing.T) {
 	if err := conn.Publish(ctx, before); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the push while bound", func() bool { return s.count(before.ID) == 1 })
+	servertest.Eventually(t, 10*time.Second, func() bool { return s.count(before.ID) == 1 }, "the push while bound")
 
 	if err := b.Unbind(ctx, key); err != nil {
 		t.Fatal(err)
@@ -151,7 +152,7 @@ func TestUnbindStopsDelivery(t *testing.T) {
 	if err := conn.Publish(ctx, marker); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the marker", func() bool { return s.count(marker.ID) == 1 })
+	servertest.Eventually(t, 10*time.Second, func() bool { return s.count(marker.ID) == 1 }, "the marker")
 	if s.count(after.ID) != 0 {
 		t.Fatal("push delivered after Unbind")
 	}
@@ -184,7 +185,7 @@ func TestBindWaitsForTheSubscriptionToStart(t *testing.T) {
 	if err := conn.Publish(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the push", func() bool { return s.count(ev.ID) == 1 })
+	servertest.Eventually(t, 10*time.Second, func() bool { return s.count(ev.ID) == 1 }, "the push")
 
 	// Without a subscription Bind gives up with its context.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -227,15 +228,21 @@ func TestBoundKeysSurviveAReconnect(t *testing.T) {
 	bind(t, b, broker.PushKey("frank"))
 
 	closeConnectionOf(t, ctl, cfg)
-	waitFor(t, 15*time.Second, "the subscription to be re-established", func() bool { return ready() >= 2 })
+	servertest.Eventually(t, 15*time.Second, func() bool {
+		return ready() >= 2
+	}, "the subscription to be re-established")
 	if keys := <-keysAtReady; len(keys) != 2 {
 		t.Fatalf("keys bound when OnReady ran after the reconnect: %v", keys)
 	}
 	// Bound means bound at the broker: a push published right away is delivered.
 	for _, user := range []string{"erin", "frank"} {
 		ev := newPush(t, user, "x", nil)
-		waitFor(t, 10*time.Second, "a publish to succeed", func() bool { return conn.Publish(context.Background(), ev) == nil })
-		waitFor(t, 10*time.Second, "the push to "+user+" after the reconnect", func() bool { return s.count(ev.ID) == 1 })
+		servertest.Eventually(t, 10*time.Second, func() bool {
+			return conn.Publish(context.Background(), ev) == nil
+		}, "a publish to succeed")
+		servertest.Eventually(t, 10*time.Second, func() bool {
+			return s.count(ev.ID) == 1
+		}, "the push to %s after the reconnect", user)
 	}
 }
 
@@ -264,13 +271,13 @@ func TestEnqueuedPushesAreRelayedToTheirUsersInOrder(t *testing.T) {
 		want = append(want, p.ID)
 		domain = append(domain, d.ID)
 	}
-	waitFor(t, 15*time.Second, "every push", func() bool { return len(pushes.snapshot()) >= n })
+	servertest.Eventually(t, 15*time.Second, func() bool { return len(pushes.snapshot()) >= n }, "every push")
 	for i, ev := range pushes.snapshot() {
 		if ev.ID != want[i] || ev.RoutingKey() != "user.gina" {
 			t.Fatalf("push %d is %s (key %q), want %s", i, ev.ID, ev.RoutingKey(), want[i])
 		}
 	}
-	waitFor(t, 15*time.Second, "every domain event", func() bool { return len(events.snapshot()) >= n })
+	servertest.Eventually(t, 15*time.Second, func() bool { return len(events.snapshot()) >= n }, "every domain event")
 	for i, ev := range events.snapshot() {
 		if ev.ID != domain[i] || ev.IsPush() {
 			t.Fatalf("domain event %d is %s, want %s", i, ev.ID, domain[i])
@@ -281,17 +288,13 @@ func TestEnqueuedPushesAreRelayedToTheirUsersInOrder(t *testing.T) {
 // Rows written before the outbox knew routes (no exchange, no routing key) are relayed as domain events.
 func TestOutboxRowWithoutRouteIsRelayedAsADomainEvent(t *testing.T) {
 	t.Parallel()
-	cfg := brokertest.Config(t)
-	db, _ := mysqltest.New(t, nil)
-	conn := dial(t, cfg, nil)
-	s := newSink()
-	consume(t, conn, broker.Subscription{Queue: "legacy", Keys: []string{"test.legacy"}, DB: db, Handle: s.handle})
+	in := consumeInbox(t, "legacy", "test.legacy")
 	ev := newEvent(t, "test.legacy", nil)
 	payload, _ := json.Marshal(ev)
-	if _, err := db.Exec("INSERT INTO outbox (event_id, event_type, payload, headers) VALUES (?, ?, ?, '{}')",
+	if _, err := in.db.Exec("INSERT INTO outbox (event_id, event_type, payload, headers) VALUES (?, ?, ?, '{}')",
 		ev.ID, ev.Type, payload); err != nil {
 		t.Fatal(err)
 	}
-	relay(t, db, conn, nil).Notify()
-	waitFor(t, 10*time.Second, "the legacy row's event", func() bool { return s.count(ev.ID) == 1 })
+	relay(t, in.db, in.conn, nil).Notify()
+	servertest.Eventually(t, 10*time.Second, func() bool { return in.s.count(ev.ID) == 1 }, "the legacy row's event")
 }

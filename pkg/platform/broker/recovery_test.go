@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"simplemessenger/platform/broker"
-	"simplemessenger/platform/broker/brokertest"
-	"simplemessenger/platform/metrics"
-	"simplemessenger/platform/mysqlx/mysqltest"
+	"simplemessenger/platform/server/servertest"
 )
 
 // rabbitmqctl runs one rabbitmqctl command against the local node.
@@ -57,20 +55,21 @@ func TestConnAndConsumerRecoverWhenTheBrokerClosesTheConnection(t *testing.T) {
 	if err != nil {
 		t.Skip("rabbitmqctl not found; it is needed to close the connection from the broker side")
 	}
-	cfg := brokertest.Config(t)
-	db, _ := mysqltest.New(t, nil)
-	m := metrics.New("test")
-	conn := dial(t, cfg, m)
-	s := newSink()
-	readyCount := consume(t, conn, broker.Subscription{Queue: "recover", Keys: []string{"test.#"}, DB: db, Handle: s.handle})
+	in := consumeInbox(t, "recover", "test.#")
 
-	closeConnectionOf(t, ctl, cfg)
+	closeConnectionOf(t, ctl, in.cfg)
 
-	waitFor(t, 15*time.Second, "the consumer to be re-established", func() bool { return readyCount() >= 2 })
+	servertest.Eventually(t, 15*time.Second, func() bool {
+		return in.ready() >= 2
+	}, "the consumer to be re-established")
 	ev := newEvent(t, "test.after.recovery", nil)
-	waitFor(t, 10*time.Second, "a publish to succeed", func() bool { return conn.Publish(context.Background(), ev) == nil })
-	waitFor(t, 10*time.Second, "the event published after the recovery", func() bool { return s.count(ev.ID) == 1 })
-	if v := metricValue(t, m, "broker_reconnects_total", nil); v != 1 {
+	servertest.Eventually(t, 10*time.Second, func() bool {
+		return in.conn.Publish(context.Background(), ev) == nil
+	}, "a publish to succeed")
+	servertest.Eventually(t, 10*time.Second, func() bool {
+		return in.s.count(ev.ID) == 1
+	}, "the event published after the recovery")
+	if v := metricValue(t, in.m, "broker_reconnects_total", nil); v != 1 {
 		t.Fatalf("broker_reconnects_total = %v, want 1", v)
 	}
 }
@@ -89,13 +88,8 @@ func TestFaultOutboxLosesNoEventAcrossBrokerRestart(t *testing.T) {
 	if err != nil {
 		t.Skip("rabbitmqctl not found; it is needed to restart the broker")
 	}
-	cfg := brokertest.Config(t)
-	db, _ := mysqltest.New(t, nil)
-	m := metrics.New("test")
-	conn := dial(t, cfg, m)
-	s := newSink()
-	readyCount := consume(t, conn, broker.Subscription{Queue: "fault", Keys: []string{"test.#"}, DB: db, Handle: s.handle})
-	r := relay(t, db, conn, m)
+	in := consumeInbox(t, "fault", "test.#")
+	r := relay(t, in.db, in.conn, in.m)
 
 	var mu sync.Mutex
 	var ids []string
@@ -117,7 +111,7 @@ func TestFaultOutboxLosesNoEventAcrossBrokerRestart(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			enqueue(t, db, context.Background(), ev)
+			enqueue(t, in.db, context.Background(), ev)
 			mu.Lock()
 			ids = append(ids, ev.ID)
 			mu.Unlock()
@@ -137,7 +131,9 @@ func TestFaultOutboxLosesNoEventAcrossBrokerRestart(t *testing.T) {
 		}
 	}()
 	rabbitmqctl(t, ctl, "stop_app")
-	waitFor(t, 10*time.Second, "the Conn to notice the broker is down", func() bool { return conn.Ready(context.Background()) != nil })
+	servertest.Eventually(t, 10*time.Second, func() bool {
+		return in.conn.Ready(context.Background()) != nil
+	}, "the Conn to notice the broker is down")
 	// Events keep being committed while nothing can be published.
 	time.Sleep(1500 * time.Millisecond)
 	during := len(produced())
@@ -145,8 +141,10 @@ func TestFaultOutboxLosesNoEventAcrossBrokerRestart(t *testing.T) {
 	stopped = false
 	outageEnd := time.Now()
 
-	waitFor(t, 30*time.Second, "the Conn to reconnect", func() bool { return conn.Ready(context.Background()) == nil })
-	waitFor(t, 30*time.Second, "the consumer to restart", func() bool { return readyCount() >= 2 })
+	servertest.Eventually(t, 30*time.Second, func() bool {
+		return in.conn.Ready(context.Background()) == nil
+	}, "the Conn to reconnect")
+	servertest.Eventually(t, 30*time.Second, func() bool { return in.ready() >= 2 }, "the consumer to restart")
 	t.Logf("reconnected and consuming %s after start_app", time.Since(outageEnd).Round(time.Millisecond))
 	time.Sleep(time.Second)
 	stopProducing()
@@ -157,21 +155,21 @@ func TestFaultOutboxLosesNoEventAcrossBrokerRestart(t *testing.T) {
 		t.Fatalf("the producer did not run in every phase (%d/%d/%d)", before, during, len(all))
 	}
 
-	waitFor(t, 30*time.Second, "every committed event to be handled", func() bool {
+	servertest.Eventually(t, 30*time.Second, func() bool {
 		for _, id := range all {
-			if s.count(id) == 0 {
+			if in.s.count(id) == 0 {
 				return false
 			}
 		}
 		return true
-	})
+	}, "every committed event to be handled")
 	for _, id := range all {
-		if n := s.count(id); n != 1 {
+		if n := in.s.count(id); n != 1 {
 			t.Errorf("event %s handled %d times", id, n)
 		}
 	}
-	if v := metricValue(t, m, "broker_reconnects_total", nil); v < 1 {
+	if v := metricValue(t, in.m, "broker_reconnects_total", nil); v < 1 {
 		t.Errorf("broker_reconnects_total = %v, want at least 1", v)
 	}
-	t.Logf("duplicates absorbed by the inbox: %v", metricValue(t, m, "broker_consumed_total", map[string]string{"queue": "fault", "result": "duplicate"}))
+	t.Logf("duplicates absorbed by the inbox: %v", metricValue(t, in.m, "broker_consumed_total", map[string]string{"queue": "fault", "result": "duplicate"}))
 }

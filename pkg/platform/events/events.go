@@ -1,50 +1,94 @@
-// Package entry is the messenger's login event, gateway.user.entered. The gateway publishes it when a user's
-// socket opens, after binding the user's push key on its push queue; the services that greet the user (friends
-// with the pending requests, messages with the unread messages) reply with a push to that one socket
-// (broker.Event.ConnectionID), which therefore cannot be lost.
-package entry
+// Package events is the contract between the services: every event that one service publishes and another
+// consumes, with its type (also its routing key on the domain exchange) and its payload. Producer and
+// consumer both use these, so neither spells an event's name or shape on its own. Events that no other service
+// consumes stay with their producer.
+package events
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"simplemessenger/platform/broker"
 )
 
-// EventType is the event's type and routing key on the domain exchange.
-const EventType = "gateway.user.entered"
+// The types of the events services exchange.
+const (
+	// UserEntered: the gateway announces a socket that opened (UserEnteredData); friends and messages greet it.
+	UserEntered = "gateway.user.entered"
+	// SessionRevoked: auth ended a session (SessionRevokedData); every gateway refuses its tokens and closes
+	// its sockets.
+	SessionRevoked = "auth.session.revoked"
+	// UserRegistered and UserUpdated: profiles has a new user or changed one (UserData); gateways forget a
+	// cached profile.
+	UserRegistered = "profiles.user.registered"
+	UserUpdated    = "profiles.user.updated"
+	// PasswordChanged: a user changed their password (PasswordChangedData); auth ends their other sessions.
+	PasswordChanged = "profiles.user.password_changed"
+)
 
-// Entered is the event's data.
-type Entered struct {
+// SessionRevokedData is what gateways are told about a revoked session: refuse its tokens until ExpiresAt.
+type SessionRevokedData struct {
+	SessionID string    `json:"session_id"`
+	UserID    string    `json:"user_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// UserData is the payload of UserRegistered and UserUpdated: the user's public profile.
+type UserData struct {
+	User Profile `json:"user"`
+}
+
+// Profile is what anyone may see of a user (the contract's PublicProfile).
+type Profile struct {
+	ID          string    `json:"id"`
+	Nickname    string    `json:"nickname"`
+	DisplayName string    `json:"display_name"`
+	Bio         string    `json:"bio"`
+	HasAvatar   bool      `json:"has_avatar"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// PasswordChangedData names the user and the session that changed the password (the one that stays).
+type PasswordChangedData struct {
+	UserID    string `json:"user_id"`
+	SessionID string `json:"session_id"`
+}
+
+// UserEnteredData is the messenger's login event. The gateway publishes it when a user's socket opens, after
+// binding the user's push key on its push queue; the services that greet the user (friends with the pending
+// requests, messages with the unread messages) reply with a push to that one socket (broker.Event.ConnectionID),
+// which therefore cannot be lost.
+type UserEnteredData struct {
 	UserID    string `json:"user_id"`
 	SessionID string `json:"session_id"`
 	// ConnectionID names the socket that opened; replies carry it so that only that socket gets them.
 	ConnectionID string `json:"connection_id"`
 }
 
-// NewEvent is the event announcing e, from source (the gateway).
-func NewEvent(source string, e Entered) (broker.Event, error) {
+// NewUserEntered is the event announcing e, from source (the gateway).
+func NewUserEntered(source string, e UserEnteredData) (broker.Event, error) {
 	if err := e.validate(); err != nil {
 		return broker.Event{}, err
 	}
-	return broker.NewEvent(source, EventType, e)
+	return broker.NewEvent(source, UserEntered, e)
 }
 
-func (e Entered) validate() error {
+func (e UserEnteredData) validate() error {
 	if e.UserID == "" || e.ConnectionID == "" {
 		// Without a connection a reply would reach every socket of the user, each of which had its own.
-		return errors.New("entry: user_id and connection_id are required")
+		return errors.New("events: a user entering needs user_id and connection_id")
 	}
 	return nil
 }
 
-// Handler is the consumer of the event that calls reply for each entry. Events that cannot be decoded, or
-// lack the user or the connection, are poison (broker.Permanent): no redelivery can fix them.
-func Handler(reply func(ctx context.Context, e Entered) error) broker.Handler {
+// OnUserEntered is the consumer of UserEntered that calls reply for each entry. Events that cannot be decoded,
+// or lack the user or the connection, are poison (broker.Permanent): no redelivery can fix them.
+func OnUserEntered(reply func(ctx context.Context, e UserEnteredData) error) broker.Handler {
 	return func(ctx context.Context, _ *sql.Tx, ev broker.Event) error {
-		var e Entered
+		var e UserEnteredData
 		if err := ev.Decode(&e); err != nil {
 			return broker.Permanent(fmt.Errorf("%s %s: %w", ev.Type, ev.ID, err))
 		}
@@ -55,11 +99,11 @@ func Handler(reply func(ctx context.Context, e Entered) error) broker.Handler {
 	}
 }
 
-// NewReply is the reply of source to the entry e: a push of one frame to the socket that entered only (its
+// ReplyToEntry is the reply of source to the entry e: a push of one frame to the socket that entered only (its
 // ConnectionID), for example friends' friends.pending or messages' messages.unread. Publish it directly
 // (broker.Conn.Publish): a reply changes nothing, so there is no transaction to enqueue it in, and a reply to
 // a socket that has closed again reaches nobody, which is no error.
-func NewReply(source string, e Entered, frameType string, data any) (broker.Event, error) {
+func ReplyToEntry(source string, e UserEnteredData, frameType string, data any) (broker.Event, error) {
 	if err := e.validate(); err != nil {
 		return broker.Event{}, err
 	}

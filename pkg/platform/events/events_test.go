@@ -1,4 +1,4 @@
-package entry_test
+package events_test
 
 import (
 	"context"
@@ -6,34 +6,34 @@ import (
 	"testing"
 
 	"simplemessenger/platform/broker"
-	"simplemessenger/platform/entry"
+	"simplemessenger/platform/events"
 )
 
 func TestHandlerRepliesToWellFormedEntries(t *testing.T) {
-	var got []entry.Entered
-	h := entry.Handler(func(_ context.Context, e entry.Entered) error {
+	var got []events.UserEnteredData
+	h := events.OnUserEntered(func(_ context.Context, e events.UserEnteredData) error {
 		got = append(got, e)
 		return errors.New("transient")
 	})
-	ev, err := entry.NewEvent("gateway", entry.Entered{UserID: "u1", SessionID: "s1", ConnectionID: "c1"})
-	if err != nil || ev.Type != entry.EventType || ev.Source != "gateway" {
+	ev, err := events.NewUserEntered("gateway", events.UserEnteredData{UserID: "u1", SessionID: "s1", ConnectionID: "c1"})
+	if err != nil || ev.Type != events.UserEntered || ev.Source != "gateway" {
 		t.Fatalf("%+v %v", ev, err)
 	}
 	// The reply's own failure is returned as it is, to be retried.
 	if err := h(context.Background(), nil, ev); err == nil || errors.Is(err, broker.ErrPermanent) {
 		t.Errorf("reply error: %v", err)
 	}
-	if len(got) != 1 || got[0] != (entry.Entered{UserID: "u1", SessionID: "s1", ConnectionID: "c1"}) {
+	if len(got) != 1 || got[0] != (events.UserEnteredData{UserID: "u1", SessionID: "s1", ConnectionID: "c1"}) {
 		t.Errorf("replied to %+v", got)
 	}
 }
 
 func TestMalformedEntriesArePoison(t *testing.T) {
-	h := entry.Handler(func(context.Context, entry.Entered) error {
+	h := events.OnUserEntered(func(context.Context, events.UserEnteredData) error {
 		t.Error("no reply to a malformed entry")
 		return nil
 	})
-	if _, err := entry.NewEvent("gateway", entry.Entered{UserID: "u1"}); err == nil {
+	if _, err := events.NewUserEntered("gateway", events.UserEnteredData{UserID: "u1"}); err == nil {
 		t.Error("an entry without a connection cannot be announced")
 	}
 	bad := []any{
@@ -42,7 +42,7 @@ func TestMalformedEntriesArePoison(t *testing.T) {
 		[]int{1},
 	}
 	for _, data := range bad {
-		ev, err := broker.NewEvent("gateway", entry.EventType, data)
+		ev, err := broker.NewEvent("gateway", events.UserEntered, data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,8 +53,8 @@ func TestMalformedEntriesArePoison(t *testing.T) {
 }
 
 func TestAReplyGoesToTheSocketThatEnteredOnly(t *testing.T) {
-	e := entry.Entered{UserID: "u1", SessionID: "s1", ConnectionID: "c1"}
-	push, err := entry.NewReply("friends", e, "friends.pending", map[string]any{"items": []string{}})
+	e := events.UserEnteredData{UserID: "u1", SessionID: "s1", ConnectionID: "c1"}
+	push, err := events.ReplyToEntry("friends", e, "friends.pending", map[string]any{"items": []string{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestAReplyGoesToTheSocketThatEnteredOnly(t *testing.T) {
 		t.Errorf("reply %+v", push)
 	}
 	// Without the connection the reply would reach every socket of the user.
-	if _, err := entry.NewReply("friends", entry.Entered{UserID: "u1"}, "friends.pending", nil); err == nil {
+	if _, err := events.ReplyToEntry("friends", events.UserEnteredData{UserID: "u1"}, "friends.pending", nil); err == nil {
 		t.Error("a reply to an entry without a connection")
 	}
 }

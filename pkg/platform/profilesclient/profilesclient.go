@@ -38,21 +38,18 @@ type Profile struct {
 }
 
 // Client calls one profiles service.
-type Client struct {
-	baseURL string
-	client  *http.Client
-}
+type Client struct{ profiles httpclient.Service }
 
 // New calls the profiles service at baseURL with client (httpclient.New, with a timeout).
 func New(baseURL string, client *http.Client) *Client {
-	return &Client{baseURL: strings.TrimRight(baseURL, "/"), client: client}
+	return &Client{httpclient.NewService(baseURL, client)}
 }
 
 // User returns the user's public profile, ErrNotFound or ErrUnavailable.
 func (c *Client) User(ctx context.Context, id string) (Profile, error) {
 	var raw json.RawMessage
 	path := "/internal/v1/users/" + url.PathEscape(id)
-	status, err := httpclient.GetJSON(ctx, c.client, c.baseURL+path, &raw)
+	status, err := c.profiles.GetJSON(ctx, path, &raw)
 	switch {
 	case err != nil:
 		return Profile{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
@@ -75,7 +72,7 @@ func (c *Client) Users(ctx context.Context, ids []string) (map[string]Profile, e
 			Items []json.RawMessage `json:"items"`
 		}
 		query := url.Values{"ids": {strings.Join(batch, ",")}}.Encode()
-		status, err := httpclient.GetJSON(ctx, c.client, c.baseURL+"/internal/v1/users?"+query, &answer)
+		status, err := c.profiles.GetJSON(ctx, "/internal/v1/users?"+query, &answer)
 		if err == nil && status != http.StatusOK {
 			err = fmt.Errorf("batch lookup answered %d", status)
 		}

@@ -28,22 +28,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// scrape reads the admin /metrics page, as OpenMetrics when openMetrics is set (the format with exemplars).
-func scrape(t *testing.T, admin string, openMetrics bool) string {
-	t.Helper()
-	req, _ := http.NewRequest("GET", admin+"/metrics", nil)
-	if openMetrics {
-		req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return string(b)
-}
-
 func get(t *testing.T, url string, header ...string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
@@ -88,14 +72,14 @@ func TestALongLivedRouteIsCountedButNeitherTimedNorTraced(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); get(t, base+"/stream/1") }()
 	<-streaming
-	if m := scrape(t, admin, false); !strings.Contains(m, `http_server_requests_in_flight{service="test"} 0`) {
+	if m := servertest.Scrape(t, admin, false); !strings.Contains(m, `http_server_requests_in_flight{service="test"} 0`) {
 		t.Errorf("an open long-lived request counts as in flight:\n%s", grep(m, "in_flight"))
 	}
 	close(release)
 	<-done
 	get(t, base+"/quick/1")
 
-	m := scrape(t, admin, false)
+	m := servertest.Scrape(t, admin, false)
 	if !strings.Contains(m, `http_server_requests_total{code="200",method="GET",route="/stream/:id",service="test"} 1`) {
 		t.Errorf("the long-lived request is not counted:\n%s", grep(m, "http_server_requests_total"))
 	}
@@ -124,7 +108,7 @@ func TestRequestDurationsCarryTheirTraceIDAsAnExemplar(t *testing.T) {
 	get(t, base+"/sampled", "traceparent", "00-"+sampled+"-00f067aa0ba902b7-01")
 	get(t, base+"/unsampled", "traceparent", "00-"+unsampled+"-00f067aa0ba902b7-00")
 
-	m := scrape(t, admin, true)
+	m := servertest.Scrape(t, admin, true)
 	exemplar := regexp.MustCompile(`(?m)^http_server_request_duration_seconds_bucket\{[^}]*route="/sampled"[^}]*\} 1 # \{trace_id="` + sampled + `"\} `)
 	if !exemplar.MatchString(m) {
 		t.Errorf("no exemplar with the sampled request's trace id:\n%s", grep(m, `route="/sampled"`))
@@ -132,7 +116,7 @@ func TestRequestDurationsCarryTheirTraceIDAsAnExemplar(t *testing.T) {
 	if strings.Contains(m, unsampled) {
 		t.Errorf("an unsampled request left an exemplar:\n%s", grep(m, unsampled))
 	}
-	if plain := scrape(t, admin, false); strings.Contains(plain, "trace_id") {
+	if plain := servertest.Scrape(t, admin, false); strings.Contains(plain, "trace_id") {
 		t.Error("exemplars in the classic text format (only OpenMetrics carries them)")
 	}
 }

@@ -5,6 +5,7 @@ package throttle
 
 import (
 	"crypto/sha256"
+	"net/netip"
 	"time"
 )
 
@@ -64,4 +65,14 @@ type Key [sha256.Size]byte
 // account named like an address) never share a key.
 func NewKey(namespace, value string) Key {
 	return sha256.Sum256([]byte(namespace + ":" + value))
+}
+
+// AddressKey is the key a client address is counted under (failed logins, registrations). An IPv6 client
+// counts by its /64: a subscriber usually gets a whole /64, and counting single addresses would give an
+// attacker 2^64 allowances.
+func AddressKey(addr string) Key {
+	if a, err := netip.ParseAddr(addr); err == nil && a.Is6() && !a.Is4In6() {
+		addr = netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+	}
+	return NewKey("address", addr)
 }

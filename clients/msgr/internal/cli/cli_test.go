@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"simplemessenger/platform/server/servertest"
 
 	"simplemessenger/clients/msgr/internal/config"
 )
@@ -48,17 +49,6 @@ func msgr(ctx context.Context, stdin string, args ...string) run {
 	return run{code, out.String(), errb.String()}
 }
 
-// closedServer is the URL of a port nobody listens on.
-func closedServer(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
-}
-
 // loggedIn stores a session for server in a new config directory.
 func loggedIn(t *testing.T, server string) string {
 	dir := t.TempDir()
@@ -75,7 +65,7 @@ func loggedIn(t *testing.T, server string) string {
 }
 
 func TestUsageErrorsExitWith2(t *testing.T) {
-	server := closedServer(t) // none of these may reach a server
+	server := servertest.ClosedURL(t) // none of these may reach a server
 	for _, c := range []struct {
 		args  []string
 		stdin string
@@ -130,8 +120,9 @@ func TestHelpDocumentsTheExitCodes(t *testing.T) {
 }
 
 func TestWithoutASessionExitWith3(t *testing.T) {
+	server := servertest.ClosedURL(t) // none of these may reach a server
 	for _, args := range [][]string{{"whoami"}, {"chats"}, {"listen"}, {"logout"}, {"send", "bob", "hi"}} {
-		r := msgr(context.Background(), "", append([]string{"--server", closedServer(t), "--config-dir", t.TempDir()}, args...)...)
+		r := msgr(context.Background(), "", append([]string{"--server", server, "--config-dir", t.TempDir()}, args...)...)
 		if r.code != ExitNotLoggedIn || !strings.Contains(r.stderr, "not logged in") || !strings.Contains(r.stderr, "msgr login") {
 			t.Errorf("msgr %v: exit %d, stderr %q", args, r.code, r.stderr)
 		}
@@ -139,7 +130,7 @@ func TestWithoutASessionExitWith3(t *testing.T) {
 }
 
 func TestAnUnreachableServerExitsWith4(t *testing.T) {
-	server := closedServer(t)
+	server := servertest.ClosedURL(t)
 	r := msgr(context.Background(), "secret-password\n", "--server", server, "--config-dir", t.TempDir(), "login", "ada", "--password-stdin")
 	if r.code != ExitUnreachable || !strings.Contains(r.stderr, "cannot reach the server at "+server) {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/events"
 )
 
 // Consume runs sub on conn until the test ends and returns once the subscription consumes (its OnReady has
@@ -60,6 +63,19 @@ func PublishUntilRouted(t testing.TB, conn *broker.Conn, ev broker.Event) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Enter plays the gateway when a user's socket connectionID opens: it publishes the user-entered event (of a
+// fresh session), until the service under test has bound its queue, as PublishUntilRouted does. The services
+// that greet a user answer it with pushes to that connection.
+func Enter(t testing.TB, conn *broker.Conn, userID, connectionID string) {
+	t.Helper()
+	entered := events.UserEnteredData{UserID: userID, SessionID: uuid.NewString(), ConnectionID: connectionID}
+	ev, err := events.NewUserEntered("gateway", entered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	PublishUntilRouted(t, conn, ev)
 }
 
 // Outboxed is one row of a service's outbox (written by broker.Enqueue).

@@ -72,3 +72,13 @@ func New(t testing.TB, migrations fs.FS) (*sql.DB, mysqlx.Config) {
 	t.Cleanup(func() { db.Close() })
 	return db, cfg
 }
+
+// Repository runs the test in parallel with the others (each has a database of its own) and builds the
+// repository under test with newRepo on a fresh database migrated with migrations. The database comes too, for
+// what the repository does not show (its outbox, rows made by hand).
+func Repository[R any](t *testing.T, migrations fs.FS, newRepo func(*sql.DB) R) (R, *sql.DB) {
+	t.Helper()
+	t.Parallel()
+	db, _ := New(t, migrations)
+	return newRepo(db), db
+}

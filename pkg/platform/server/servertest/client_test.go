@@ -1,10 +1,12 @@
 package servertest_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"simplemessenger/platform/server/servertest"
 )
@@ -81,5 +83,55 @@ logins_failed_total{reason="x"} 0
 	}
 	if n := servertest.Series(t, srv.URL, "logins_total"); n != 3 {
 		t.Errorf("logins_total: %d series, want 3", n)
+	}
+}
+
+func TestScrapeAsksForOpenMetricsWhenTold(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.URL.Path+" "+r.Header.Get("Accept"))
+	}))
+	defer srv.Close()
+	if got := servertest.Scrape(t, srv.URL, false); got != "/metrics " {
+		t.Errorf("plain scrape sent %q", got)
+	}
+	if got := servertest.Scrape(t, srv.URL, true); got != "/metrics application/openmetrics-text; version=1.0.0" {
+		t.Errorf("OpenMetrics scrape sent %q", got)
+	}
+}
+
+func TestEventuallyPollsUntilTheConditionHolds(t *testing.T) {
+	calls := 0
+	if !servertest.Eventually(t, 5*time.Second, func() bool {
+		calls++
+		return calls == 3
+	}, "the third call") || calls != 3 {
+		t.Errorf("held after %d calls", calls)
+	}
+	start := time.Now()
+	if servertest.Eventually(t, 100*time.Millisecond, func() bool { return false }, "") {
+		t.Error("a condition that never holds was reported as held")
+	}
+	if took := time.Since(start); took < 100*time.Millisecond || took > 2*time.Second {
+		t.Errorf("gave up after %v, want just after the timeout", took)
+	}
+	r := &fatalRecorder{TB: t}
+	servertest.Eventually(r, 10*time.Millisecond, func() bool { return false }, "the %s", "marker")
+	if r.fatal != "not within 10ms: the marker" {
+		t.Errorf("a timeout with a message failed the test with %q", r.fatal)
+	}
+}
+
+// fatalRecorder keeps the message of Fatalf instead of ending the test.
+type fatalRecorder struct {
+	testing.TB
+	fatal string
+}
+
+func (r *fatalRecorder) Fatalf(format string, args ...any) { r.fatal = fmt.Sprintf(format, args...) }
+
+func TestClosedURLRefusesConnections(t *testing.T) {
+	if res, err := http.Get(servertest.ClosedURL(t)); err == nil {
+		res.Body.Close()
+		t.Fatalf("a closed port answered %s", res.Status)
 	}
 }

@@ -1,10 +1,11 @@
 package servertest
 
 import (
-	"bufio"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -30,21 +31,40 @@ func Series(t testing.TB, adminURL, name string, labels ...string) int {
 	return n
 }
 
+// Scrape reads adminURL's /metrics page, as OpenMetrics when openMetrics is set (the format that carries
+// exemplars, which tests follow to their traces). A scrape that fails or does not answer 200 fails the test.
+func Scrape(t testing.TB, adminURL string, openMetrics bool) string {
+	t.Helper()
+	req, err := http.NewRequest("GET", adminURL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if openMetrics {
+		req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", adminURL, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", adminURL, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: %s %s", adminURL, res.Status, body)
+	}
+	return string(body)
+}
+
 func samples(t testing.TB, adminURL, name string, labels []string) (sum float64, n int) {
 	t.Helper()
 	if len(labels)%2 != 0 {
 		t.Fatalf("labels %q: want name/value pairs", labels)
 	}
-	res, err := http.Get(adminURL + "/metrics")
-	if err != nil {
-		t.Fatalf("scrape %s: %v", adminURL, err)
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 lines:
-	for sc.Scan() {
-		m := sampleLine.FindStringSubmatch(sc.Text())
+	for line := range strings.Lines(Scrape(t, adminURL, false)) {
+		m := sampleLine.FindStringSubmatch(line)
 		if m == nil || m[1] != name {
 			continue
 		}
@@ -59,13 +79,10 @@ lines:
 		}
 		v, err := strconv.ParseFloat(m[3], 64)
 		if err != nil {
-			t.Fatalf("sample %q: %v", sc.Text(), err)
+			t.Fatalf("sample %q: %v", line, err)
 		}
 		sum += v
 		n++
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("scrape %s: %v", adminURL, err)
 	}
 	return sum, n
 }

@@ -49,3 +49,15 @@ func Start(t testing.TB, app *server.App) (publicURL, adminURL string, stop func
 	t.Cleanup(stop)
 	return "http://" + public.Addr().String(), "http://" + admin.Addr().String(), stop
 }
+
+// ClosedURL is the base URL ("http://127.0.0.1:port") of a loopback port nothing listens on: a neighbour that
+// is down, or a server that a client must not reach.
+func ClosedURL(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return "http://" + l.Addr().String()
+}

@@ -9,40 +9,21 @@ import (
 	"time"
 
 	"simplemessenger/platform/httpclient"
+	"simplemessenger/platform/profilesclient/profilestest"
+	"simplemessenger/platform/server/servertest"
 
 	"simplemessenger/services/auth/internal/adapters"
 )
 
-// fakeProfiles answers the credentials check like profiles: alice / right password → 200, else 401.
-func fakeProfiles(t *testing.T, status int) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/internal/v1/credentials/verify" {
-			http.NotFound(w, r)
-			return
-		}
-		var in struct{ Nickname, Password string }
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case status != 0:
-			w.WriteHeader(status)
-		case in.Nickname == "alice" && in.Password == "right password":
-			_, _ = w.Write([]byte(`{"user":{"id":"u-1","nickname":"alice","display_name":"Alice","bio":"","has_avatar":false,"created_at":"2030-01-01T00:00:00Z"}}`))
-		default:
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":{"code":"invalid_credentials","message":"no"}}`))
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+// profiles answers the credentials check like profiles: alice / right password → 200, else 401.
+func profiles(t *testing.T) string {
+	p := profilestest.New(t)
+	p.Add("u-1", "alice", "right password")
+	return p.URL
 }
 
 func TestProfilesClientReturnsTheVerifiedUser(t *testing.T) {
-	c := adapters.NewProfilesClient(fakeProfiles(t, 0).URL+"/", httpclient.New(time.Second))
+	c := adapters.NewProfilesClient(profiles(t)+"/", httpclient.New(time.Second))
 	u, ok, err := c.VerifyCredentials(context.Background(), "alice", "right password")
 	if err != nil || !ok {
 		t.Fatalf("ok %v err %v", ok, err)
@@ -58,19 +39,21 @@ func TestProfilesClientReturnsTheVerifiedUser(t *testing.T) {
 
 func TestProfilesClientTellsRefusalFromFailure(t *testing.T) {
 	ctx := context.Background()
-	refusing := adapters.NewProfilesClient(fakeProfiles(t, 0).URL, httpclient.New(time.Second))
+	refusing := adapters.NewProfilesClient(profiles(t), httpclient.New(time.Second))
 	if _, ok, err := refusing.VerifyCredentials(ctx, "alice", "wrong"); ok || err != nil {
 		t.Errorf("wrong password: ok %v err %v, want a refusal", ok, err)
 	}
 
-	broken := adapters.NewProfilesClient(fakeProfiles(t, http.StatusInternalServerError).URL, httpclient.New(time.Second))
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(failing.Close)
+	broken := adapters.NewProfilesClient(failing.URL, httpclient.New(time.Second))
 	if _, _, err := broken.VerifyCredentials(ctx, "alice", "right password"); err == nil {
 		t.Error("a 500 from profiles was not an error")
 	}
 
-	down := httptest.NewServer(http.NotFoundHandler())
-	down.Close()
-	unreachable := adapters.NewProfilesClient(down.URL, httpclient.New(time.Second))
+	unreachable := adapters.NewProfilesClient(servertest.ClosedURL(t), httpclient.New(time.Second))
 	if _, _, err := unreachable.VerifyCredentials(ctx, "alice", "right password"); err == nil {
 		t.Error("unreachable profiles was not an error")
 	}

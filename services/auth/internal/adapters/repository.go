@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/events"
 	"simplemessenger/platform/mysqlx"
 	"simplemessenger/platform/throttle"
 
@@ -26,7 +27,7 @@ type Repository struct {
 
 var _ app.Repository = (*Repository)(nil)
 
-// NewRepository uses db (migrated with Migrations).
+// NewRepository uses db (migrated with migrations.FS).
 func NewRepository(db *sql.DB) *Repository { return &Repository{db: db} }
 
 // InTx runs fn in a transaction.
@@ -34,7 +35,8 @@ func (r *Repository) InTx(ctx context.Context, fn func(app.Tx) error) error {
 	return mysqlx.InTx(ctx, r.db, func(tx *sql.Tx) error { return fn(txRepo{tx}) })
 }
 
-// Bind gives the transactional operations inside tx.
+// Bind gives the transactional operations inside tx, a transaction someone else runs (an event consumer's
+// inbox transaction).
 func (r *Repository) Bind(tx *sql.Tx) app.Tx { return txRepo{tx} }
 
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, access_expires_at, user_agent, client_ip, revoked_at`
@@ -215,7 +217,7 @@ func (t txRepo) RevokeSession(ctx context.Context, s domain.Session, at time.Tim
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil // already revoked: announced then
 	}
-	ev, err := broker.NewEvent(EventSource, domain.SessionRevokedEvent, domain.RevokedSession{
+	ev, err := broker.NewEvent(EventSource, events.SessionRevoked, events.SessionRevokedData{
 		SessionID: s.ID, UserID: s.UserID, ExpiresAt: s.AccessExpiresAt.UTC(),
 	})
 	if err != nil {

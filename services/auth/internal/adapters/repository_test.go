@@ -10,9 +10,12 @@ import (
 	"github.com/google/uuid"
 
 	"simplemessenger/platform/broker/brokertest"
+	"simplemessenger/platform/events"
 	"simplemessenger/platform/mysqlx/mysqltest"
+	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/auth/internal/adapters"
+	"simplemessenger/services/auth/internal/adapters/migrations"
 	"simplemessenger/services/auth/internal/app"
 	"simplemessenger/services/auth/internal/domain"
 )
@@ -21,10 +24,7 @@ import (
 var now = time.Now().UTC().Truncate(time.Microsecond)
 
 func newRepo(t *testing.T) (*adapters.Repository, *sql.DB) {
-	t.Helper()
-	t.Parallel()
-	db, _ := mysqltest.New(t, adapters.Migrations())
-	return adapters.NewRepository(db), db
+	return mysqltest.Repository(t, migrations.FS, adapters.NewRepository)
 }
 
 // newSession stores a session of user created at created with a fresh refresh token, and returns both.
@@ -56,7 +56,7 @@ func revokedEvents(t *testing.T, db *sql.DB) []domain.RevokedSession {
 	var out []domain.RevokedSession
 	for _, o := range brokertest.Outbox(t, db) {
 		ev := o.Event
-		if ev.Type != domain.SessionRevokedEvent {
+		if ev.Type != events.SessionRevoked {
 			continue
 		}
 		if ev.Source != "auth" {
@@ -226,7 +226,7 @@ func TestRevokedSessionsAreListedWhileTheirTokensMayLive(t *testing.T) {
 func TestLoginFailuresAreCountedPerKeyNewestFirst(t *testing.T) {
 	repo, _ := newRepo(t)
 	ctx := context.Background()
-	alice, bob, addr := domain.AccountKey("alice"), domain.AccountKey("bob"), domain.AddressKey("192.0.2.1")
+	alice, bob, addr := domain.AccountKey("alice"), domain.AccountKey("bob"), throttle.AddressKey("192.0.2.1")
 	for i := range 4 {
 		if err := repo.RecordFailure(ctx, now.Add(time.Duration(i-3)*time.Minute), alice, addr); err != nil {
 			t.Fatal(err)

@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -34,10 +33,9 @@ type Profiles interface {
 
 // Repository stores sessions, refresh tokens and login failures.
 type Repository interface {
-	// InTx runs fn in a transaction, committed when fn returns nil.
+	// InTx runs fn in a transaction, committed when fn returns nil. (An event consumer's inbox transaction
+	// reaches the use cases as a Tx too: the adapter binds it.)
 	InTx(ctx context.Context, fn func(Tx) error) error
-	// Bind gives the Tx operations inside a transaction someone else runs (an event consumer's inbox tx).
-	Bind(tx *sql.Tx) Tx
 
 	CreateSession(ctx context.Context, s domain.Session, first domain.RefreshToken) error
 	// SessionInUse reports whether the user's session exists and is not revoked.
@@ -84,8 +82,8 @@ type Config struct {
 	AddressThrottle throttle.Rule
 }
 
-// Service is the auth service's use cases.
-type Service struct {
+// Application is the auth service's use cases.
+type Application struct {
 	cfg      Config
 	keys     *domain.KeyRing
 	repo     Repository
@@ -96,14 +94,14 @@ type Service struct {
 }
 
 // New wires the use cases; now is the clock (time.Now outside tests).
-func New(cfg Config, keys *domain.KeyRing, repo Repository, profiles Profiles, relay Notifier, now func() time.Time, m *Metrics) *Service {
+func New(cfg Config, keys *domain.KeyRing, repo Repository, profiles Profiles, relay Notifier, now func() time.Time, m *Metrics) *Application {
 	if now == nil {
 		now = time.Now
 	}
 	if m == nil {
 		m, _ = NewMetrics(nil) // cannot fail without a registerer
 	}
-	return &Service{cfg: cfg, keys: keys, repo: repo, profiles: profiles, relay: relay, now: now, metrics: m}
+	return &Application{cfg: cfg, keys: keys, repo: repo, profiles: profiles, relay: relay, now: now, metrics: m}
 }
 
 // Errors the use cases answer with (the contract's codes).
@@ -121,4 +119,4 @@ func tooManyLoginAttempts(retryAfter time.Duration) *apierr.Error {
 }
 
 // JWKS is the public key set tokens are verified with.
-func (s *Service) JWKS() jose.JSONWebKeySet { return s.keys.JWKS() }
+func (s *Application) JWKS() jose.JSONWebKeySet { return s.keys.JWKS() }

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/auth/internal/adapters"
+	"simplemessenger/services/auth/internal/adapters/migrations"
 	"simplemessenger/services/auth/internal/app"
 	"simplemessenger/services/auth/internal/domain"
 )
@@ -39,21 +41,48 @@ type nopNotifier struct{}
 
 func (nopNotifier) Notify() {}
 
-func newService(t *testing.T, c *clock) *app.Service {
+func newService(t *testing.T, c *clock, configure ...func(*app.Config)) *app.Application {
 	t.Helper()
 	t.Parallel()
-	db, _ := mysqltest.New(t, adapters.Migrations())
+	db, _ := mysqltest.New(t, migrations.FS)
 	key, err := domain.NewSigningKey(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ring, _ := domain.NewKeyRing([]domain.SigningKey{key})
-	return app.New(app.Config{
+	cfg := app.Config{
 		AccessTokenTTL:  15 * time.Minute,
 		RefreshTokenTTL: 24 * time.Hour,
 		AccountThrottle: throttle.Rule{Limit: 10, Window: 15 * time.Minute},
 		AddressThrottle: throttle.Rule{Limit: 100, Window: 15 * time.Minute},
-	}, ring, adapters.NewRepository(db), oneUser{}, nopNotifier{}, c.Now, nil)
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	return app.New(cfg, ring, adapters.NewRepository(db), oneUser{}, nopNotifier{}, c.Now, nil)
+}
+
+// An IPv6 client is counted by its /64 (as registrations are): a subscriber has the whole /64, so counting single
+// addresses would let one guess passwords from 2^64 of them.
+func TestFailedLoginsFromOneIPv6Slash64CountTogether(t *testing.T) {
+	c := &clock{now: time.Now().UTC().Truncate(time.Second)}
+	svc := newService(t, c, func(cfg *app.Config) { cfg.AddressThrottle.Limit = 3 })
+	ctx := context.Background()
+	login := func(nickname, addr string) error {
+		_, err := svc.Login(ctx, app.LoginInput{Nickname: nickname, Password: "guess", ClientIP: addr})
+		return err
+	}
+	for i, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::9"} {
+		if err := login(fmt.Sprintf("user%d", i), addr); err != app.ErrInvalidCredentials {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+	}
+	if e := apiError(login("user9", "2001:db8:1:2::77")); e == nil || e.Status != 429 {
+		t.Fatalf("a fourth address of the same /64: %v, want 429", e)
+	}
+	if err := login("user9", "2001:db8:1:3::1"); err != app.ErrInvalidCredentials {
+		t.Fatalf("the next /64 is another client: %v", err)
+	}
 }
 
 func apiError(err error) *apierr.Error {

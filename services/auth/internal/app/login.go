@@ -35,10 +35,10 @@ type Tokens struct {
 
 // Login checks the credentials with profiles and opens a session. While the account or the client address
 // has too many recent failures it answers 429 without asking profiles, so even the right password waits.
-func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
+func (s *Application) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	now := s.now()
 	account := domain.AccountKey(in.Nickname)
-	address := domain.AddressKey(in.ClientIP)
+	address := throttle.AddressKey(in.ClientIP)
 	if err := s.checkThrottle(ctx, s.cfg.AccountThrottle, account, now); err != nil {
 		s.metrics.login(loginThrottledAccount)
 		return Tokens{}, err
@@ -97,7 +97,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	return Tokens{AccessToken: access, RefreshToken: raw, ExpiresIn: s.cfg.AccessTokenTTL, SessionID: sess.ID, User: &user}, nil
 }
 
-func (s *Service) checkThrottle(ctx context.Context, rule throttle.Rule, key throttle.Key, now time.Time) error {
+func (s *Application) checkThrottle(ctx context.Context, rule throttle.Rule, key throttle.Key, now time.Time) error {
 	if !rule.Enabled() {
 		return nil
 	}

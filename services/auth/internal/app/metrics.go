@@ -13,28 +13,18 @@ type Metrics struct {
 	refreshes *prometheus.CounterVec
 }
 
-// NewMetrics registers the counters with reg (nil: not exported, for tests).
+// NewMetrics registers the counters with reg (nil: not exported, for tests), every outcome at 0 from the start.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "auth_logins_total", Help: "Login attempts by outcome.",
-		}, []string{"outcome"}),
-		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "auth_refreshes_total", Help: "Refresh-token uses by outcome (reuse: a spent token came back and its session was revoked).",
-		}, []string{"outcome"}),
-	}
-	if err := metrics.Register(reg, m.logins, m.refreshes); err != nil {
+	logins, err := metrics.NewCounts(reg, "auth_logins_total", "Login attempts by outcome.", "outcome", loginOutcomes...)
+	if err != nil {
 		return nil, err
 	}
-	// Every outcome exists at 0 from the start: a dashboard shows 0 rather than "No data" and rate() sees the
-	// first event.
-	for _, o := range loginOutcomes {
-		m.logins.WithLabelValues(o)
+	refreshes, err := metrics.NewCounts(reg, "auth_refreshes_total",
+		"Refresh-token uses by outcome (reuse: a spent token came back and its session was revoked).", "outcome", refreshOutcomes...)
+	if err != nil {
+		return nil, err
 	}
-	for _, o := range refreshOutcomes {
-		m.refreshes.WithLabelValues(o)
-	}
-	return m, nil
+	return &Metrics{logins: logins, refreshes: refreshes}, nil
 }
 
 // The outcomes (the label values).

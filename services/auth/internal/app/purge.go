@@ -13,7 +13,7 @@ const sessionRetention = 24 * time.Hour
 // Purge deletes what no rule needs any more: login failures older than the throttle window, expired refresh
 // tokens, and sessions finished long enough ago. Every replica may run it (server.App.Every): the deletes are
 // idempotent and batched.
-func (s *Service) Purge(ctx context.Context, failureWindow time.Duration) {
+func (s *Application) Purge(ctx context.Context, failureWindow time.Duration) {
 	now := s.now()
 	n, err := s.repo.Purge(ctx, now.Add(-failureWindow), now, now.Add(-max(sessionRetention, s.cfg.AccessTokenTTL)))
 	if err != nil {

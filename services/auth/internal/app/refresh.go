@@ -12,7 +12,7 @@ import (
 // was spent revokes the whole session (the newest tokens of whoever refreshed first included) and is
 // answered like any invalid token. The token and session rows are locked, so two concurrent uses of the
 // same token are serialised: one rotates, the other is a reuse.
-func (s *Service) Refresh(ctx context.Context, raw string) (Tokens, error) {
+func (s *Application) Refresh(ctx context.Context, raw string) (Tokens, error) {
 	hash, ok := domain.HashRefreshToken(raw)
 	if !ok {
 		s.metrics.refresh(refreshInvalid)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
@@ -17,7 +16,7 @@ type SessionView struct {
 }
 
 // Sessions lists the user's active sessions, marking the one the request was made with.
-func (s *Service) Sessions(ctx context.Context, userID, currentSessionID string) ([]SessionView, error) {
+func (s *Application) Sessions(ctx context.Context, userID, currentSessionID string) ([]SessionView, error) {
 	list, err := s.repo.ActiveSessions(ctx, userID, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
@@ -31,7 +30,7 @@ func (s *Service) Sessions(ctx context.Context, userID, currentSessionID string)
 
 // RevokeSession ends one of the user's sessions (logout is this on the current one). Another user's
 // session, an unknown one and one already ended are all "not found".
-func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) error {
+func (s *Application) RevokeSession(ctx context.Context, userID, sessionID string) error {
 	now := s.now()
 	err := s.repo.InTx(ctx, func(tx Tx) error {
 		sess, found, err := tx.LockSession(ctx, sessionID)
@@ -52,7 +51,7 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) e
 
 // CheckSession is the extra check of auth's own authenticated routes: a verified token is not enough, its
 // session must not have been revoked (auth has the truth at hand, gateways learn it from events).
-func (s *Service) CheckSession(ctx context.Context, userID, sessionID string) error {
+func (s *Application) CheckSession(ctx context.Context, userID, sessionID string) error {
 	ok, err := s.repo.SessionInUse(ctx, userID, sessionID)
 	if err != nil {
 		return fmt.Errorf("check session: %w", err)
@@ -66,7 +65,7 @@ func (s *Service) CheckSession(ctx context.Context, userID, sessionID string) er
 // RevokedSessions lists the sessions gateways must still refuse: revoked, with an access token that may not
 // have expired yet. Tokens are only issued before a revocation, so a session revoked longer than an access
 // token lifetime ago has none left; the margin covers clock skew between replicas and verifiers' leeway.
-func (s *Service) RevokedSessions(ctx context.Context) ([]domain.RevokedSession, error) {
+func (s *Application) RevokedSessions(ctx context.Context) ([]domain.RevokedSession, error) {
 	const margin = time.Minute
 	now := s.now()
 	list, err := s.repo.RevokedSessions(ctx, now.Add(-s.cfg.AccessTokenTTL-margin), now.Add(-margin))
@@ -77,9 +76,8 @@ func (s *Service) RevokedSessions(ctx context.Context) ([]domain.RevokedSession,
 }
 
 // PasswordChanged revokes all the user's sessions but keep (the one that changed the password), inside the
-// consumer's transaction, which also records the event in the inbox: a redelivered event changes nothing.
-func (s *Service) PasswordChanged(ctx context.Context, sqlTx *sql.Tx, userID, keep string) error {
-	tx := s.repo.Bind(sqlTx)
+// consumer's transaction tx, which also records the event in the inbox: a redelivered event changes nothing.
+func (s *Application) PasswordChanged(ctx context.Context, tx Tx, userID, keep string) error {
 	sessions, err := tx.LockUserSessions(ctx, userID)
 	if err != nil {
 		return err

@@ -42,12 +42,10 @@ func CleanUserAgent(ua string) string {
 	return string([]rune(ua)[:MaxUserAgentLength])
 }
 
-// RevokedSession is what gateways are told about a revoked session: refuse its tokens until ExpiresAt.
+// RevokedSession is a revoked session whose access tokens gateways must refuse until ExpiresAt (the list
+// they reload; each revocation is also announced as events.SessionRevoked).
 type RevokedSession struct {
 	SessionID string    `json:"session_id"`
 	UserID    string    `json:"user_id"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
-
-// SessionRevokedEvent is the type (and routing key) of the event written for every revocation.
-const SessionRevokedEvent = "auth.session.revoked"

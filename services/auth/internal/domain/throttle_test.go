@@ -1,6 +1,10 @@
 package domain
 
-import "testing"
+import (
+	"testing"
+
+	"simplemessenger/platform/throttle"
+)
 
 func TestAccountKeyIgnoresCaseAndDiffersFromAddressKey(t *testing.T) {
 	if AccountKey("Alice") != AccountKey("aLICE") {
@@ -9,7 +13,7 @@ func TestAccountKeyIgnoresCaseAndDiffersFromAddressKey(t *testing.T) {
 	if AccountKey("alice") == AccountKey("bob") {
 		t.Error("two accounts share a key")
 	}
-	if AccountKey("10.0.0.1") == AddressKey("10.0.0.1") {
+	if AccountKey("10.0.0.1") == throttle.AddressKey("10.0.0.1") {
 		t.Error("an account named like an address shares its key")
 	}
 }

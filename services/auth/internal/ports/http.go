@@ -19,22 +19,22 @@ import (
 	"simplemessenger/services/auth/internal/domain"
 )
 
-// HTTP serves the auth routes.
-type HTTP struct {
-	app      *app.Service
+// HTTPServer serves the auth routes.
+type HTTPServer struct {
+	app      *app.Application
 	verifier *authn.Verifier
 }
 
-// NewHTTP serves svc; tokens on authenticated routes are verified with auth's own keys (no HTTP to itself),
-// and the verifications counted on reg (nil: not exported).
-func NewHTTP(svc *app.Service, reg prometheus.Registerer) *HTTP {
+// NewHTTPServer serves a; tokens on authenticated routes are verified with auth's own keys (no HTTP to
+// itself), and the verifications counted on reg (nil: not exported).
+func NewHTTPServer(a *app.Application, reg prometheus.Registerer) *HTTPServer {
 	v := authn.NewVerifier("", nil, authn.WithMetrics(reg))
-	v.AddKeys(svc.JWKS())
-	return &HTTP{app: svc, verifier: v}
+	v.AddKeys(a.JWKS())
+	return &HTTPServer{app: a, verifier: v}
 }
 
 // Register adds the routes to r.
-func (h *HTTP) Register(r gin.IRouter) {
+func (h *HTTPServer) Register(r gin.IRouter) {
 	r.GET("/.well-known/jwks.json", h.jwks)
 	r.GET("/internal/v1/revoked-sessions", h.revokedSessions)
 
@@ -48,7 +48,7 @@ func (h *HTTP) Register(r gin.IRouter) {
 }
 
 // activeSession refuses tokens of revoked sessions (the token alone would still verify until it expires).
-func (h *HTTP) activeSession(c *gin.Context) {
+func (h *HTTPServer) activeSession(c *gin.Context) {
 	claims := authn.FromContext(c.Request.Context())
 	if err := h.app.CheckSession(c.Request.Context(), claims.UserID(), claims.SessionID); err != nil {
 		apierr.Respond(c, err)
@@ -79,7 +79,7 @@ func writeTokens(c *gin.Context, t app.Tokens) {
 	c.JSON(http.StatusOK, res)
 }
 
-func (h *HTTP) login(c *gin.Context) {
+func (h *HTTPServer) login(c *gin.Context) {
 	var req struct {
 		Nickname string `json:"nickname"`
 		Password string `json:"password"`
@@ -102,7 +102,7 @@ func (h *HTTP) login(c *gin.Context) {
 	writeTokens(c, tokens)
 }
 
-func (h *HTTP) refresh(c *gin.Context) {
+func (h *HTTPServer) refresh(c *gin.Context) {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
 	}
@@ -121,7 +121,7 @@ func (h *HTTP) refresh(c *gin.Context) {
 	writeTokens(c, tokens)
 }
 
-func (h *HTTP) logout(c *gin.Context) {
+func (h *HTTPServer) logout(c *gin.Context) {
 	claims := authn.FromContext(c.Request.Context())
 	if err := h.app.RevokeSession(c.Request.Context(), claims.UserID(), claims.SessionID); err != nil {
 		apierr.Respond(c, err)
@@ -138,7 +138,7 @@ type sessionJSON struct {
 	Current    bool      `json:"current"`
 }
 
-func (h *HTTP) sessions(c *gin.Context) {
+func (h *HTTPServer) sessions(c *gin.Context) {
 	claims := authn.FromContext(c.Request.Context())
 	list, err := h.app.Sessions(c.Request.Context(), claims.UserID(), claims.SessionID)
 	if err != nil {
@@ -152,7 +152,7 @@ func (h *HTTP) sessions(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": items})
 }
 
-func (h *HTTP) deleteSession(c *gin.Context) {
+func (h *HTTPServer) deleteSession(c *gin.Context) {
 	id := c.Param("id")
 	if _, err := uuid.Parse(id); err != nil {
 		apierr.Respond(c, app.ErrSessionNotFound)
@@ -166,13 +166,13 @@ func (h *HTTP) deleteSession(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-func (h *HTTP) jwks(c *gin.Context) {
+func (h *HTTPServer) jwks(c *gin.Context) {
 	// Short enough that a newly added key reaches caches well before it starts signing.
 	c.Header("Cache-Control", "public, max-age=60")
 	c.JSON(http.StatusOK, h.app.JWKS())
 }
 
-func (h *HTTP) revokedSessions(c *gin.Context) {
+func (h *HTTPServer) revokedSessions(c *gin.Context) {
 	list, err := h.app.RevokedSessions(c.Request.Context())
 	if err != nil {
 		apierr.Respond(c, err)

@@ -1,12 +1,10 @@
 package service_test
 
 import (
-	"context"
-	"strings"
 	"testing"
 	"time"
 
-	"simplemessenger/platform/config"
+	"simplemessenger/platform/config/configtest"
 
 	"simplemessenger/services/auth/internal/service"
 )
@@ -18,16 +16,11 @@ func TestConfigComesFromTheEnvironmentOverDefaults(t *testing.T) {
 		cfg.LoginMaxFailuresPerAccount != 10 || cfg.LoginMaxFailuresPerAddress != 100 || cfg.LoginFailureWindow != 15*time.Minute {
 		t.Errorf("defaults %+v", cfg)
 	}
-	for k, v := range map[string]string{
+	configtest.Load(t, &cfg, map[string]string{
 		"HTTP_ADDR": "0.0.0.0:18081", "PROFILES_URL": "http://profiles:8082", "AUTH_SIGNING_KEYS": "a,b",
 		"ACCESS_TOKEN_TTL": "5m", "REFRESH_TOKEN_TTL": "1h", "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000",
 		"LOGIN_MAX_FAILURES_PER_ADDRESS": "0", "LOGIN_FAILURE_WINDOW": "1m", "MYSQL_DATABASE": "other", "AMQP_EXCHANGE": "x",
-	} {
-		t.Setenv(k, v)
-	}
-	if err := config.Load(&cfg); err != nil {
-		t.Fatal(err)
-	}
+	})
 	if cfg.HTTP.Addr != "0.0.0.0:18081" || cfg.HTTP.AdminAddr != "127.0.0.1:9081" || cfg.ProfilesURL != "http://profiles:8082" ||
 		cfg.SigningKeys != "a,b" || cfg.AccessTokenTTL != 5*time.Minute || cfg.RefreshTokenTTL != time.Hour ||
 		cfg.LoginMaxFailuresPerAccount != 1000000 || cfg.LoginMaxFailuresPerAddress != 0 || cfg.LoginFailureWindow != time.Minute ||
@@ -37,10 +30,7 @@ func TestConfigComesFromTheEnvironmentOverDefaults(t *testing.T) {
 }
 
 func TestBuildRefusesMalformedSigningKeys(t *testing.T) {
-	cfg := service.DefaultConfig()
-	cfg.SigningKeys = "not-a-key"
-	_, err := service.Build(context.Background(), cfg)
-	if err == nil || !strings.Contains(err.Error(), "AUTH_SIGNING_KEYS") {
-		t.Errorf("Build with a malformed key: %v, want an error naming AUTH_SIGNING_KEYS", err)
-	}
+	configtest.Refused(t, service.DefaultConfig, service.Build, map[string]func(*service.Config){
+		"AUTH_SIGNING_KEYS": func(c *service.Config) { c.SigningKeys = "not-a-key" },
+	})
 }

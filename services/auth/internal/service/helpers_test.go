@@ -5,67 +5,19 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"simplemessenger/platform/authn"
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/broker/brokertest"
-	"simplemessenger/platform/mysqlx"
-	"simplemessenger/platform/mysqlx/mysqltest"
+	"simplemessenger/platform/profilesclient/profilestest"
 	"simplemessenger/platform/server/servertest"
+	"simplemessenger/platform/servicetest"
 
 	"simplemessenger/services/auth/internal/service"
 )
-
-// profiles fakes the profiles service's credential check over HTTP.
-type profiles struct {
-	*httptest.Server
-	mu    sync.Mutex
-	users map[string]fakeUser // by lower-case nickname
-	calls atomic.Int64
-}
-
-type fakeUser struct{ ID, Nickname, Password string }
-
-func newProfiles(t *testing.T) *profiles {
-	p := &profiles{users: map[string]fakeUser{}}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/internal/v1/credentials/verify" {
-			http.NotFound(w, r)
-			return
-		}
-		p.calls.Add(1)
-		var in struct{ Nickname, Password string }
-		_ = json.NewDecoder(r.Body).Decode(&in)
-		p.mu.Lock()
-		u, ok := p.users[strings.ToLower(in.Nickname)]
-		p.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if !ok || u.Password != in.Password {
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":{"code":"invalid_credentials","message":"wrong"}}`))
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"user": map[string]any{
-			"id": u.ID, "nickname": u.Nickname, "display_name": u.Nickname, "bio": "", "has_avatar": false,
-			"created_at": "2030-01-01T00:00:00Z",
-		}})
-	}))
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *profiles) add(id, nickname, password string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.users[strings.ToLower(nickname)] = fakeUser{id, nickname, password}
-}
 
 // stack is a running auth service on ephemeral ports with its own database and exchange.
 type stack struct {
@@ -73,40 +25,22 @@ type stack struct {
 	URL      string
 	Admin    string
 	DB       *sql.DB
-	Profiles *profiles
+	Profiles *profilestest.Profiles
 	Broker   broker.Config
 }
 
 // start builds and serves the service; adjust changes the configuration first.
 func start(t *testing.T, adjust func(*service.Config)) *stack {
 	t.Helper()
-	t.Parallel()
-	brokerCfg := brokertest.Config(t) // first: its cleanup must run after the service has stopped
-	dbCfg := mysqltest.NewDatabase(t)
-	p := newProfiles(t)
-
+	p := profilestest.New(t)
 	cfg := service.DefaultConfig()
-	cfg.HTTP.LogLevel = "error"
-	cfg.HTTP.ShutdownTimeout = 5 * time.Second
-	cfg.MySQL = dbCfg
-	cfg.Broker = brokerCfg
 	cfg.ProfilesURL = p.URL
 	cfg.ProfilesTimeout = 2 * time.Second
 	if adjust != nil {
 		adjust(&cfg)
 	}
-	a, err := service.Build(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	url, admin := servertest.Serve(t, a)
-
-	db, err := mysqlx.Open(context.Background(), dbCfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return &stack{t: t, URL: url, Admin: admin, DB: db, Profiles: p, Broker: brokerCfg}
+	s := servicetest.Start(t, cfg, service.Build)
+	return &stack{t: t, URL: s.URL, Admin: s.Admin, DB: s.DB, Profiles: p, Broker: s.Broker}
 }
 
 type response struct{ servertest.Response }
@@ -216,20 +150,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// eventually polls cond until it holds or within has passed.
-func eventually(within time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(within)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // tokenKid reads the kid of a JWT's header.

@@ -18,7 +18,7 @@ import (
 
 func TestLoginIssuesTokensTheJWKSVerifies(t *testing.T) {
 	s := start(t, nil)
-	s.Profiles.add("user-alice", "Alice", "right password")
+	s.Profiles.Add("user-alice", "Alice", "right password")
 
 	r := s.expect(s.call("POST", "/api/v1/auth/login", "", map[string]string{"nickname": "alice", "password": "right password"}), 200, "login")
 	m := r.json(t)
@@ -57,7 +57,7 @@ func TestLoginIssuesTokensTheJWKSVerifies(t *testing.T) {
 
 func TestWrongPasswordAndUnknownUserGetTheSameAnswer(t *testing.T) {
 	s := start(t, nil)
-	s.Profiles.add("user-alice", "alice", "right password")
+	s.Profiles.Add("user-alice", "alice", "right password")
 	wrong := s.call("POST", "/api/v1/auth/login", "", map[string]string{"nickname": "alice", "password": "wrong password"})
 	unknown := s.call("POST", "/api/v1/auth/login", "", map[string]string{"nickname": "nobody", "password": "wrong password"})
 	for name, r := range map[string]response{"wrong password": wrong, "unknown user": unknown} {
@@ -84,15 +84,15 @@ func TestLoginWhileProfilesIsDownIsUnavailableNotUnauthorized(t *testing.T) {
 
 func TestEleventhFailedLoginOfAnAccountIsThrottledOthersBehindTheAddressAreNot(t *testing.T) {
 	s := start(t, nil)
-	s.Profiles.add("user-alice", "alice", "right password")
-	s.Profiles.add("user-bob", "bob", "bob's password")
+	s.Profiles.Add("user-alice", "alice", "right password")
+	s.Profiles.Add("user-bob", "bob", "bob's password")
 	ip := []string{"X-Real-IP", "198.51.100.7"}
 
 	for i := range 10 {
 		r := s.call("POST", "/api/v1/auth/login", "", map[string]string{"nickname": "alice", "password": "guess " + strconv.Itoa(i)}, ip...)
 		s.expect(r, 401, "failed login "+strconv.Itoa(i+1))
 	}
-	calls := s.Profiles.calls.Load()
+	calls := s.Profiles.Checks.Load()
 	// Even the right password, in any case of the nickname, waits now.
 	for _, nick := range []string{"alice", "ALICE"} {
 		r := s.call("POST", "/api/v1/auth/login", "", map[string]string{"nickname": nick, "password": "right password"}, ip...)
@@ -104,7 +104,7 @@ func TestEleventhFailedLoginOfAnAccountIsThrottledOthersBehindTheAddressAreNot(t
 			t.Errorf("Retry-After %q, want 1..900 seconds", r.Header.Get("Retry-After"))
 		}
 	}
-	if n := s.Profiles.calls.Load() - calls; n != 0 {
+	if n := s.Profiles.Checks.Load() - calls; n != 0 {
 		t.Errorf("throttled attempts asked profiles %d times", n)
 	}
 	// The same address still serves other accounts (and from elsewhere alice is throttled too: it is keyed
@@ -123,7 +123,7 @@ func TestEleventhFailedLoginOfAnAccountIsThrottledOthersBehindTheAddressAreNot(t
 
 func TestSuccessfulLoginClearsTheAccountsFailures(t *testing.T) {
 	s := start(t, nil)
-	s.Profiles.add("user-alice", "alice", "right password")
+	s.Profiles.Add("user-alice", "alice", "right password")
 	fail := func(n int) {
 		for i := range n {
 			s.expect(s.call("POST", "/api/v1/auth/login", "", map[string]string{"nickname": "alice", "password": "guess"}), 401, "failure "+strconv.Itoa(i+1))
@@ -137,7 +137,7 @@ func TestSuccessfulLoginClearsTheAccountsFailures(t *testing.T) {
 
 func TestFailuresFromOneAddressAreThrottledAtTheAddressLimit(t *testing.T) {
 	s := start(t, func(c *service.Config) { c.LoginMaxFailuresPerAddress = 3 })
-	s.Profiles.add("user-bob", "bob", "bob's password")
+	s.Profiles.Add("user-bob", "bob", "bob's password")
 	attacker := []string{"X-Real-IP", "198.51.100.66"}
 	for i, nick := range []string{"a1", "a2", "a3"} {
 		s.expect(s.call("POST", "/api/v1/auth/login", "", map[string]string{"nickname": nick, "password": "guess"}, attacker...), 401, "failure "+strconv.Itoa(i+1))
@@ -159,7 +159,7 @@ func TestConfiguredSigningKeysSignWithTheFirstAndPublishAll(t *testing.T) {
 	s := start(t, func(c *service.Config) {
 		c.SigningKeys = base64.StdEncoding.EncodeToString(k1) + "," + base64.StdEncoding.EncodeToString(k2)
 	})
-	s.Profiles.add("user-alice", "alice", "right password")
+	s.Profiles.Add("user-alice", "alice", "right password")
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(s.expect(s.call("GET", "/.well-known/jwks.json", "", nil), 200, "jwks").Body, &set); err != nil {
 		t.Fatal(err)

@@ -8,13 +8,13 @@ import (
 
 	"simplemessenger/platform/bootstrap"
 	"simplemessenger/platform/broker"
-	"simplemessenger/platform/config"
+	"simplemessenger/platform/events"
 	"simplemessenger/platform/httpclient"
-	"simplemessenger/platform/mysqlx"
 	"simplemessenger/platform/server"
 	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/auth/internal/adapters"
+	"simplemessenger/services/auth/internal/adapters/migrations"
 	"simplemessenger/services/auth/internal/app"
 	"simplemessenger/services/auth/internal/domain"
 	"simplemessenger/services/auth/internal/ports"
@@ -25,9 +25,8 @@ const Name = "auth"
 
 // Config is the auth service's configuration, read from the environment once at start.
 type Config struct {
-	HTTP   config.HTTP
-	MySQL  mysqlx.Config
-	Broker broker.Config
+	// The listeners, the database and the broker.
+	bootstrap.Settings
 
 	// ProfilesURL is where the profiles service answers credential checks.
 	ProfilesURL     string        `env:"PROFILES_URL"`
@@ -53,9 +52,7 @@ type Config struct {
 // DefaultConfig is the local development configuration.
 func DefaultConfig() Config {
 	return Config{
-		HTTP:                       config.HTTPDefaults("127.0.0.1:8081", "127.0.0.1:9081"),
-		MySQL:                      mysqlx.Defaults(Name),
-		Broker:                     broker.DefaultConfig(),
+		Settings:                   bootstrap.Defaults(Name, "127.0.0.1:8081", "127.0.0.1:9081"),
 		ProfilesURL:                "http://127.0.0.1:8082",
 		ProfilesTimeout:            5 * time.Second,
 		AccessTokenTTL:             15 * time.Minute,
@@ -80,30 +77,30 @@ func (c Config) validate() error {
 	case c.ProfilesURL == "":
 		return fmt.Errorf("PROFILES_URL is required")
 	}
+	if _, err := c.signingKeys(); err != nil {
+		return fmt.Errorf("AUTH_SIGNING_KEYS: %w", err)
+	}
 	return nil
+}
+
+// signingKeys are the keys AUTH_SIGNING_KEYS gives, or none: then the key kept in the database signs.
+func (c Config) signingKeys() ([]domain.SigningKey, error) {
+	if c.SigningKeys == "" {
+		return nil, nil
+	}
+	return domain.ParseSigningKeys(c.SigningKeys)
 }
 
 // Build makes the auth App: it migrates and opens the database, loads the signing keys, dials the broker and
 // registers the routes, the outbox relay, the password-changed consumer and the purge loop.
 func Build(ctx context.Context, cfg Config) (*server.App, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
-	var keys []domain.SigningKey
-	if cfg.SigningKeys != "" {
-		var err error
-		if keys, err = domain.ParseSigningKeys(cfg.SigningKeys); err != nil {
-			return nil, fmt.Errorf("configuration: AUTH_SIGNING_KEYS: %w", err)
-		}
-	}
-
-	return bootstrap.Build(ctx, Name, cfg.HTTP, func(a *server.App) error {
-		db, err := bootstrap.Database(ctx, a, cfg.MySQL, adapters.Migrations())
+	return bootstrap.BuildWithDatabase(ctx, Name, cfg.Settings, cfg.validate, migrations.FS, func(d bootstrap.Deps) error {
+		keys, err := cfg.signingKeys()
 		if err != nil {
 			return err
 		}
 		if keys == nil {
-			k, err := adapters.LoadOrCreateSigningKey(ctx, db)
+			k, err := adapters.LoadOrCreateSigningKey(ctx, d.DB)
 			if err != nil {
 				return err
 			}
@@ -113,28 +110,27 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 		if err != nil {
 			return err
 		}
-		m, err := app.NewMetrics(a.Metrics.Registerer)
+		m, err := app.NewMetrics(d.Metrics.Registerer)
 		if err != nil {
 			return err
 		}
-		conn := bootstrap.Broker(a, cfg.Broker)
-		relay := bootstrap.Outbox(a, db, conn)
 
 		window := cfg.LoginFailureWindow
-		svc := app.New(app.Config{
+		repo := adapters.NewRepository(d.DB)
+		application := app.New(app.Config{
 			AccessTokenTTL:  cfg.AccessTokenTTL,
 			RefreshTokenTTL: cfg.RefreshTokenTTL,
 			AccountThrottle: throttle.Rule{Limit: cfg.LoginMaxFailuresPerAccount, Window: window},
 			AddressThrottle: throttle.Rule{Limit: cfg.LoginMaxFailuresPerAddress, Window: window},
-		}, ring, adapters.NewRepository(db), adapters.NewProfilesClient(cfg.ProfilesURL, httpclient.New(cfg.ProfilesTimeout)), relay, time.Now, m)
+		}, ring, repo, adapters.NewProfilesClient(cfg.ProfilesURL, httpclient.New(cfg.ProfilesTimeout)), d.Relay, time.Now, m)
 
-		ports.NewHTTP(svc, a.Metrics.Registerer).Register(a.Router)
-		bootstrap.Consume(a, conn, broker.Subscription{
-			Queue: ports.PasswordChangedQueue, Keys: []string{ports.PasswordChangedEvent},
-			DB: db, Handle: ports.PasswordChanged(svc),
+		ports.NewHTTPServer(application, d.Metrics.Registerer).Register(d.Router)
+		bootstrap.Consume(d.App, d.Broker, broker.Subscription{
+			Queue: ports.PasswordChangedQueue, Keys: []string{events.PasswordChanged},
+			DB: d.DB, Handle: ports.PasswordChanged(application, repo.Bind),
 		})
 		if cfg.PurgeInterval > 0 {
-			a.Every(cfg.PurgeInterval, func(ctx context.Context) { svc.Purge(ctx, window) })
+			d.Every(cfg.PurgeInterval, func(ctx context.Context) { application.Purge(ctx, window) })
 		}
 		return nil
 	})

@@ -11,11 +11,12 @@ import (
 
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/broker/brokertest"
+	"simplemessenger/platform/server/servertest"
 )
 
 func TestRefreshRotatesAndReuseRevokesTheWholeSession(t *testing.T) {
 	s := start(t, nil)
-	s.Profiles.add("user-alice", "alice", "right password")
+	s.Profiles.Add("user-alice", "alice", "right password")
 	first := s.login("alice", "right password")
 
 	second := s.sessionOf(s.expect(s.call("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": first.Refresh}), 200, "refresh"))
@@ -52,7 +53,7 @@ func TestRefreshRefusesWhatIsNotALiveToken(t *testing.T) {
 
 func TestConcurrentUsesOfOneRefreshTokenRotateOnce(t *testing.T) {
 	s := start(t, nil)
-	s.Profiles.add("user-alice", "alice", "right password")
+	s.Profiles.Add("user-alice", "alice", "right password")
 	sess := s.login("alice", "right password")
 	const n = 4
 	statuses := make([]int, n)
@@ -85,7 +86,7 @@ func TestConcurrentUsesOfOneRefreshTokenRotateOnce(t *testing.T) {
 
 func TestLogoutEndsOnlyTheCurrentSessionAndTellsGateways(t *testing.T) {
 	s := start(t, nil)
-	s.Profiles.add("user-alice", "alice", "right password")
+	s.Profiles.Add("user-alice", "alice", "right password")
 	revoked := s.listenRevocations()
 	one := s.login("alice", "right password")
 	two := s.login("alice", "right password")
@@ -112,8 +113,8 @@ func TestLogoutEndsOnlyTheCurrentSessionAndTellsGateways(t *testing.T) {
 
 func TestSessionsListMarksExactlyTheCurrentOne(t *testing.T) {
 	s := start(t, nil)
-	s.Profiles.add("user-alice", "alice", "right password")
-	s.Profiles.add("user-bob", "bob", "bob's password")
+	s.Profiles.Add("user-alice", "alice", "right password")
+	s.Profiles.Add("user-bob", "bob", "bob's password")
 	phone := s.login("alice", "right password", "User-Agent", "Phone/1.0")
 	laptop := s.login("alice", "right password", "User-Agent", "Laptop/2.0")
 	s.login("bob", "bob's password")
@@ -147,8 +148,8 @@ func TestSessionsListMarksExactlyTheCurrentOne(t *testing.T) {
 
 func TestDeletingSessionsOfOthersIsNotFound(t *testing.T) {
 	s := start(t, nil)
-	s.Profiles.add("user-alice", "alice", "right password")
-	s.Profiles.add("user-mallory", "mallory", "mallory's password")
+	s.Profiles.Add("user-alice", "alice", "right password")
+	s.Profiles.Add("user-mallory", "mallory", "mallory's password")
 	alice := s.login("alice", "right password")
 	aliceLaptop := s.login("alice", "right password")
 	mallory := s.login("mallory", "mallory's password")
@@ -170,8 +171,8 @@ func TestDeletingSessionsOfOthersIsNotFound(t *testing.T) {
 
 func TestPasswordChangeRevokesOtherSessionsOnce(t *testing.T) {
 	s := start(t, nil)
-	s.Profiles.add("user-alice", "alice", "right password")
-	s.Profiles.add("user-bob", "bob", "bob's password")
+	s.Profiles.Add("user-alice", "alice", "right password")
+	s.Profiles.Add("user-bob", "bob", "bob's password")
 	keep := s.login("alice", "right password")
 	other1 := s.login("alice", "right password")
 	other2 := s.login("alice", "right password")
@@ -185,10 +186,10 @@ func TestPasswordChangeRevokesOtherSessionsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.publish(pub, changed)
-	if !eventually(5*time.Second, func() bool {
+	if !servertest.Eventually(t, 5*time.Second, func() bool {
 		return s.call("GET", "/api/v1/auth/sessions", other1.Access, nil).Status == 401 &&
 			s.call("GET", "/api/v1/auth/sessions", other2.Access, nil).Status == 401
-	}) {
+	}, "") {
 		t.Fatal("the other sessions survived the password change")
 	}
 	s.expect(s.call("GET", "/api/v1/auth/sessions", keep.Access, nil), 200, "the session that changed the password")
@@ -199,7 +200,9 @@ func TestPasswordChangeRevokesOtherSessionsOnce(t *testing.T) {
 	s.publish(pub, changed)
 	marker, _ := broker.NewEvent("profiles", "profiles.user.password_changed", map[string]string{"user_id": "user-bob", "session_id": bob1.ID})
 	s.publish(pub, marker)
-	if !eventually(5*time.Second, func() bool { return s.call("GET", "/api/v1/auth/sessions", bob2.Access, nil).Status == 401 }) {
+	if !servertest.Eventually(t, 5*time.Second, func() bool {
+		return s.call("GET", "/api/v1/auth/sessions", bob2.Access, nil).Status == 401
+	}, "") {
 		t.Fatal("the marker event was not handled")
 	}
 	s.expect(s.call("GET", "/api/v1/auth/sessions", later.Access, nil), 200, "a session opened after the change, after the duplicate")
@@ -214,12 +217,12 @@ func TestPasswordChangeRevokesOtherSessionsOnce(t *testing.T) {
 func (s *stack) publish(c *broker.Conn, ev broker.Event) {
 	s.t.Helper()
 	var err error
-	if !eventually(10*time.Second, func() bool {
+	if !servertest.Eventually(s.t, 10*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		err = c.Publish(ctx, ev)
 		return err == nil
-	}) {
+	}, "") {
 		s.t.Fatalf("publish %s: %v", ev.Type, err)
 	}
 }

@@ -1,5 +1,5 @@
-// Package adapters holds the friends service's outbound side: the MySQL repository, with its migrations in
-// ./migrations. (The profiles service is read with the platform's profilesclient.)
+// Package adapters holds the friends service's outbound side: the MySQL repository (its schema is in
+// migrations) and the client of the profiles service.
 package adapters
 
 import (

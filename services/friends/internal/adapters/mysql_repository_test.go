@@ -27,10 +27,8 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) fixture {
-	t.Helper()
-	t.Parallel()
-	db, _ := mysqltest.New(t, migrations.FS)
-	return fixture{NewMySQLRepository(db), db}
+	repo, db := mysqltest.Repository(t, migrations.FS, NewMySQLRepository)
+	return fixture{repo, db}
 }
 
 // someone is a new user id.

@@ -4,19 +4,20 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"time"
 
 	"simplemessenger/platform/broker"
-	"simplemessenger/platform/profilesclient"
 
 	"simplemessenger/services/friends/internal/domain"
 )
 
 // Errors of the profiles service the use cases pass on.
 var (
-	ErrUserNotFound = profilesclient.ErrNotFound
+	ErrUserNotFound = errors.New("user not found")
 	// ErrProfilesUnavailable: profiles could not answer; the request may be retried.
-	ErrProfilesUnavailable = profilesclient.ErrUnavailable
+	ErrProfilesUnavailable = errors.New("the profiles service is unavailable")
 )
 
 // ChangeFunc decides, from the pair's current relationship (nil when there is none, read under a lock), what
@@ -35,8 +36,14 @@ type Repository interface {
 	Get(ctx context.Context, pair domain.Pair) (*domain.Relationship, error)
 }
 
-// Profile is a user's public profile as the profiles service gave it; pushes carry it unchanged (Raw).
-type Profile = profilesclient.Profile
+// Profile is a user's public profile: what the lists show, and the whole of it as the profiles service gave
+// it (Raw), which pushes carry unchanged.
+type Profile struct {
+	ID          string
+	Nickname    string
+	DisplayName string
+	Raw         json.RawMessage
+}
 
 // Profiles is the profiles service. Both methods return ErrProfilesUnavailable (wrapped) when it cannot
 // answer.

@@ -50,7 +50,7 @@ type PendingPushData struct {
 
 // requestedEvents announce r, a new request: to everyone, and to its addressee with the asker's profile.
 func requestedEvents(r domain.Relationship, asker Profile) ([]broker.Event, error) {
-	return events(
+	return collect(
 		event(EventRequestCreated, RequestCreatedData{FromUserID: r.RequesterID, ToUserID: r.Addressee()}),
 		push(r.Addressee(), PushRequest, asker),
 	)
@@ -58,7 +58,7 @@ func requestedEvents(r domain.Relationship, asker Profile) ([]broker.Event, erro
 
 // befriendedEvents announce r, just accepted by acceptor: to everyone, and to the asker.
 func befriendedEvents(r domain.Relationship, acceptor Profile) ([]broker.Event, error) {
-	return events(
+	return collect(
 		event(EventFriendshipCreated, FriendshipData{UserIDs: [2]string{r.Pair.Low, r.Pair.High}}),
 		push(r.RequesterID, PushAccepted, acceptor),
 	)
@@ -66,7 +66,7 @@ func befriendedEvents(r domain.Relationship, acceptor Profile) ([]broker.Event, 
 
 // unfriendedEvents announce that remover ended the friendship r: to everyone, and to the other friend.
 func unfriendedEvents(r domain.Relationship, remover Profile) ([]broker.Event, error) {
-	return events(
+	return collect(
 		event(EventFriendshipRemoved, FriendshipData{UserIDs: [2]string{r.Pair.Low, r.Pair.High}}),
 		push(r.Pair.Other(remover.ID), PushRemoved, remover),
 	)
@@ -87,7 +87,7 @@ func push(to, frame string, actor Profile) built {
 	return built{ev, err}
 }
 
-func events(bs ...built) ([]broker.Event, error) {
+func collect(bs ...built) ([]broker.Event, error) {
 	out := make([]broker.Event, 0, len(bs))
 	for _, b := range bs {
 		if b.err != nil {

@@ -6,7 +6,8 @@ import (
 	"time"
 
 	"simplemessenger/platform/broker"
-	"simplemessenger/platform/entry"
+	"simplemessenger/platform/contract"
+	"simplemessenger/platform/events"
 
 	"simplemessenger/services/friends/internal/domain"
 )
@@ -46,6 +47,9 @@ func (a *Application) Request(ctx context.Context, me, to string) (domain.Relati
 	pair, err := domain.NewPair(me, to)
 	if err != nil {
 		return domain.Relationship{}, err
+	}
+	if !contract.ValidUserID(to) {
+		return domain.Relationship{}, ErrUserNotFound // names nobody: not worth asking profiles
 	}
 	// One call says whether to exists and gets my profile, which either outcome pushes.
 	found, err := a.profiles.Users(ctx, []string{to, me})
@@ -197,12 +201,12 @@ func (a *Application) List(ctx context.Context, me string, filter domain.Filter)
 
 // Entered answers a user's entering the messenger (a socket opened at the gateway): the incoming requests,
 // pushed to that one socket. An empty list is sent too, so the client knows it is up to date.
-func (a *Application) Entered(ctx context.Context, e entry.Entered) error {
+func (a *Application) Entered(ctx context.Context, e events.UserEnteredData) error {
 	items, err := a.List(ctx, e.UserID, domain.FilterIncoming)
 	if err != nil {
 		return err
 	}
-	p, err := entry.NewReply(Source, e, PushPending, PendingPushData{Items: items})
+	p, err := events.ReplyToEntry(Source, e, PushPending, PendingPushData{Items: items})
 	if err != nil {
 		return err
 	}

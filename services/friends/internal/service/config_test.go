@@ -1,12 +1,10 @@
 package service_test
 
 import (
-	"context"
-	"strings"
 	"testing"
 	"time"
 
-	"simplemessenger/platform/config"
+	"simplemessenger/platform/config/configtest"
 
 	"simplemessenger/services/friends/internal/service"
 )
@@ -27,12 +25,9 @@ func TestConfigDefaultsThenEnvironment(t *testing.T) {
 		}
 	}
 
-	t.Setenv("PROFILES_URL", "http://profiles.messenger:8082")
-	t.Setenv("PROFILES_TIMEOUT", "750ms")
-	t.Setenv("MYSQL_DATABASE", "friends_elsewhere")
-	if err := config.Load(&cfg); err != nil {
-		t.Fatal(err)
-	}
+	configtest.Load(t, &cfg, map[string]string{
+		"PROFILES_URL": "http://profiles.messenger:8082", "PROFILES_TIMEOUT": "750ms", "MYSQL_DATABASE": "friends_elsewhere",
+	})
 	if cfg.ProfilesURL != "http://profiles.messenger:8082" || cfg.ProfilesTimeout != 750*time.Millisecond ||
 		cfg.MySQL.Database != "friends_elsewhere" || cfg.HTTP.Addr != "127.0.0.1:8083" {
 		t.Errorf("from the environment: %+v", cfg)
@@ -40,9 +35,7 @@ func TestConfigDefaultsThenEnvironment(t *testing.T) {
 }
 
 func TestBuildRefusesAConfigWithoutProfiles(t *testing.T) {
-	cfg := service.DefaultConfig()
-	cfg.ProfilesURL = ""
-	if _, err := service.Build(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "PROFILES_URL") {
-		t.Errorf("want an error naming PROFILES_URL, got %v", err)
-	}
+	configtest.Refused(t, service.DefaultConfig, service.Build, map[string]func(*service.Config){
+		"PROFILES_URL": func(c *service.Config) { c.ProfilesURL = "" },
+	})
 }

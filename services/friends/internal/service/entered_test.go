@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"simplemessenger/platform/broker/brokertest"
 )
 
 func TestEnteringTheMessengerRepliesWithPendingRequestsToThatSocket(t *testing.T) {
@@ -15,8 +17,8 @@ func TestEnteringTheMessengerRepliesWithPendingRequestsToThatSocket(t *testing.T
 	h.ask(dan, me).is(t, http.StatusCreated, "")
 
 	sent := time.Now()
-	h.publishEntered(me, "conn-1")
-	reply := h.push(me, "friends.pending")
+	brokertest.Enter(t, h.conn, me.ID, "conn-1")
+	reply := h.reply(me, "conn-1")
 	if took := time.Since(sent); took > 2*time.Second {
 		t.Errorf("the reply took %v", took)
 	}
@@ -35,8 +37,8 @@ func TestEnteringTheMessengerRepliesWithPendingRequestsToThatSocket(t *testing.T
 	}
 
 	// Nothing pending is still answered, with an empty list.
-	h.publishEntered(bob, "conn-2")
-	reply = h.push(bob, "friends.pending")
+	brokertest.Enter(t, h.conn, bob.ID, "conn-2")
+	reply = h.reply(bob, "conn-2")
 	var raw struct{ Items []item }
 	if err := reply.Decode(&raw); err != nil || raw.Items == nil || len(raw.Items) != 0 || reply.ConnectionID != "conn-2" {
 		t.Errorf("empty reply: %s %q %v", reply.Data, reply.ConnectionID, err)

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,79 +14,12 @@ import (
 	"simplemessenger/platform/authn/authntest"
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/broker/brokertest"
-	"simplemessenger/platform/entry"
-	"simplemessenger/platform/mysqlx"
-	"simplemessenger/platform/mysqlx/mysqltest"
+	"simplemessenger/platform/profilesclient/profilestest"
 	"simplemessenger/platform/server/servertest"
+	"simplemessenger/platform/servicetest"
 
 	"simplemessenger/services/friends/internal/service"
 )
-
-// profilesFake stands in for the profiles service's internal user lookups.
-type profilesFake struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	users map[string]json.RawMessage // public profiles by id
-	down  bool                       // answer 503 to everything
-}
-
-func newProfilesFake(t *testing.T) *profilesFake {
-	f := &profilesFake{users: map[string]json.RawMessage{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *profilesFake) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	if f.down {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	if r.Method != http.MethodGet {
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		return
-	}
-	if id, ok := strings.CutPrefix(r.URL.Path, "/internal/v1/users/"); ok {
-		p, found := f.users[id]
-		if !found {
-			w.WriteHeader(http.StatusNotFound)
-			return
-		}
-		_, _ = w.Write(p)
-		return
-	}
-	if r.URL.Path != "/internal/v1/users" {
-		w.WriteHeader(http.StatusNotFound)
-		return
-	}
-	ids := strings.Split(r.URL.Query().Get("ids"), ",")
-	if len(ids) > 100 {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	items := []json.RawMessage{}
-	for _, id := range ids {
-		if p, found := f.users[id]; found {
-			items = append(items, p)
-		}
-	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"items": items})
-}
-
-func (f *profilesFake) setDown(down bool) {
-	f.mu.Lock()
-	f.down = down
-	f.mu.Unlock()
-}
-
-func (f *profilesFake) forget(id string) {
-	f.mu.Lock()
-	delete(f.users, id)
-	f.mu.Unlock()
-}
 
 // user is someone registered with the fake profiles, with a token of their own.
 type user struct {
@@ -103,7 +34,7 @@ type harness struct {
 	t        *testing.T
 	url      string
 	iss      *authntest.Issuer
-	profiles *profilesFake
+	profiles *profilestest.Profiles
 	db       *sql.DB
 	conn     *broker.Conn // the test's own connection to the service's exchanges
 
@@ -113,31 +44,15 @@ type harness struct {
 
 func start(t *testing.T) *harness {
 	t.Helper()
-	t.Parallel()
-	brokerCfg := brokertest.Config(t) // first, so that its cleanup runs after everything using the topology stopped
-	h := &harness{t: t, iss: authntest.New(t), profiles: newProfilesFake(t)}
-
+	h := &harness{t: t, profiles: profilestest.New(t)}
 	cfg := service.DefaultConfig()
-	cfg.HTTP.LogLevel = "error"
-	cfg.HTTP.ShutdownTimeout = 5 * time.Second
-	cfg.MySQL = mysqltest.NewDatabase(t)
-	cfg.Broker = brokerCfg
-	cfg.JWKSURL = h.iss.JWKSURL
-	cfg.ProfilesURL = h.profiles.srv.URL
+	cfg.ProfilesURL = h.profiles.URL
 	cfg.ProfilesTimeout = 2 * time.Second
-	app, err := service.Build(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.url, _ = servertest.Serve(t, app)
-	if h.db, err = mysqlx.Open(context.Background(), cfg.MySQL, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.db.Close() })
-
-	h.conn = broker.Dial(brokerCfg, nil, nil)
+	s := servicetest.Start(t, cfg, service.Build)
+	h.url, h.iss, h.db = s.URL, s.Issuer, s.DB
+	h.conn = broker.Dial(s.Broker, nil, nil)
 	t.Cleanup(func() { h.conn.Close() })
-	h.collectPushes(brokerCfg)
+	h.collectPushes(s.Broker)
 	return h
 }
 
@@ -154,23 +69,42 @@ func (h *harness) collectPushes(cfg broker.Config) {
 	})
 }
 
-// push waits for the first push of that frame type to that user and returns it.
-func (h *harness) push(to user, frame string) broker.Event {
+// push waits for the first push of that frame type to that user about from (its data.user). Earlier changes
+// of a test push too, and the relay may deliver them after a later call has answered, so a test waits for the
+// push it means and skips the others.
+func (h *harness) push(to user, frame string, from user) broker.Event {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	return h.waitPush(to, frame, "from "+from.Nickname, func(ev broker.Event) bool {
+		var d struct{ User struct{ ID string } }
+		return ev.Decode(&d) == nil && d.User.ID == from.ID
+	})
+}
+
+// reply waits for the entry reply (friends.pending) to that user's connection.
+func (h *harness) reply(to user, connectionID string) broker.Event {
+	h.t.Helper()
+	return h.waitPush(to, "friends.pending", "to "+connectionID, func(ev broker.Event) bool {
+		return ev.ConnectionID == connectionID
+	})
+}
+
+func (h *harness) waitPush(to user, frame, what string, match func(broker.Event) bool) broker.Event {
+	h.t.Helper()
+	var got broker.Event
+	if !servertest.Eventually(h.t, 5*time.Second, func() bool {
 		h.mu.Lock()
+		defer h.mu.Unlock()
 		for _, ev := range h.pushes {
-			if ev.Type == frame && ev.RoutingKey() == broker.PushKey(to.ID) {
-				h.mu.Unlock()
-				return ev
+			if ev.Type == frame && ev.RoutingKey() == broker.PushKey(to.ID) && match(ev) {
+				got = ev
+				return true
 			}
 		}
-		h.mu.Unlock()
-		time.Sleep(10 * time.Millisecond)
+		return false
+	}, "") {
+		h.t.Fatalf("no %s push to %s %s within 5 s; pushes: %v", frame, to.Nickname, what, h.pushTypes())
 	}
-	h.t.Fatalf("no %s push to %s within 5 s; pushes: %v", frame, to.Nickname, h.pushTypes())
-	return broker.Event{}
+	return got
 }
 
 func (h *harness) pushTypes() []string {
@@ -219,18 +153,10 @@ func (h *harness) outboxTypes() []string {
 
 // user registers someone with the fake profiles.
 func (h *harness) user(nickname string) user {
-	u := user{ID: uuid.Must(uuid.NewV7()).String(), Nickname: nickname, DisplayName: strings.ToUpper(nickname[:1]) + nickname[1:]}
-	u.Profile = map[string]any{"id": u.ID, "nickname": nickname, "display_name": u.DisplayName, "bio": "bio of " + nickname,
-		"has_avatar": false, "created_at": "2030-01-01T00:00:00Z"}
-	raw, err := json.Marshal(u.Profile)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.profiles.mu.Lock()
-	h.profiles.users[u.ID] = raw
-	h.profiles.mu.Unlock()
-	u.Token = h.iss.Token(h.t, u.ID, uuid.NewString())
-	return u
+	id := uuid.Must(uuid.NewV7()).String()
+	p := h.profiles.Add(id, nickname, "")
+	return user{ID: id, Nickname: nickname, DisplayName: p["display_name"].(string), Profile: p,
+		Token: h.iss.Token(h.t, id, uuid.NewString())}
 }
 
 // answer is an HTTP response of the service.
@@ -294,14 +220,4 @@ func summary(items []item) []string {
 		out = append(out, it.User["nickname"].(string)+":"+it.Status)
 	}
 	return out
-}
-
-// publishEntered publishes the gateway's login event, retrying until the service's queue is bound.
-func (h *harness) publishEntered(u user, connectionID string) {
-	h.t.Helper()
-	ev, err := entry.NewEvent("gateway", entry.Entered{UserID: u.ID, SessionID: uuid.NewString(), ConnectionID: connectionID})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	brokertest.PublishUntilRouted(h.t, h.conn, ev)
 }

@@ -25,7 +25,7 @@ func TestARequestIsPushedAndAcceptedFriendshipIsPushedBack(t *testing.T) {
 		t.Fatalf("request: %d %s", res.Status, res.Body)
 	}
 	// Bob is told who asked: Ann's public profile as profiles serves it.
-	req := h.push(bob, "friend.request")
+	req := h.push(bob, "friend.request", ann)
 	if u := pushedUser(t, req); !mapsEqual(u, ann.Profile) {
 		t.Errorf("friend.request carries %v, want %v", u, ann.Profile)
 	}
@@ -42,7 +42,7 @@ func TestARequestIsPushedAndAcceptedFriendshipIsPushedBack(t *testing.T) {
 		t.Fatalf("accept: %d %s", res.Status, res.Body)
 	}
 	// Ann, who asked, is told Bob accepted.
-	if u := pushedUser(t, h.push(ann, "friend.accepted")); !mapsEqual(u, bob.Profile) {
+	if u := pushedUser(t, h.push(ann, "friend.accepted", bob)); !mapsEqual(u, bob.Profile) {
 		t.Errorf("friend.accepted carries %v, want %v", u, bob.Profile)
 	}
 	for _, u := range []user{ann, bob} {
@@ -91,7 +91,7 @@ func TestAskingSomeoneWhoAskedYouMakesFriendsAtOnce(t *testing.T) {
 		t.Fatalf("mutual request: %d %s", res.Status, res.Body)
 	}
 	// Ann's request was the pending one: she is told that Bob accepted it.
-	if u := pushedUser(t, h.push(ann, "friend.accepted")); !mapsEqual(u, bob.Profile) {
+	if u := pushedUser(t, h.push(ann, "friend.accepted", bob)); !mapsEqual(u, bob.Profile) {
 		t.Errorf("friend.accepted carries %v", u)
 	}
 	if got := h.outboxTypes(); !slices.Equal(got, []string{"friends.request.created", "friend.request", "friends.friendship.created", "friend.accepted"}) {
@@ -121,9 +121,9 @@ func TestRequestRefusals(t *testing.T) {
 	h.ask(bob, ann).is(t, 409, "already_friends")
 	h.ask(ann, cat).is(t, 409, "already_requested")
 
-	h.profiles.setDown(true)
+	h.profiles.SetDown(true)
 	h.ask(cat, bob).is(t, 503, "unavailable")
-	h.profiles.setDown(false)
+	h.profiles.SetDown(false)
 
 	if after := len(h.outbox()); after != before {
 		t.Errorf("refused requests wrote %d outbox rows", after-before)
@@ -182,7 +182,7 @@ func TestAcceptAndDeclineNeedAPendingRequestFromThatUser(t *testing.T) {
 	before := len(h.outbox())
 
 	// These refusals are answered without profiles.
-	h.profiles.setDown(true)
+	h.profiles.SetDown(true)
 	accept := func(as, from user) answer {
 		return h.call(as, "POST", "/api/v1/friends/requests/"+from.ID+"/accept", nil)
 	}
@@ -195,7 +195,7 @@ func TestAcceptAndDeclineNeedAPendingRequestFromThatUser(t *testing.T) {
 	decline(ann, bob).is(t, 404, "request_not_found")
 	decline(bob, cat).is(t, 404, "request_not_found")
 	h.call(bob, "POST", "/api/v1/friends/requests/"+uuid.NewString()+"/accept", nil).is(t, 404, "request_not_found")
-	h.profiles.setDown(false)
+	h.profiles.SetDown(false)
 
 	// Declining deletes the request and tells nobody.
 	decline(bob, ann).is(t, http.StatusNoContent, "")
@@ -224,7 +224,7 @@ func TestDeleteEndsAFriendshipOrARequest(t *testing.T) {
 	del := func(as, other user) answer { return h.call(as, "DELETE", "/api/v1/friends/"+other.ID, nil) }
 
 	// Cancelling an outgoing request and declining an incoming one need nobody's profile and push nothing.
-	h.profiles.setDown(true)
+	h.profiles.SetDown(true)
 	del(ann, cat).is(t, http.StatusNoContent, "")
 	del(ann, dan).is(t, http.StatusNoContent, "")
 	del(ann, cat).is(t, 404, "friendship_not_found")
@@ -232,7 +232,7 @@ func TestDeleteEndsAFriendshipOrARequest(t *testing.T) {
 	del(ann, user{ID: uuid.NewString()}).is(t, 404, "friendship_not_found")
 	// Removing a friend pushes the remover's profile, which profiles must give.
 	del(bob, ann).is(t, 503, "unavailable")
-	h.profiles.setDown(false)
+	h.profiles.SetDown(false)
 	if after := len(h.outbox()); after != before {
 		t.Errorf("cancelling and declining wrote %d outbox rows", after-before)
 	}
@@ -241,7 +241,7 @@ func TestDeleteEndsAFriendshipOrARequest(t *testing.T) {
 	}
 
 	del(bob, ann).is(t, http.StatusNoContent, "")
-	if u := pushedUser(t, h.push(ann, "friend.removed")); !mapsEqual(u, bob.Profile) {
+	if u := pushedUser(t, h.push(ann, "friend.removed", bob)); !mapsEqual(u, bob.Profile) {
 		t.Errorf("friend.removed carries %v, want bob", u)
 	}
 	ob := h.outbox()[before:]
@@ -295,13 +295,13 @@ func TestListFiltersNewestFirst(t *testing.T) {
 	}
 
 	// A user profiles no longer knows is left out; profiles down is 503.
-	h.profiles.forget(cat.ID)
+	h.profiles.Forget(cat.ID)
 	if got := summary(h.list(me, "")); !slices.Equal(got, []string{"eve:accepted", "dan:incoming", "bob:accepted"}) {
 		t.Errorf("without cat: %v", got)
 	}
-	h.profiles.setDown(true)
+	h.profiles.SetDown(true)
 	h.call(me, "GET", "/api/v1/friends", nil).is(t, 503, "unavailable")
-	h.profiles.setDown(false)
+	h.profiles.SetDown(false)
 	if got := h.list(h.user("nobody"), ""); len(got) != 0 {
 		t.Errorf("a user without friends: %v", got)
 	}

@@ -10,11 +10,8 @@ import (
 	"simplemessenger/platform/authn"
 	"simplemessenger/platform/bootstrap"
 	"simplemessenger/platform/broker"
-	"simplemessenger/platform/config"
-	"simplemessenger/platform/entry"
+	"simplemessenger/platform/events"
 	"simplemessenger/platform/httpclient"
-	"simplemessenger/platform/mysqlx"
-	"simplemessenger/platform/profilesclient"
 	"simplemessenger/platform/server"
 
 	"simplemessenger/services/friends/internal/adapters"
@@ -28,10 +25,10 @@ const Name = "friends"
 
 // Config is the service's configuration, read once from the environment.
 type Config struct {
-	HTTP    config.HTTP
-	MySQL   mysqlx.Config
-	Broker  broker.Config
-	JWKSURL string `env:"AUTH_JWKS_URL"`
+	// The listeners, the database and the broker.
+	bootstrap.Settings
+	// Tokens: where the keys that verify access tokens are fetched.
+	authn.Config
 	// ProfilesURL is where the profiles service answers user lookups.
 	ProfilesURL     string        `env:"PROFILES_URL"`
 	ProfilesTimeout time.Duration `env:"PROFILES_TIMEOUT"`
@@ -40,46 +37,35 @@ type Config struct {
 // DefaultConfig is the local development setup.
 func DefaultConfig() Config {
 	return Config{
-		HTTP:            config.HTTPDefaults("127.0.0.1:8083", "127.0.0.1:9083"),
-		MySQL:           mysqlx.Defaults(Name),
-		Broker:          broker.DefaultConfig(),
-		JWKSURL:         authn.DefaultJWKSURL,
+		Settings:        bootstrap.Defaults(Name, "127.0.0.1:8083", "127.0.0.1:9083"),
+		Config:          authn.DefaultConfig(),
 		ProfilesURL:     "http://127.0.0.1:8082",
 		ProfilesTimeout: 5 * time.Second,
 	}
 }
 
-// check refuses a configuration the service cannot run with, naming the variable to fix.
-func (c Config) check() error {
-	if c.ProfilesURL == "" {
-		return errors.New("configuration: PROFILES_URL is required")
+// validate refuses a configuration the service cannot run with, naming the variable to fix.
+func (c Config) validate() error {
+	switch {
+	case c.ProfilesURL == "":
+		return errors.New("PROFILES_URL is required")
+	case c.ProfilesTimeout <= 0:
+		return errors.New("PROFILES_TIMEOUT must be positive")
 	}
-	if c.ProfilesTimeout <= 0 {
-		return errors.New("configuration: PROFILES_TIMEOUT must be positive")
-	}
-	return nil
+	return c.Config.Validate()
 }
 
 // Build makes the service ready to run: migrated database, broker connection, outbox relay, routes and the
 // consumer of users entering the messenger.
 func Build(ctx context.Context, cfg Config) (*server.App, error) {
-	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	return bootstrap.Build(ctx, Name, cfg.HTTP, func(a *server.App) error {
-		db, err := bootstrap.Database(ctx, a, cfg.MySQL, migrations.FS)
-		if err != nil {
-			return err
-		}
-		conn := bootstrap.Broker(a, cfg.Broker)
-		profiles := profilesclient.New(cfg.ProfilesURL, httpclient.New(cfg.ProfilesTimeout))
-		application := app.New(adapters.NewMySQLRepository(db), profiles, conn, bootstrap.Outbox(a, db, conn))
+	return bootstrap.BuildWithDatabase(ctx, Name, cfg.Settings, cfg.validate, migrations.FS, func(d bootstrap.Deps) error {
+		profiles := adapters.NewProfilesClient(cfg.ProfilesURL, httpclient.New(cfg.ProfilesTimeout))
+		application := app.New(adapters.NewMySQLRepository(d.DB), profiles, d.Broker, d.Relay)
 
-		verifier := authn.NewVerifier(cfg.JWKSURL, httpclient.New(5*time.Second), authn.WithMetrics(a.Metrics.Registerer))
-		ports.NewHTTPServer(application).Register(a.Router, authn.Middleware(verifier))
+		ports.NewHTTPServer(application).Register(d.Router, authn.Middleware(bootstrap.Verifier(d.App, cfg.Config)))
 		// A read and a reply: the inbox only records that the entry was answered.
-		bootstrap.Consume(a, conn, broker.Subscription{
-			Queue: ports.UserEnteredQueue, Keys: []string{entry.EventType}, DB: db, Handle: ports.UserEntered(application),
+		bootstrap.Consume(d.App, d.Broker, broker.Subscription{
+			Queue: ports.UserEnteredQueue, Keys: []string{events.UserEntered}, DB: d.DB, Handle: ports.UserEntered(application),
 		})
 		return nil
 	})

@@ -18,7 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"simplemessenger/platform/broker"
-	"simplemessenger/platform/entry"
+	"simplemessenger/platform/events"
 
 	"simplemessenger/services/gateway/internal/domain"
 )
@@ -97,10 +97,10 @@ type Binder interface {
 	Unbind(ctx context.Context, key string) error
 }
 
-// EntryPublisher publishes gateway.user.entered (entry.EventType) and returns once the broker has confirmed
+// EntryPublisher publishes gateway.user.entered (events.UserEntered) and returns once the broker has confirmed
 // it; friends and messages answer it with the entry replies, pushed to the connection.
 type EntryPublisher interface {
-	PublishEntered(ctx context.Context, e entry.Entered) error
+	PublishEntered(ctx context.Context, e events.UserEnteredData) error
 }
 
 // PushObserver records what happens to sockets and frames (metrics).
@@ -220,9 +220,9 @@ func (h *Hub) Enter(ctx context.Context, userID, sessionID string, s Socket) (*C
 		return nil, ErrStopping
 	}
 	// Only now, with the key bound and the socket registered, may the services answer.
-	if err := h.entries.PublishEntered(ctx, entry.Entered{UserID: userID, SessionID: sessionID, ConnectionID: c.ID}); err != nil {
+	if err := h.entries.PublishEntered(ctx, events.UserEnteredData{UserID: userID, SessionID: sessionID, ConnectionID: c.ID}); err != nil {
 		h.Leave(c)
-		return nil, fmt.Errorf("publish %s: %w", entry.EventType, err)
+		return nil, fmt.Errorf("publish %s: %w", events.UserEntered, err)
 	}
 	return c, nil
 }

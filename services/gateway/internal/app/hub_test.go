@@ -18,7 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"simplemessenger/platform/broker"
-	"simplemessenger/platform/entry"
+	"simplemessenger/platform/events"
 
 	"simplemessenger/services/gateway/internal/app"
 )
@@ -56,7 +56,7 @@ func (j *journal) Unbind(_ context.Context, key string) error {
 	return nil
 }
 
-func (j *journal) PublishEntered(_ context.Context, e entry.Entered) error {
+func (j *journal) PublishEntered(_ context.Context, e events.UserEnteredData) error {
 	if j.pubErr != nil {
 		return j.pubErr
 	}

@@ -3,7 +3,11 @@
 // public profile may be served from memory.
 package domain
 
-import "net/http"
+import (
+	"net/http"
+
+	"simplemessenger/platform/contract"
+)
 
 // Upstream names the service that owns a route.
 type Upstream string
@@ -14,9 +18,6 @@ const (
 	Friends  Upstream = "friends"
 	Messages Upstream = "messages"
 )
-
-// AvatarBodyLimit is the contract's limit for avatar uploads (every other body: the platform's 64 KiB).
-const AvatarBodyLimit = 1 << 20
 
 // Route is one public contract route. The gateway serves exactly these (anything else is 404, or 405 for a
 // known path with another method), so internal APIs and admin endpoints of the services are never reachable.
@@ -47,7 +48,7 @@ var Routes = []Route{
 	{Method: http.MethodGet, Path: "/api/v1/users/me", To: Profiles},
 	{Method: http.MethodPatch, Path: "/api/v1/users/me", To: Profiles},
 	{Method: http.MethodPut, Path: "/api/v1/users/me/password", To: Profiles},
-	{Method: http.MethodPut, Path: "/api/v1/users/me/avatar", To: Profiles, BodyLimit: AvatarBodyLimit},
+	{Method: http.MethodPut, Path: "/api/v1/users/me/avatar", To: Profiles, BodyLimit: contract.AvatarMaxBytes},
 	{Method: http.MethodDelete, Path: "/api/v1/users/me/avatar", To: Profiles},
 	{Method: http.MethodGet, Path: "/api/v1/users/:id/avatar", To: Profiles, Public: true},
 	{Method: http.MethodGet, Path: "/api/v1/users/:id", To: Profiles, CachesProfile: true},

@@ -7,16 +7,11 @@ import (
 	"time"
 
 	"simplemessenger/platform/broker"
-)
-
-// Event types the gateway listens to (routing keys).
-const (
-	SessionRevoked = "auth.session.revoked"
-	ProfileUpdated = "profiles.user.updated"
+	"simplemessenger/platform/events"
 )
 
 // EventKeys are the routing keys bound to the gateway's transient queue.
-var EventKeys = []string{SessionRevoked, ProfileUpdated}
+var EventKeys = []string{events.SessionRevoked, events.UserUpdated}
 
 // Revoker records revoked sessions.
 type Revoker interface {
@@ -35,29 +30,17 @@ type Events struct {
 	Profiles    ProfileInvalidator
 }
 
-type sessionRevoked struct {
-	UserID    string    `json:"user_id"`
-	SessionID string    `json:"session_id"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-type profileUpdated struct {
-	User struct {
-		ID string `json:"id"`
-	} `json:"user"`
-}
-
 // Handle is the broker.Handler of the gateway's subscription.
 func (e Events) Handle(_ context.Context, _ *sql.Tx, ev broker.Event) error {
 	switch ev.Type {
-	case SessionRevoked:
-		var d sessionRevoked
+	case events.SessionRevoked:
+		var d events.SessionRevokedData
 		if err := ev.Decode(&d); err != nil || d.SessionID == "" {
 			return broker.Permanent(fmt.Errorf("malformed %s event %s: %v", ev.Type, ev.ID, err))
 		}
 		e.Revocations.Revoke(d.SessionID, d.ExpiresAt)
-	case ProfileUpdated:
-		var d profileUpdated
+	case events.UserUpdated:
+		var d events.UserData
 		if err := ev.Decode(&d); err != nil || d.User.ID == "" {
 			return broker.Permanent(fmt.Errorf("malformed %s event %s: %v", ev.Type, ev.ID, err))
 		}

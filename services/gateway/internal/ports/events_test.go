@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/events"
 )
 
 type revoker map[string]time.Time
@@ -29,7 +30,7 @@ func TestARevocationEventRevokesItsSessionUntilItsExpiry(t *testing.T) {
 	r, inv := revoker{}, &invalidator{}
 	exp := time.Date(2030, 1, 1, 0, 15, 0, 0, time.UTC)
 	err := Events{Revocations: r, Profiles: inv}.Handle(context.Background(), nil,
-		event(t, SessionRevoked, map[string]any{"user_id": "u1", "session_id": "s1", "expires_at": exp}))
+		event(t, events.SessionRevoked, map[string]any{"user_id": "u1", "session_id": "s1", "expires_at": exp}))
 	if err != nil || !r["s1"].Equal(exp) || len(*inv) != 0 {
 		t.Fatalf("err %v, revoked %v, invalidated %v", err, r, *inv)
 	}
@@ -38,7 +39,7 @@ func TestARevocationEventRevokesItsSessionUntilItsExpiry(t *testing.T) {
 func TestAProfileUpdateInvalidatesThatProfile(t *testing.T) {
 	r, inv := revoker{}, &invalidator{}
 	err := Events{Revocations: r, Profiles: inv}.Handle(context.Background(), nil,
-		event(t, ProfileUpdated, map[string]any{"user": map[string]any{"id": "u1", "nickname": "alice"}}))
+		event(t, events.UserUpdated, map[string]any{"user": map[string]any{"id": "u1", "nickname": "alice"}}))
 	if err != nil || len(*inv) != 1 || (*inv)[0] != "u1" || len(r) != 0 {
 		t.Fatalf("err %v, invalidated %v, revoked %v", err, *inv, r)
 	}
@@ -47,9 +48,9 @@ func TestAProfileUpdateInvalidatesThatProfile(t *testing.T) {
 func TestMalformedEventsAreDeadLetteredNotRetried(t *testing.T) {
 	h := Events{Revocations: revoker{}, Profiles: &invalidator{}}
 	for _, ev := range []broker.Event{
-		event(t, SessionRevoked, map[string]any{"user_id": "u1"}),
-		event(t, SessionRevoked, "not an object"),
-		event(t, ProfileUpdated, map[string]any{"user": map[string]any{}}),
+		event(t, events.SessionRevoked, map[string]any{"user_id": "u1"}),
+		event(t, events.SessionRevoked, "not an object"),
+		event(t, events.UserUpdated, map[string]any{"user": map[string]any{}}),
 	} {
 		if err := h.Handle(context.Background(), nil, ev); !errors.Is(err, broker.ErrPermanent) {
 			t.Errorf("%s %s: %v, want a permanent error", ev.Type, ev.Data, err)

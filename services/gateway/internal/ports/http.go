@@ -27,30 +27,61 @@ type RevocationChecker interface {
 	IsRevoked(sessionID string) bool
 }
 
-// HTTP is everything the public routes need.
-type HTTP struct {
-	// Upstreams forward a request to the service owning its route.
-	Upstreams   map[domain.Upstream]http.Handler
-	Verifier    *authn.Verifier
-	Revocations RevocationChecker
-	// AddressLimiter and UserLimiter may be nil (no limit).
-	AddressLimiter *domain.RateLimiter
-	UserLimiter    *domain.RateLimiter
-	// Profiles may be nil (no cache).
-	Profiles       *domain.ProfileCache
-	TrustedProxies domain.TrustedProxies
-	Now            func() time.Time
-	Metrics        *Metrics
-	// WebSocket, when set, serves the push connection at domain.WebSocketPath.
-	WebSocket *WebSocket
-	// Web, when set, serves the browser client at "/" and its files under "/assets/".
-	Web *web.Site
+// ProfileCache keeps public profiles for a short time, keyed by user id (the platform's cache.Cache). Put
+// keeps a profile only if nothing invalidated the id since Begin.
+type ProfileCache interface {
+	Get(id string, now time.Time) (domain.CachedProfile, bool)
+	Begin() uint64
+	Put(id string, p domain.CachedProfile, epoch uint64, now time.Time)
 }
+
+// Limits are the rate limits of the public routes, per client address (before the token is checked) and per
+// user (after); nil is no limit.
+type Limits struct {
+	Address, User *domain.RateLimiter
+}
+
+// HTTPServer serves the public routes.
+type HTTPServer struct {
+	upstreams   map[domain.Upstream]http.Handler
+	verifier    *authn.Verifier
+	revocations RevocationChecker
+	limits      Limits
+	trusted     domain.TrustedProxies
+	metrics     *Metrics
+	now         func() time.Time
+
+	profiles  ProfileCache // nil: no cache
+	webSocket *WebSocket   // nil: no push connection
+	web       *web.Site    // nil: no browser client
+}
+
+// NewHTTPServer forwards each public route to its upstream, after verifier and revocations have checked its
+// token and within limits; trusted are the proxies whose X-Forwarded-For is believed. Its counters are
+// registered on reg.
+func NewHTTPServer(reg prometheus.Registerer, upstreams map[domain.Upstream]http.Handler, verifier *authn.Verifier,
+	revocations RevocationChecker, limits Limits, trusted domain.TrustedProxies) (*HTTPServer, error) {
+	m, err := NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &HTTPServer{upstreams: upstreams, verifier: verifier, revocations: revocations, limits: limits,
+		trusted: trusted, metrics: m, now: time.Now}, nil
+}
+
+// CacheProfiles serves public profiles from c where a route allows it.
+func (h *HTTPServer) CacheProfiles(c ProfileCache) { h.profiles = c }
+
+// ServeWebSocket serves the push connection at domain.WebSocketPath.
+func (h *HTTPServer) ServeWebSocket(ws *WebSocket) { h.webSocket = ws }
+
+// ServeWeb serves the browser client at "/" and its files under "/assets/".
+func (h *HTTPServer) ServeWeb(site *web.Site) { h.web = site }
 
 // Register puts routes on the app's router, each with its own chain: client address and per-address limit
 // (for every request, unknown routes included), then for routes that need a token its verification, the
 // revocation check and the per-user limit, then the profile cache where the route allows it, then the proxy.
-func (h *HTTP) Register(a *server.App, routes []domain.Route) error {
+func (h *HTTPServer) Register(a *server.App, routes []domain.Route) error {
 	r := a.Router
 	// An API has no use for redirects to a "fixed" path: an unknown path is simply 404.
 	r.RedirectTrailingSlash = false
@@ -58,15 +89,15 @@ func (h *HTTP) Register(a *server.App, routes []domain.Route) error {
 	// Router-wide middleware reaches the NoRoute/NoMethod handlers too, so scans are rate-limited as well.
 	r.Use(h.clientAddress, h.limitAddress)
 	for _, rt := range routes {
-		up, ok := h.Upstreams[rt.To]
+		up, ok := h.upstreams[rt.To]
 		if !ok {
 			return fmt.Errorf("route %s %s: no upstream %q", rt.Method, rt.Path, rt.To)
 		}
 		var chain []gin.HandlerFunc
 		if !rt.Public {
-			chain = append(chain, authn.Middleware(h.Verifier), h.refuseRevoked, h.limitUser)
+			chain = append(chain, authn.Middleware(h.verifier), h.refuseRevoked, h.limitUser)
 		}
-		if rt.CachesProfile && h.Profiles != nil {
+		if rt.CachesProfile && h.profiles != nil {
 			chain = append(chain, h.profileCache)
 		}
 		chain = append(chain, forward(up))
@@ -75,14 +106,14 @@ func (h *HTTP) Register(a *server.App, routes []domain.Route) error {
 		}
 		r.Handle(rt.Method, rt.Path, chain...)
 	}
-	if ws := h.WebSocket; ws != nil {
+	if ws := h.webSocket; ws != nil {
 		// Served here, not forwarded: the same checks as any authenticated route (the token may also come in
 		// the query string, for browsers), all before the upgrade.
 		a.LongLived(domain.WebSocketPath)
-		r.GET(domain.WebSocketPath, ws.traceConnect, ws.checkOrigin, ws.authenticate(h.Verifier), h.refuseRevoked,
+		r.GET(domain.WebSocketPath, ws.traceConnect, ws.checkOrigin, ws.authenticate(h.verifier), h.refuseRevoked,
 			h.limitUser, requireUpgrade, ws.serve)
 	}
-	if h.Web != nil {
+	if h.web != nil {
 		// Only "/" and "/assets/*": every other path, /api/v1 included, keeps the contract's 404/405 answers.
 		for _, m := range []string{http.MethodGet, http.MethodHead} {
 			r.Handle(m, web.PagePath, h.serveWeb)
@@ -92,8 +123,8 @@ func (h *HTTP) Register(a *server.App, routes []domain.Route) error {
 	return nil
 }
 
-func (h *HTTP) serveWeb(c *gin.Context) {
-	f, ok := h.Web.Find(c.Request.URL.Path)
+func (h *HTTPServer) serveWeb(c *gin.Context) {
+	f, ok := h.web.Find(c.Request.URL.Path)
 	if !ok {
 		apierr.Write(c, apierr.NotFound("not_found", "no such route"))
 		return
@@ -111,34 +142,34 @@ func ClientAddress(r *http.Request) string {
 	return domain.ClientAddress(r.RemoteAddr, nil, nil)
 }
 
-func (h *HTTP) clientAddress(c *gin.Context) {
-	addr := domain.ClientAddress(c.Request.RemoteAddr, c.Request.Header.Values("X-Forwarded-For"), h.TrustedProxies)
+func (h *HTTPServer) clientAddress(c *gin.Context) {
+	addr := domain.ClientAddress(c.Request.RemoteAddr, c.Request.Header.Values("X-Forwarded-For"), h.trusted)
 	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), clientAddressKey{}, addr))
 	c.Next()
 }
 
-func (h *HTTP) limitAddress(c *gin.Context) {
-	if ok, retry := h.AddressLimiter.Allow(ClientAddress(c.Request), h.Now()); !ok {
-		h.Metrics.rateLimited(limitAddress)
+func (h *HTTPServer) limitAddress(c *gin.Context) {
+	if ok, retry := h.limits.Address.Allow(ClientAddress(c.Request), h.now()); !ok {
+		h.metrics.rateLimited(limitAddress)
 		apierr.Write(c, apierr.TooManyRequests("too many requests from this address", retry))
 		return
 	}
 	c.Next()
 }
 
-func (h *HTTP) refuseRevoked(c *gin.Context) {
+func (h *HTTPServer) refuseRevoked(c *gin.Context) {
 	claims := authn.FromContext(c.Request.Context())
-	if claims == nil || h.Revocations.IsRevoked(claims.SessionID) {
+	if claims == nil || h.revocations.IsRevoked(claims.SessionID) {
 		apierr.Write(c, apierr.Unauthorized("the session of this access token has been revoked"))
 		return
 	}
 	c.Next()
 }
 
-func (h *HTTP) limitUser(c *gin.Context) {
+func (h *HTTPServer) limitUser(c *gin.Context) {
 	claims := authn.FromContext(c.Request.Context())
-	if ok, retry := h.UserLimiter.Allow(claims.UserID(), h.Now()); !ok {
-		h.Metrics.rateLimited(limitUser)
+	if ok, retry := h.limits.User.Allow(claims.UserID(), h.now()); !ok {
+		h.metrics.rateLimited(limitUser)
 		apierr.Write(c, apierr.TooManyRequests("too many requests for this user", retry))
 		return
 	}
@@ -150,25 +181,25 @@ const maxCachedProfile = 16 << 10
 
 // profileCache serves a fresh cached public profile, or forwards and keeps a 200 answer. It runs after the
 // token check, so the cache never answers a caller the profiles service would have refused.
-func (h *HTTP) profileCache(c *gin.Context) {
+func (h *HTTPServer) profileCache(c *gin.Context) {
 	id := c.Param("id")
-	if p, ok := h.Profiles.Get(id, h.Now()); ok {
-		h.Metrics.profileCache(cacheHit)
+	if p, ok := h.profiles.Get(id, h.now()); ok {
+		h.metrics.profileCache(cacheHit)
 		c.Data(http.StatusOK, p.ContentType, p.Body)
 		c.Abort()
 		return
 	}
-	h.Metrics.profileCache(cacheMiss)
-	epoch := h.Profiles.Begin()
+	h.metrics.profileCache(cacheMiss)
+	epoch := h.profiles.Begin()
 	rec := &recorder{ResponseWriter: c.Writer}
 	c.Writer = rec
 	c.Next()
 	c.Writer = rec.ResponseWriter
 	if rec.Status() == http.StatusOK && !rec.overflow && json.Valid(rec.body.Bytes()) {
-		h.Profiles.Put(id, domain.CachedProfile{
+		h.profiles.Put(id, domain.CachedProfile{
 			ContentType: rec.Header().Get("Content-Type"),
 			Body:        bytes.Clone(rec.body.Bytes()),
-		}, epoch, h.Now())
+		}, epoch, h.now())
 	}
 }
 
@@ -234,29 +265,27 @@ type Metrics struct {
 	cache   *prometheus.CounterVec
 }
 
-// NewMetrics registers the gateway's counters on reg.
+// NewMetrics registers the gateway's counters on reg, every series at 0 from the start.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gateway_rate_limited_requests_total",
-			Help: "Requests refused with 429, by limit (address or user).",
-		}, []string{"limit"}),
-		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gateway_profile_cache_requests_total",
-			Help: "Public profile reads, by cache result (hit or miss).",
-		}, []string{"result"}),
-	}
-	if err := metrics.Register(reg, m.limited, m.cache); err != nil {
+	limited, err := metrics.NewCounts(reg, "gateway_rate_limited_requests_total",
+		"Requests refused with 429, by limit (address or user).", "limit", limitAddress, limitUser)
+	if err != nil {
 		return nil, err
 	}
-	// Every series exists at 0 from the start (a dashboard shows 0, not "No data").
-	for _, l := range []string{limitAddress, limitUser} {
-		m.limited.WithLabelValues(l)
+	cache, err := metrics.NewCounts(reg, "gateway_profile_cache_requests_total",
+		"Public profile reads, by cache result (hit or miss).", "result", cacheHit, cacheMiss)
+	if err != nil {
+		return nil, err
 	}
-	for _, r := range []string{cacheHit, cacheMiss} {
-		m.cache.WithLabelValues(r)
-	}
-	return m, nil
+	return &Metrics{limited: limited, cache: cache}, nil
+}
+
+// RegisterRevokedSessions exports how many revoked sessions the gateway refuses, as gateway_revoked_sessions.
+func RegisterRevokedSessions(reg prometheus.Registerer, revoked *domain.RevokedSessions) error {
+	return metrics.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gateway_revoked_sessions",
+		Help: "Revoked sessions whose access tokens the gateway refuses.",
+	}, func() float64 { return float64(revoked.Len()) }))
 }
 
 func (m *Metrics) rateLimited(limit string) {

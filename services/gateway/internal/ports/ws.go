@@ -36,16 +36,26 @@ const maxClientMessage = 4 << 10
 
 // WebSocket serves GET /api/v1/ws: the user's push connection.
 type WebSocket struct {
-	Hub         *app.Hub
-	Revocations RevocationChecker
-	Origins     domain.OriginPolicy
-	// PingInterval is how often the server pings; a client that has not answered within PongTimeout is
-	// dropped. WriteTimeout bounds writing one frame. SendBuffer is how many frames may wait for a socket's
-	// writer before the socket is dropped as too slow.
+	hub         *app.Hub
+	revocations RevocationChecker
+	origins     domain.OriginPolicy
+	cfg         SocketConfig
+	metrics     *PushMetrics
+	log         *slog.Logger
+}
+
+// SocketConfig is how the push connections are kept. A socket is pinged every PingInterval and dropped when
+// it has not answered within PongTimeout; WriteTimeout bounds writing one frame; SendBuffer is how many frames
+// may wait for a socket's writer before the socket is dropped as too slow.
+type SocketConfig struct {
 	PingInterval, PongTimeout, WriteTimeout time.Duration
 	SendBuffer                              int
-	Metrics                                 *PushMetrics
-	Log                                     *slog.Logger
+}
+
+// NewWebSocket serves push connections on hub, from the pages origins allows, closing those of revoked sessions.
+func NewWebSocket(hub *app.Hub, revocations RevocationChecker, origins domain.OriginPolicy, cfg SocketConfig,
+	metrics *PushMetrics, log *slog.Logger) *WebSocket {
+	return &WebSocket{hub: hub, revocations: revocations, origins: origins, cfg: cfg, metrics: metrics, log: log}
 }
 
 // traceConnect records the connect of a push connection as a short server span, "websocket connect": from
@@ -92,7 +102,7 @@ func connected(ctx context.Context, conn *app.Connection, err error) {
 
 // checkOrigin refuses browsers on pages of other origins (403) before anything else is looked at.
 func (ws *WebSocket) checkOrigin(c *gin.Context) {
-	if !ws.Origins.Allows(c.GetHeader("Origin"), c.Request.Host) {
+	if !ws.origins.Allows(c.GetHeader("Origin"), c.Request.Host) {
 		apierr.Write(c, apierr.Forbidden("origin_not_allowed", "this page's origin may not open the push connection"))
 		return
 	}
@@ -116,7 +126,7 @@ func (ws *WebSocket) authenticate(v *authn.Verifier) gin.HandlerFunc {
 			apierr.Write(c, apierr.Unauthorized("the access token is invalid or expired"))
 			return
 		case err != nil:
-			ws.Log.WarnContext(c.Request.Context(), "cannot verify an access token", "error", err)
+			ws.log.WarnContext(c.Request.Context(), "cannot verify an access token", "error", err)
 			apierr.Respond(c, apierr.Unavailable("cannot verify tokens right now"))
 			return
 		}
@@ -163,32 +173,32 @@ func (ws *WebSocket) serve(c *gin.Context) {
 		CompressionMode:    websocket.CompressionDisabled,
 	})
 	if err != nil {
-		ws.Log.DebugContext(c.Request.Context(), "websocket upgrade failed", "error", err)
+		ws.log.DebugContext(c.Request.Context(), "websocket upgrade failed", "error", err)
 		return
 	}
 	conn.SetReadLimit(maxClientMessage)
 	// The socket's own context: not the request's, which ends with this handler. It keeps only the connect
 	// span's identity, for the trace ids of the socket's log lines.
 	ctx, cancel := context.WithCancel(trace.ContextWithSpanContext(context.Background(), trace.SpanContextFromContext(c.Request.Context())))
-	s := &socket{ws: ws, conn: conn, ctx: ctx, cancel: cancel, limit: max(ws.SendBuffer, 1)}
+	s := &socket{ws: ws, conn: conn, ctx: ctx, cancel: cancel, limit: max(ws.cfg.SendBuffer, 1)}
 	go s.read()
 
-	entered, err := ws.Hub.Enter(c.Request.Context(), claims.UserID(), claims.SessionID, s)
+	entered, err := ws.hub.Enter(c.Request.Context(), claims.UserID(), claims.SessionID, s)
 	connected(c.Request.Context(), entered, err)
 	if err != nil {
 		if errors.Is(err, app.ErrStopping) {
 			_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 			return
 		}
-		ws.Metrics.Dropped(app.DropEnterFailed)
-		ws.Log.WarnContext(ctx, "cannot enter a socket; closing it for the client to retry", "user_id", claims.UserID(), "error", err)
+		ws.metrics.Dropped(app.DropEnterFailed)
+		ws.log.WarnContext(ctx, "cannot enter a socket; closing it for the client to retry", "user_id", claims.UserID(), "error", err)
 		_ = conn.Close(websocket.StatusInternalError, "try again")
 		return
 	}
 	s.start(entered)
 	// A revocation that arrived between the token check and the registration found no socket to close.
-	if ws.Revocations.IsRevoked(claims.SessionID) {
-		ws.Hub.Drop(entered, app.ClosePolicyViolation, app.DropRevoked, "session revoked", false)
+	if ws.revocations.IsRevoked(claims.SessionID) {
+		ws.hub.Drop(entered, app.ClosePolicyViolation, app.DropRevoked, "session revoked", false)
 	}
 }
 
@@ -198,18 +208,18 @@ func (ws *WebSocket) write(ctx context.Context, s *socket, entered *app.Connecti
 	sctx, span := app.Tracer().Start(trace.ContextWithSpanContext(ctx, f.Trace), "websocket write",
 		trace.WithAttributes(app.AttrFrameType.String(f.Type), app.AttrConnectionID.String(entered.ID)))
 	defer span.End()
-	wctx, cancel := context.WithTimeout(sctx, ws.WriteTimeout)
+	wctx, cancel := context.WithTimeout(sctx, ws.cfg.WriteTimeout)
 	err := s.conn.Write(wctx, websocket.MessageText, f.Body)
 	cancel()
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "write failed")
-		ws.Metrics.Frame(f.Type, app.FrameDropped)
-		ws.Hub.Drop(entered, app.CloseInternalError, app.DropWriteFailed, "write failed", true)
+		ws.metrics.Frame(f.Type, app.FrameDropped)
+		ws.hub.Drop(entered, app.CloseInternalError, app.DropWriteFailed, "write failed", true)
 		return
 	}
-	ws.Metrics.Frame(f.Type, app.FrameSent)
-	ws.Metrics.delivered(sctx, f)
+	ws.metrics.Frame(f.Type, app.FrameSent)
+	ws.metrics.delivered(sctx, f)
 }
 
 // Buffer sizes of a socket's connection. Clients only send pongs and close frames, so the read buffer needs
@@ -271,7 +281,7 @@ func (s *socket) Send(f app.Frame) bool {
 	defer s.mu.Unlock()
 	if s.gone || s.closeReq {
 		// Closing: the frame goes nowhere, but the client is not too slow.
-		s.ws.Metrics.Frame(f.Type, app.FrameDropped)
+		s.ws.metrics.Frame(f.Type, app.FrameDropped)
 		return true
 	}
 	if len(s.queue) >= s.limit {
@@ -311,11 +321,11 @@ func (s *socket) start(entered *app.Connection) {
 	s.mu.Lock()
 	if s.gone {
 		s.mu.Unlock()
-		s.ws.Hub.Leave(entered)
+		s.ws.hub.Leave(entered)
 		return
 	}
 	s.entered = entered
-	s.ping = time.AfterFunc(s.ws.PingInterval, s.pingOnce)
+	s.ping = time.AfterFunc(s.ws.cfg.PingInterval, s.pingOnce)
 	s.kick()
 	s.mu.Unlock()
 }
@@ -380,28 +390,28 @@ func (s *socket) read() {
 	s.mu.Unlock()
 	// Frames that were waiting for this socket go nowhere.
 	for _, f := range left {
-		s.ws.Metrics.Frame(f.Type, app.FrameDropped)
+		s.ws.metrics.Frame(f.Type, app.FrameDropped)
 	}
 	if entered != nil {
-		s.ws.Hub.Leave(entered)
+		s.ws.hub.Leave(entered)
 	}
 }
 
 // pingOnce pings (on the timer's goroutine) and schedules the next ping; a pong that does not come within
 // PongTimeout drops the socket.
 func (s *socket) pingOnce() {
-	pctx, cancel := context.WithTimeout(s.ctx, s.ws.PongTimeout)
+	pctx, cancel := context.WithTimeout(s.ctx, s.ws.cfg.PongTimeout)
 	err := s.conn.Ping(pctx)
 	cancel()
 	if err != nil {
 		if s.ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			s.ws.Hub.Drop(s.entered, app.ClosePolicyViolation, app.DropPingTimeout, "no pong", true)
+			s.ws.hub.Drop(s.entered, app.ClosePolicyViolation, app.DropPingTimeout, "no pong", true)
 		}
 		return
 	}
 	s.mu.Lock()
 	if !s.gone {
-		s.ping.Reset(s.ws.PingInterval)
+		s.ping.Reset(s.ws.cfg.PingInterval)
 	}
 	s.mu.Unlock()
 }

@@ -2,11 +2,19 @@
 package service
 
 import (
+	"fmt"
+	"net/url"
 	"time"
 
 	"simplemessenger/platform/authn"
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/cache"
 	"simplemessenger/platform/config"
+
+	"simplemessenger/services/gateway/internal/adapters"
+	"simplemessenger/services/gateway/internal/domain"
+	"simplemessenger/services/gateway/internal/ports"
+	"simplemessenger/services/gateway/web"
 )
 
 // Config is the gateway's configuration; DefaultConfig holds the defaults, environment variables override them.
@@ -14,8 +22,8 @@ type Config struct {
 	HTTP   config.HTTP
 	Broker broker.Config
 
-	// JWKSURL publishes the keys of access tokens.
-	JWKSURL string `env:"AUTH_JWKS_URL"`
+	// Tokens: where the keys that verify access tokens are fetched.
+	authn.Config
 	// Upstreams, as http://host:port.
 	AuthURL     string `env:"AUTH_URL"`
 	ProfilesURL string `env:"PROFILES_URL"`
@@ -63,7 +71,7 @@ func DefaultConfig() Config {
 	return Config{
 		HTTP:               config.HTTPDefaults("127.0.0.1:8080", "127.0.0.1:9080"),
 		Broker:             broker.DefaultConfig(),
-		JWKSURL:            authn.DefaultJWKSURL,
+		Config:             authn.DefaultConfig(),
 		AuthURL:            "http://127.0.0.1:8081",
 		ProfilesURL:        "http://127.0.0.1:8082",
 		FriendsURL:         "http://127.0.0.1:8083",
@@ -81,4 +89,83 @@ func DefaultConfig() Config {
 		WSWriteTimeout:     10 * time.Second,
 		WSSendBuffer:       256,
 	}
+}
+
+// validate refuses a configuration the gateway cannot run with, naming the variable to fix. (The settings that
+// are parsed into something, such as URLs, proxies and origins, are checked by parsing them: newPolicies.)
+func (c Config) validate() error {
+	switch {
+	case c.WSPingInterval <= 0 || c.WSPongTimeout <= 0 || c.WSWriteTimeout <= 0 || c.WSSendBuffer < 1:
+		return fmt.Errorf("WS_PING_INTERVAL, WS_PONG_TIMEOUT, WS_WRITE_TIMEOUT and WS_SEND_BUFFER must be positive")
+	case c.WSDrainPeriod < 0:
+		return fmt.Errorf("WS_DRAIN_PERIOD must not be negative")
+	case c.UpstreamTimeout <= 0:
+		return fmt.Errorf("UPSTREAM_TIMEOUT must be positive")
+	}
+	return c.Config.Validate()
+}
+
+// policies are the gateway's rules as its configuration sets them.
+type policies struct {
+	upstreams   map[domain.Upstream]*url.URL
+	trusted     domain.TrustedProxies
+	limits      ports.Limits
+	profiles    *cache.Cache[string, domain.CachedProfile] // nil: no cache
+	origins     domain.OriginPolicy
+	site        *web.Site
+	socket      ports.SocketConfig
+	drainPeriod time.Duration
+}
+
+// newPolicies parses the configuration into the gateway's rules; an error names the variable to fix.
+func newPolicies(c Config) (policies, error) {
+	if err := c.validate(); err != nil {
+		return policies{}, err
+	}
+	p := policies{
+		socket:      ports.SocketConfig{PingInterval: c.WSPingInterval, PongTimeout: c.WSPongTimeout, WriteTimeout: c.WSWriteTimeout, SendBuffer: c.WSSendBuffer},
+		drainPeriod: c.WSDrainPeriod,
+	}
+	var err error
+	if p.upstreams, err = parseUpstreams(c); err != nil {
+		return p, err
+	}
+	if p.trusted, err = domain.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return p, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	if p.limits.Address, err = domain.NewRateLimiter(c.RateLimitIPRPS, c.RateLimitIPBurst, c.RateLimitKeys); err != nil {
+		return p, fmt.Errorf("RATE_LIMIT_IP_*: %w", err)
+	}
+	if p.limits.User, err = domain.NewRateLimiter(c.RateLimitUserRPS, c.RateLimitUserBurst, c.RateLimitKeys); err != nil {
+		return p, fmt.Errorf("RATE_LIMIT_USER_*: %w", err)
+	}
+	if p.profiles, err = adapters.NewProfileCache(c.ProfileCacheTTL, c.ProfileCacheSize); err != nil {
+		return p, fmt.Errorf("PROFILE_CACHE_*: %w", err)
+	}
+	if p.origins, err = domain.NewOriginPolicy(c.AllowedOrigins); err != nil {
+		return p, fmt.Errorf("ALLOWED_ORIGINS: %w", err)
+	}
+	p.site, err = web.New()
+	return p, err
+}
+
+func parseUpstreams(c Config) (map[domain.Upstream]*url.URL, error) {
+	out := map[domain.Upstream]*url.URL{}
+	for _, u := range []struct {
+		name domain.Upstream
+		env  string
+		raw  string
+	}{
+		{domain.Auth, "AUTH_URL", c.AuthURL},
+		{domain.Profiles, "PROFILES_URL", c.ProfilesURL},
+		{domain.Friends, "FRIENDS_URL", c.FriendsURL},
+		{domain.Messages, "MESSAGES_URL", c.MessagesURL},
+	} {
+		parsed, err := url.Parse(u.raw)
+		if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			return nil, fmt.Errorf("%s: %q is not an http(s)://host:port URL", u.env, u.raw)
+		}
+		out[u.name] = parsed
+	}
+	return out, nil
 }

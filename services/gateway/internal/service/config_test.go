@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"simplemessenger/platform/config"
+	"simplemessenger/platform/config/configtest"
 
 	"simplemessenger/services/gateway/internal/service"
 )
@@ -23,7 +23,8 @@ func TestTheConfigurationComesFromTheEnvironmentOverTheDefaults(t *testing.T) {
 		t.Fatalf("defaults: %+v", def)
 	}
 
-	for k, v := range map[string]string{
+	cfg := service.DefaultConfig()
+	configtest.Load(t, &cfg, map[string]string{
 		"HTTP_ADDR": "0.0.0.0:80", "ADMIN_ADDR": "0.0.0.0:9000", "AMQP_EXCHANGE": "x",
 		"AUTH_JWKS_URL": "http://auth/.well-known/jwks.json", "AUTH_URL": "http://auth:8081",
 		"PROFILES_URL": "http://profiles:8082", "FRIENDS_URL": "http://friends:8083", "MESSAGES_URL": "http://messages:8084",
@@ -32,13 +33,7 @@ func TestTheConfigurationComesFromTheEnvironmentOverTheDefaults(t *testing.T) {
 		"TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1",
 		"ALLOWED_ORIGINS": "https://app.example.com,*.example.org", "WS_PING_INTERVAL": "5s", "WS_PONG_TIMEOUT": "2s",
 		"WS_WRITE_TIMEOUT": "3s", "WS_SEND_BUFFER": "64", "WS_DRAIN_PERIOD": "15s",
-	} {
-		t.Setenv(k, v)
-	}
-	cfg := service.DefaultConfig()
-	if err := config.Load(&cfg); err != nil {
-		t.Fatal(err)
-	}
+	})
 	want := def
 	want.HTTP.Addr, want.HTTP.AdminAddr, want.Broker.Exchange = "0.0.0.0:80", "0.0.0.0:9000", "x"
 	want.JWKSURL, want.AuthURL = "http://auth/.well-known/jwks.json", "http://auth:8081"

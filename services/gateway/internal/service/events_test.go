@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 func TestARevokedSessionIsRefusedWithinTwoSecondsOfTheEvent(t *testing.T) {
@@ -23,9 +25,9 @@ func TestARevokedSessionIsRefusedWithinTwoSecondsOfTheEvent(t *testing.T) {
 		"user_id": userID, "session_id": sessionID, "expires_at": time.Now().Add(15 * time.Minute).UTC(),
 	})
 	revokedAt := time.Now()
-	eventually(t, 2*time.Second, "the revoked session's token refused", func() bool {
+	servertest.Eventually(t, 2*time.Second, func() bool {
 		return e.do("GET", "/api/v1/auth/sessions", nil, bearer(tok)).StatusCode == http.StatusUnauthorized
-	})
+	}, "the revoked session's token refused")
 	t.Logf("refused %s after the event", time.Since(revokedAt))
 	wantError(t, e.do("POST", "/api/v1/auth/logout", nil, bearer(tok)), http.StatusUnauthorized, "unauthorized")
 	// Only that session: another one goes on working.
@@ -54,7 +56,7 @@ func TestTheRevokedSessionsAreLoadedFromAuthBeforeTheGatewayIsReady(t *testing.T
 
 func TestNotReadyWhileAuthCannotListTheRevokedSessions(t *testing.T) {
 	e := newEnv(t)
-	e.cfg.AuthURL = closedURL(t)
+	e.cfg.AuthURL = servertest.ClosedURL(t)
 	e.start()
 	time.Sleep(500 * time.Millisecond)
 	res, err := http.Get(e.adminURL + "/readyz")
@@ -110,9 +112,9 @@ func TestPublicProfilesAreCachedUntilTheyChange(t *testing.T) {
 		"user": map[string]any{"id": target, "nickname": "alice", "display_name": "Alice B.", "bio": "", "has_avatar": false,
 			"created_at": time.Now().UTC()},
 	})
-	eventually(t, 2*time.Second, "the updated profile served", func() bool {
+	servertest.Eventually(t, 2*time.Second, func() bool {
 		return strings.Contains(string(get(tok).body), "Alice B.")
-	})
+	}, "the updated profile served")
 
 	// Errors are not cached.
 	missing := uuid.NewString()

@@ -249,8 +249,8 @@ func TestBodiesOverTheLimitAre413DeclaredOrStreamed(t *testing.T) {
 
 func TestAnUpstreamThatIsDownIs503AndOneTooSlowIs504(t *testing.T) {
 	e := newEnv(t)
-	e.cfg.FriendsURL = closedURL(t)
-	e.cfg.AuthURL = closedURL(t)
+	e.cfg.FriendsURL = servertest.ClosedURL(t)
+	e.cfg.AuthURL = servertest.ClosedURL(t)
 	e.cfg.UpstreamTimeout = 300 * time.Millisecond
 	e.start()
 	_, _, tok := e.newUser()

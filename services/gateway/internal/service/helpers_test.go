@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,8 +19,8 @@ import (
 
 	"simplemessenger/platform/authn/authntest"
 	"simplemessenger/platform/broker"
-	"simplemessenger/platform/broker/brokertest"
 	"simplemessenger/platform/server/servertest"
+	"simplemessenger/platform/servicetest"
 	"simplemessenger/platform/telemetry"
 
 	"simplemessenger/services/gateway/internal/service"
@@ -131,17 +130,15 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	deps := servicetest.New(t)
 	e := &env{
-		t: t, iss: authntest.New(t),
+		t: t, iss: deps.Issuer,
 		auth: newUpstream(t, "auth"), profiles: newUpstream(t, "profiles"),
 		friends: newUpstream(t, "friends"), messages: newUpstream(t, "messages"),
 	}
 	cfg := service.DefaultConfig()
 	cfg.HTTP.Addr, cfg.HTTP.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.HTTP.ShutdownTimeout = 5 * time.Second
-	cfg.HTTP.LogLevel = "error"
-	cfg.Broker = brokertest.Config(t)
-	cfg.JWKSURL = e.iss.JWKSURL
+	deps.Configure(t, &cfg)
 	cfg.AuthURL, cfg.ProfilesURL = e.auth.srv.URL, e.profiles.srv.URL
 	cfg.FriendsURL, cfg.MessagesURL = e.friends.srv.URL, e.messages.srv.URL
 	cfg.UpstreamTimeout = 5 * time.Second
@@ -234,18 +231,6 @@ func wantError(t *testing.T, r reply, status int, code string) {
 	}
 }
 
-// eventually retries cond until it holds or within elapses.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // publisher publishes events on the gateway's exchange, as auth and profiles do through their outboxes.
 func (e *env) publisher() *broker.Conn {
 	e.t.Helper()
@@ -270,15 +255,4 @@ func (e *env) publish(conn *broker.Conn, source, typ string, data any) {
 	if err := conn.Publish(ctx, ev); err != nil {
 		e.t.Fatal(err)
 	}
-}
-
-// closedURL is the URL of a port nothing listens on.
-func closedURL(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
 }

@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/server/servertest"
 )
 
 // traceSpans returns the ended spans of one trace.
@@ -47,20 +47,6 @@ func attr(s sdktrace.ReadOnlySpan, key string) attribute.Value {
 	return attribute.Value{}
 }
 
-// openMetrics scrapes the admin /metrics page in the OpenMetrics format (the one with exemplars).
-func openMetrics(t *testing.T, adminURL string) string {
-	t.Helper()
-	req, _ := http.NewRequest("GET", adminURL+"/metrics", nil)
-	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return string(b)
-}
-
 // The push connection's connect is a short server span in the client's trace (not one span as long as the
 // socket), and a push is traced from the producer's publish through the gateway's consumer to the frame
 // written, whose delivery latency carries that trace as its exemplar.
@@ -81,10 +67,10 @@ func TestThePushPathIsTracedFromThePublishToTheFrameWritten(t *testing.T) {
 	w.next(alice)
 	connectID, _ := trace.TraceIDFromHex(connectTrace)
 	var connect sdktrace.ReadOnlySpan
-	eventually(t, 2*time.Second, "the connect span to end while the socket is open", func() bool {
+	servertest.Eventually(t, 2*time.Second, func() bool {
 		connect = named(traceSpans(connectID), "websocket connect")
 		return connect != nil
-	})
+	}, "the connect span to end while the socket is open")
 	if connect.SpanKind() != trace.SpanKindServer || attr(connect, "http.response.status_code").AsInt64() != 101 ||
 		attr(connect, "http.route").AsString() != "/api/v1/ws" {
 		t.Errorf("connect span %s %v", connect.SpanKind(), connect.Attributes())
@@ -116,7 +102,7 @@ func TestThePushPathIsTracedFromThePublishToTheFrameWritten(t *testing.T) {
 	c.expect("message.new", 2*time.Second)
 
 	var consume, send, write sdktrace.ReadOnlySpan
-	eventually(t, 2*time.Second, "the push's spans", func() bool {
+	servertest.Eventually(t, 2*time.Second, func() bool {
 		ss := traceSpans(producer.SpanContext().TraceID())
 		consume, send, write = nil, named(ss, "websocket send"), named(ss, "websocket write")
 		for _, s := range ss {
@@ -125,7 +111,7 @@ func TestThePushPathIsTracedFromThePublishToTheFrameWritten(t *testing.T) {
 			}
 		}
 		return consume != nil && send != nil && write != nil
-	})
+	}, "the push's spans")
 	publish := named(traceSpans(producer.SpanContext().TraceID()), e.cfg.Broker.PushExchange()+" publish")
 	if publish == nil || consume.Parent().SpanID() != publish.SpanContext().SpanID() {
 		t.Errorf("the consumer's span is not the publish's child")
@@ -140,7 +126,7 @@ func TestThePushPathIsTracedFromThePublishToTheFrameWritten(t *testing.T) {
 		t.Errorf("websocket write's parent %s, want websocket send", write.Parent().SpanID())
 	}
 
-	m := openMetrics(t, e.adminURL)
+	m := servertest.Scrape(t, e.adminURL, true)
 	exemplar := regexp.MustCompile(`(?m)^gateway_push_delivery_seconds_bucket\{[^}]*type="message.new"[^}]*\} 1 # \{trace_id="` +
 		producer.SpanContext().TraceID().String() + `"\} `)
 	if !exemplar.MatchString(m) {
@@ -184,22 +170,22 @@ func TestTheUpgradeIsCountedButNotTimedAndTokenChecksAreCounted(t *testing.T) {
 		http.StatusUnauthorized, "unauthorized")
 	wantError(t, e.do("GET", "/api/v1/users/me", nil, nil), http.StatusUnauthorized, "unauthorized")
 	c := w.enter(e.url, alice, tok)
-	if v := metric(t, e.adminURL, "http_server_requests_in_flight", ""); v != 0 {
+	if v := servertest.Metric(t, e.adminURL, "http_server_requests_in_flight"); v != 0 {
 		t.Errorf("an open socket counts as a request in flight: %v", v)
 	}
 	_ = c.conn.Close(websocket.StatusNormalClosure, "bye")
-	eventually(t, 2*time.Second, "the closed socket's upgrade to be counted", func() bool {
-		return metric(t, e.adminURL, "http_server_requests_total", `code="101",method="GET",route="/api/v1/ws"`) == 1
-	})
-	if v := metric(t, e.adminURL, "http_server_requests_total", `code="401",method="GET",route="/api/v1/ws"`); v != 2 {
+	servertest.Eventually(t, 2*time.Second, func() bool {
+		return servertest.Metric(t, e.adminURL, "http_server_requests_total", "code", "101", "method", "GET", "route", "/api/v1/ws") == 1
+	}, "the closed socket's upgrade to be counted")
+	if v := servertest.Metric(t, e.adminURL, "http_server_requests_total", "code", "401", "method", "GET", "route", "/api/v1/ws"); v != 2 {
 		t.Errorf("refused upgrades counted %v times, want 2", v)
 	}
-	m := openMetrics(t, e.adminURL)
+	m := servertest.Scrape(t, e.adminURL, true)
 	if strings.Contains(grepLines(m, "http_server_request_duration_seconds"), `route="/api/v1/ws"`) {
 		t.Errorf("the push connection is in the duration histogram:\n%s", grepLines(m, `route="/api/v1/ws"`))
 	}
 	for result, want := range map[string]float64{"missing": 2, "invalid": 1, "ok": 1, "unavailable": 0} {
-		if v := metric(t, e.adminURL, "authn_token_verifications_total", `result="`+result+`"`); v != want {
+		if v := servertest.Metric(t, e.adminURL, "authn_token_verifications_total", "result", result); v != want {
 			t.Errorf("authn_token_verifications_total{result=%q} = %v, want %v", result, v, want)
 		}
 	}

@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"simplemessenger/platform/authn"
 	"simplemessenger/platform/bootstrap"
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/httpclient"
@@ -19,7 +15,6 @@ import (
 	"simplemessenger/services/gateway/internal/app"
 	"simplemessenger/services/gateway/internal/domain"
 	"simplemessenger/services/gateway/internal/ports"
-	"simplemessenger/services/gateway/web"
 )
 
 // Name is the service name in logs, metrics and traces.
@@ -29,167 +24,103 @@ const Name = "gateway"
 // sessions kept in step with auth, rate limits, the profile cache, the broker subscription feeding them, and
 // the push connections (WebSocket) with their subscription on the push exchange.
 func Build(ctx context.Context, cfg Config) (*server.App, error) {
-	upstreams, err := parseUpstreams(cfg)
+	p, err := newPolicies(cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	trusted, err := domain.ParseTrustedProxies(cfg.TrustedProxies)
-	if err != nil {
-		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
-	}
-	addrLimiter, err := domain.NewRateLimiter(cfg.RateLimitIPRPS, cfg.RateLimitIPBurst, cfg.RateLimitKeys)
-	if err != nil {
-		return nil, fmt.Errorf("address rate limiter: %w", err)
-	}
-	userLimiter, err := domain.NewRateLimiter(cfg.RateLimitUserRPS, cfg.RateLimitUserBurst, cfg.RateLimitKeys)
-	if err != nil {
-		return nil, fmt.Errorf("user rate limiter: %w", err)
-	}
-	profiles, err := domain.NewProfileCache(cfg.ProfileCacheTTL, cfg.ProfileCacheSize)
-	if err != nil {
-		return nil, fmt.Errorf("profile cache: %w", err)
-	}
-	origins, err := domain.NewOriginPolicy(cfg.AllowedOrigins)
-	if err != nil {
-		return nil, fmt.Errorf("ALLOWED_ORIGINS: %w", err)
-	}
-	site, err := web.New()
-	if err != nil {
-		return nil, err
-	}
-	if cfg.WSPingInterval <= 0 || cfg.WSPongTimeout <= 0 || cfg.WSWriteTimeout <= 0 || cfg.WSSendBuffer < 1 {
-		return nil, fmt.Errorf("WS_PING_INTERVAL, WS_PONG_TIMEOUT, WS_WRITE_TIMEOUT and WS_SEND_BUFFER must be positive")
-	}
-	if cfg.WSDrainPeriod < 0 {
-		return nil, fmt.Errorf("WS_DRAIN_PERIOD must not be negative")
-	}
-
 	return bootstrap.Build(ctx, Name, cfg.HTTP, func(a *server.App) error {
-		metrics, err := ports.NewMetrics(a.Metrics.Registerer)
-		if err != nil {
-			return err
-		}
-		proxyErrors, err := adapters.NewProxyErrors(a.Metrics.Registerer)
-		if err != nil {
-			return err
-		}
+		conn := bootstrap.Broker(a, cfg.Broker)
 		pushMetrics, err := ports.NewPushMetrics(a.Metrics.Registerer)
 		if err != nil {
 			return err
 		}
-		conn := bootstrap.Broker(a, cfg.Broker)
-
-		// Pushes: one transient queue per gateway on the push exchange, bound to the users connected here
-		// (the hub binds a user's key before announcing their socket). One consumer, so a socket gets its
-		// pushes in the order they were published.
-		binder := broker.NewBinder()
-		hub := app.NewHub(binder, adapters.EntryPublisher{Conn: conn, Log: a.Log}, pushMetrics, a.Log)
-		bootstrap.Consume(a, conn, broker.Subscription{
-			Queue:     Name + ".push",
-			Exchange:  cfg.Broker.PushExchange(),
-			Binder:    binder,
-			Handle:    hub.HandlePush,
-			Transient: true,
-			OnReady:   hub.BrokerReady,
-		})
-		// At shutdown it closes the sockets (going away), spread over WS_DRAIN_PERIOD while the push consumer
-		// still runs, so clients reconnect to another replica a few at a time.
-		hub.DrainPeriod = cfg.WSDrainPeriod
-		a.OnDrain(hub.Drain)
-		a.Go(hub.Run)
+		hub := pushes(a, conn, cfg.Broker, pushMetrics, p.drainPeriod)
 
 		// Forwarded calls are bounded by UPSTREAM_TIMEOUT, above the services' own HTTP_HANDLER_TIMEOUT, so a
 		// service that gives up on a silent dependency answers its 503 before the gateway would cut it.
 		a.SetHandlerTimeout(0)
 		client := httpclient.New(cfg.UpstreamTimeout)
-		revoked := domain.NewRevokedSessions()
-		revocations := app.NewRevocations(revoked, adapters.NewAuthClient(cfg.AuthURL, client), time.Now, a.Log)
-		// A revoked session's sockets are closed too (the contract); an expired token does not close an open
-		// socket: the contract asks only for revocations, and a client refreshes its token over HTTP while the
-		// socket stays up.
-		revocations.OnRevoke = hub.CloseSession
-		a.AddReadyCheck("revoked_sessions", revocations.Ready)
-		if err := a.Metrics.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "gateway_revoked_sessions",
-			Help: "Revoked sessions whose access tokens the gateway refuses.",
-		}, func() float64 { return float64(revoked.Len()) })); err != nil {
+		revocations, err := revocations(a, conn, adapters.NewAuthClient(cfg.AuthURL, client), hub, p)
+		if err != nil {
 			return err
 		}
-		a.Go(revocations.Run)
-		// The queue is per process (exclusive, auto-delete, named by the broker): each replica sees every event.
-		// What it missed while disconnected is reloaded from auth each time the queue is back (OnReady).
-		events := ports.Events{Revocations: revocations, Profiles: profiles}
-		bootstrap.Consume(a, conn, broker.Subscription{
-			Queue:     Name,
-			Keys:      ports.EventKeys,
-			Handle:    events.Handle,
-			Transient: true,
-			OnReady:   func(context.Context) { revocations.RequestResync() },
-		})
+		upstreams, err := proxies(a, p, client.Transport, cfg.UpstreamTimeout)
+		if err != nil {
+			return err
+		}
 
-		// The platform client's transport carries the trace context and the request id; the proxy bounds each
-		// exchange with UpstreamTimeout itself (a client timeout does not apply to a bare transport).
-		transport := client.Transport
-		handlers := map[domain.Upstream]http.Handler{}
-		for name, target := range upstreams {
-			handlers[name] = adapters.NewProxy(adapters.ProxyConfig{
-				Name:          string(name),
-				Target:        target,
-				Transport:     transport,
-				Timeout:       cfg.UpstreamTimeout,
-				ClientAddress: ports.ClientAddress,
-				WriteError:    ports.WriteError,
-				Errors:        proxyErrors,
-				Log:           a.Log,
-			})
+		h, err := ports.NewHTTPServer(a.Metrics.Registerer, upstreams, bootstrap.Verifier(a, cfg.Config), revocations,
+			p.limits, p.trusted)
+		if err != nil {
+			return err
 		}
-		h := &ports.HTTP{
-			Upstreams:      handlers,
-			Verifier:       authn.NewVerifier(cfg.JWKSURL, client, authn.WithMetrics(a.Metrics.Registerer)),
-			Revocations:    revocations,
-			AddressLimiter: addrLimiter,
-			UserLimiter:    userLimiter,
-			Profiles:       profiles,
-			TrustedProxies: trusted,
-			Now:            time.Now,
-			Metrics:        metrics,
-			WebSocket: &ports.WebSocket{
-				Hub:          hub,
-				Revocations:  revocations,
-				Origins:      origins,
-				PingInterval: cfg.WSPingInterval,
-				PongTimeout:  cfg.WSPongTimeout,
-				WriteTimeout: cfg.WSWriteTimeout,
-				SendBuffer:   cfg.WSSendBuffer,
-				Metrics:      pushMetrics,
-				Log:          a.Log,
-			},
-			Web: site,
+		if p.profiles != nil {
+			h.CacheProfiles(p.profiles)
 		}
+		h.ServeWebSocket(ports.NewWebSocket(hub, revocations, p.origins, p.socket, pushMetrics, a.Log))
+		h.ServeWeb(p.site)
 		return h.Register(a, domain.Routes)
 	})
 }
 
-func parseUpstreams(cfg Config) (map[domain.Upstream]*url.URL, error) {
-	out := map[domain.Upstream]*url.URL{}
-	for _, u := range []struct {
-		name domain.Upstream
-		env  string
-		raw  string
-	}{
-		{domain.Auth, "AUTH_URL", cfg.AuthURL},
-		{domain.Profiles, "PROFILES_URL", cfg.ProfilesURL},
-		{domain.Friends, "FRIENDS_URL", cfg.FriendsURL},
-		{domain.Messages, "MESSAGES_URL", cfg.MessagesURL},
-	} {
-		parsed, err := url.Parse(u.raw)
-		if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
-			return nil, fmt.Errorf("%s: %q is not an http(s)://host:port URL", u.env, u.raw)
-		}
-		out[u.name] = parsed
+// pushes runs the hub of push connections. One transient queue per gateway on the push exchange, bound to the
+// users connected here (the hub binds a user's key before announcing their socket), with one consumer, so a
+// socket gets its pushes in the order they were published. At shutdown the hub closes the sockets (going
+// away), spread over drainPeriod while the push consumer still runs, so clients reconnect to another replica a
+// few at a time.
+func pushes(a *server.App, conn *broker.Conn, cfg broker.Config, m *ports.PushMetrics, drainPeriod time.Duration) *app.Hub {
+	binder := broker.NewBinder()
+	hub := app.NewHub(binder, adapters.EntryPublisher{Conn: conn, Log: a.Log}, m, a.Log)
+	bootstrap.Consume(a, conn, broker.Subscription{
+		Queue: Name + ".push", Exchange: cfg.PushExchange(), Binder: binder, Transient: true,
+		Handle: hub.HandlePush, OnReady: hub.BrokerReady,
+	})
+	hub.DrainPeriod = drainPeriod
+	a.OnDrain(hub.Drain)
+	a.Go(hub.Run)
+	return hub
+}
+
+// revocations keeps the revoked sessions in step with auth: events as they come, on a queue per process
+// (exclusive, auto-delete, named by the broker), so each replica sees every event; what it missed while
+// disconnected is reloaded from auth each time the queue is back. A revoked session's sockets are closed too
+// (the contract); an expired token does not close an open socket: the contract asks only for revocations, and
+// a client refreshes its token over HTTP while the socket stays up. The same queue brings profile changes,
+// which the profile cache forgets.
+func revocations(a *server.App, conn *broker.Conn, auth app.RevocationSource, hub *app.Hub, p policies) (*app.Revocations, error) {
+	revoked := domain.NewRevokedSessions()
+	if err := ports.RegisterRevokedSessions(a.Metrics.Registerer, revoked); err != nil {
+		return nil, err
 	}
-	if _, err := url.ParseRequestURI(cfg.JWKSURL); err != nil {
-		return nil, fmt.Errorf("AUTH_JWKS_URL: %q is not a URL", cfg.JWKSURL)
+	r := app.NewRevocations(revoked, auth, time.Now, a.Log)
+	r.OnRevoke = hub.CloseSession
+	a.AddReadyCheck("revoked_sessions", r.Ready)
+	a.Go(r.Run)
+	events := ports.Events{Revocations: r}
+	if p.profiles != nil {
+		events.Profiles = p.profiles
 	}
-	return out, nil
+	bootstrap.Consume(a, conn, broker.Subscription{
+		Queue: Name, Keys: ports.EventKeys, Handle: events.Handle, Transient: true,
+		OnReady: func(context.Context) { r.RequestResync() },
+	})
+	return r, nil
+}
+
+// proxies forward each upstream's routes. The platform client's transport carries the trace context and the
+// request id; each proxy bounds an exchange with timeout itself (a client timeout does not apply to a bare
+// transport).
+func proxies(a *server.App, p policies, transport http.RoundTripper, timeout time.Duration) (map[domain.Upstream]http.Handler, error) {
+	proxyErrors, err := adapters.NewProxyErrors(a.Metrics.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	handlers := map[domain.Upstream]http.Handler{}
+	for name, target := range p.upstreams {
+		handlers[name] = adapters.NewProxy(adapters.ProxyConfig{
+			Name: string(name), Target: target, Transport: transport, Timeout: timeout,
+			ClientAddress: ports.ClientAddress, WriteError: ports.WriteError, Errors: proxyErrors, Log: a.Log,
+		})
+	}
+	return handlers, nil
 }

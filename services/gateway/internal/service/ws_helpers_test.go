@@ -4,11 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,7 +16,7 @@ import (
 
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/broker/brokertest"
-	"simplemessenger/platform/entry"
+	"simplemessenger/platform/events"
 	"simplemessenger/platform/server/servertest"
 
 	"simplemessenger/services/gateway/internal/service"
@@ -141,20 +138,20 @@ type entries struct {
 	t     *testing.T
 	pub   *broker.Conn
 	mu    sync.Mutex
-	seen  map[string]chan entry.Entered
-	reply func(entry.Entered)
+	seen  map[string]chan events.UserEnteredData
+	reply func(events.UserEnteredData)
 }
 
 // watchEntries starts the watcher (before any socket opens) and waits until its queue is bound.
-func (e *env) watchEntries(reply func(ev entry.Entered, pub *broker.Conn)) *entries {
+func (e *env) watchEntries(reply func(ev events.UserEnteredData, pub *broker.Conn)) *entries {
 	e.t.Helper()
-	w := &entries{t: e.t, pub: e.publisher(), seen: map[string]chan entry.Entered{}}
+	w := &entries{t: e.t, pub: e.publisher(), seen: map[string]chan events.UserEnteredData{}}
 	if reply != nil {
-		w.reply = func(ev entry.Entered) { reply(ev, w.pub) }
+		w.reply = func(ev events.UserEnteredData) { reply(ev, w.pub) }
 	}
-	brokertest.Consume(e.t, w.pub, broker.Subscription{Queue: "test-entries", Keys: []string{entry.EventType}, Transient: true,
+	brokertest.Consume(e.t, w.pub, broker.Subscription{Queue: "test-entries", Keys: []string{events.UserEntered}, Transient: true,
 		Handle: func(_ context.Context, _ *sql.Tx, ev broker.Event) error {
-			var d entry.Entered
+			var d events.UserEnteredData
 			if err := ev.Decode(&d); err != nil || ev.Source != "gateway" {
 				e.t.Errorf("malformed entered event %+v: %v", ev, err)
 				return nil
@@ -168,17 +165,17 @@ func (e *env) watchEntries(reply func(ev entry.Entered, pub *broker.Conn)) *entr
 	return w
 }
 
-func (w *entries) channel(userID string) chan entry.Entered {
+func (w *entries) channel(userID string) chan events.UserEnteredData {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.seen[userID] == nil {
-		w.seen[userID] = make(chan entry.Entered, 100)
+		w.seen[userID] = make(chan events.UserEnteredData, 100)
 	}
 	return w.seen[userID]
 }
 
 // next waits for the user's next entered event.
-func (w *entries) next(userID string) entry.Entered {
+func (w *entries) next(userID string) events.UserEnteredData {
 	w.t.Helper()
 	select {
 	case ev := <-w.channel(userID):
@@ -186,7 +183,7 @@ func (w *entries) next(userID string) entry.Entered {
 	case <-time.After(5 * time.Second):
 		w.t.Fatalf("no gateway.user.entered for %s", userID)
 	}
-	return entry.Entered{}
+	return events.UserEnteredData{}
 }
 
 // enter opens a socket and waits for its entered event, after which the user's pushes are bound.
@@ -212,32 +209,6 @@ func push(t *testing.T, pub *broker.Conn, userID, typ string, data any, connecti
 		t.Fatal(err)
 	}
 	return ev
-}
-
-// metric reads one sample from the admin /metrics page; labels is the exact {…} text after the name, without
-// the service label (e.g. `reason="slow_client"`); "" for none.
-func metric(t *testing.T, adminURL, name, labels string) float64 {
-	t.Helper()
-	res, err := http.Get(adminURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{([^}]*)\} (\S+)$`)
-	for _, m := range re.FindAllStringSubmatch(string(body), -1) {
-		var kept []string
-		for l := range strings.SplitSeq(m[1], ",") {
-			if !strings.HasPrefix(l, "service=") {
-				kept = append(kept, l)
-			}
-		}
-		if strings.Join(kept, ",") == labels {
-			v, _ := strconv.ParseFloat(m[2], 64)
-			return v
-		}
-	}
-	return 0
 }
 
 // tinyReceiveBuffer is an HTTP client whose connections have a small kernel receive buffer, so a client that

@@ -11,7 +11,8 @@ import (
 	"github.com/coder/websocket"
 
 	"simplemessenger/platform/broker"
-	"simplemessenger/platform/entry"
+	"simplemessenger/platform/events"
+	"simplemessenger/platform/server/servertest"
 )
 
 // upgradeHeaders make a plain HTTP request look like a WebSocket handshake, so refusals can be read in full.
@@ -34,9 +35,9 @@ func TestTheUpgradeIsRefusedWithoutAValidTokenBeforeUpgrading(t *testing.T) {
 	e.publish(pub, "auth", "auth.session.revoked", map[string]any{
 		"user_id": userID, "session_id": sessionID, "expires_at": time.Now().Add(15 * time.Minute).UTC(),
 	})
-	eventually(t, 2*time.Second, "the revocation to be known", func() bool {
+	servertest.Eventually(t, 2*time.Second, func() bool {
 		return e.do("GET", "/api/v1/auth/sessions", nil, bearer(tok)).StatusCode == http.StatusUnauthorized
-	})
+	}, "the revocation to be known")
 	_, _, forged := e.newUser()
 	forged = forged[:len(forged)-4] + "AAAA" // a broken signature
 
@@ -168,7 +169,7 @@ func TestAReplyToOneConnectionReachesOnlyThatSocketOnce(t *testing.T) {
 func TestTheEntryRepliesPublishedAtOnceReachTheNewSocket(t *testing.T) {
 	e := newEnv(t).start()
 	e.waitReady()
-	e.watchEntries(func(ev entry.Entered, pub *broker.Conn) {
+	e.watchEntries(func(ev events.UserEnteredData, pub *broker.Conn) {
 		push(t, pub, ev.UserID, "messages.unread", map[string]any{"items": []any{}, "total": 0}, ev.ConnectionID)
 		push(t, pub, ev.UserID, "friends.pending", map[string]any{"items": []any{}}, ev.ConnectionID)
 	})
@@ -218,14 +219,14 @@ func TestASlowClientIsDroppedWithoutHoldingUpTheOthers(t *testing.T) {
 		}
 	}
 	t.Logf("%d frames of 64 KiB to the reading socket in %s", n, time.Since(start).Round(time.Millisecond))
-	eventually(t, 5*time.Second, "the slow socket dropped", func() bool {
-		return metric(t, admin, "gateway_websocket_dropped_total", `reason="slow_client"`) == 1 &&
-			metric(t, admin, "gateway_websocket_connections", "") == 1
-	})
-	if v := metric(t, admin, "gateway_push_frames_total", `result="sent",type="message.new"`); v < n {
+	servertest.Eventually(t, 5*time.Second, func() bool {
+		return servertest.Metric(t, admin, "gateway_websocket_dropped_total", "reason", "slow_client") == 1 &&
+			servertest.Metric(t, admin, "gateway_websocket_connections") == 1
+	}, "the slow socket dropped")
+	if v := servertest.Metric(t, admin, "gateway_push_frames_total", "result", "sent", "type", "message.new"); v < n {
 		t.Fatalf("frames sent %v, want at least %d", v, n)
 	}
-	if v := metric(t, admin, "gateway_push_frames_total", `result="dropped",type="message.new"`); v < 1 {
+	if v := servertest.Metric(t, admin, "gateway_push_frames_total", "result", "dropped", "type", "message.new"); v < 1 {
 		t.Fatalf("frames dropped %v", v)
 	}
 }
@@ -251,13 +252,13 @@ func TestAClientThatStopsAnsweringPingsIsDropped(t *testing.T) {
 	w.next(user)
 	alive := w.enter(e.url, user, tok)
 
-	eventually(t, 3*time.Second, "the mute socket dropped", func() bool {
-		return metric(t, admin, "gateway_websocket_dropped_total", `reason="ping_timeout"`) == 1
-	})
+	servertest.Eventually(t, 3*time.Second, func() bool {
+		return servertest.Metric(t, admin, "gateway_websocket_dropped_total", "reason", "ping_timeout") == 1
+	}, "the mute socket dropped")
 	time.Sleep(time.Second) // many ping intervals, and past the read timeout
 	push(t, w.pub, user, "marker", nil, "")
 	alive.expect("marker", time.Second)
-	if v := metric(t, admin, "gateway_websocket_connections", ""); v != 1 {
+	if v := servertest.Metric(t, admin, "gateway_websocket_connections"); v != 1 {
 		t.Fatalf("gateway_websocket_connections = %v, want 1", v)
 	}
 }
@@ -353,15 +354,15 @@ func TestAnIdleSocketCostsTheGatewayOneGoroutine(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = conn.CloseNow() })
 	}
-	eventually(t, 5*time.Second, "every socket registered", func() bool {
-		return metric(t, e.adminURL, "gateway_websocket_connections", "") == n
-	})
+	servertest.Eventually(t, 5*time.Second, func() bool {
+		return servertest.Metric(t, e.adminURL, "gateway_websocket_connections") == n
+	}, "every socket registered")
 	// The test's own client sockets add no goroutine while nobody reads them, so the whole delta is the
 	// gateway's. Some slack for the HTTP transport's idle connections of the test's requests.
 	var perSocket float64
-	eventually(t, 5*time.Second, "at most one goroutine per idle socket", func() bool {
+	servertest.Eventually(t, 5*time.Second, func() bool {
 		perSocket = float64(runtime.NumGoroutine()-before) / n
 		return perSocket <= 1.25
-	})
+	}, "at most one goroutine per idle socket")
 	t.Logf("goroutines per idle socket: %.2f", perSocket)
 }

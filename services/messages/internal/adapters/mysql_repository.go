@@ -50,8 +50,10 @@ const (
 	chatExists = "SELECT 1 FROM chats WHERE user_low = ? AND user_high = ?"
 	// chatList reads chat_states_recent backwards (most recent chat first) and each chat's last message by
 	// primary key (chat_id, id).
-	chatList = "SELECT s.peer_id, s.unread_count, " + messageColumns + ` FROM chat_states s
+	// chatList also reads the peer's own state of each chat (by primary key) for their read marker.
+	chatList = "SELECT s.peer_id, s.unread_count, COALESCE(p.last_read_id, 0), " + messageColumns + ` FROM chat_states s
 		JOIN messages m ON m.chat_id = s.chat_id AND m.id = s.last_message_id
+		LEFT JOIN chat_states p ON p.user_id = s.peer_id AND p.peer_id = s.user_id
 		WHERE s.user_id = ? AND s.last_message_id < ? ORDER BY s.last_message_id DESC LIMIT ?`
 	// unreadStart is, over the user's chats that have unread messages (a range of the primary key), the lowest
 	// read marker, where the oldest unread message can be at the earliest, and the total unread.
@@ -291,7 +293,7 @@ func (r *MySQLRepository) Chats(ctx context.Context, userID string, p domain.Pag
 		return nil, err
 	}
 	return mysqlx.Collect(rows, func(rs *sql.Rows) (c domain.ChatSummary, err error) {
-		c.LastMessage, err = scanMessage(rs, &c.PeerID, &c.UnreadCount)
+		c.LastMessage, err = scanMessage(rs, &c.PeerID, &c.UnreadCount, &c.PeerReadUpTo)
 		return c, err
 	})
 }

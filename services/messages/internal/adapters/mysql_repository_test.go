@@ -24,10 +24,7 @@ import (
 )
 
 func newRepo(t *testing.T) (*MySQLRepository, *sql.DB) {
-	t.Helper()
-	t.Parallel()
-	db, _ := mysqltest.New(t, migrations.FS)
-	return NewMySQLRepository(db), db
+	return mysqltest.Repository(t, migrations.FS, NewMySQLRepository)
 }
 
 func newUser() string { return uuid.Must(uuid.NewV7()).String() }

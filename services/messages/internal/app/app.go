@@ -105,9 +105,9 @@ const (
 	FrameUnread         = "messages.unread"
 )
 
-// Message is a message as clients see it: in the send answer, history, pushes and the chat list alike, so
+// MessageView is a message as clients see it: in the send answer, history, pushes and the chat list alike, so
 // that a pushed message is byte for byte what the send call returned. Ids are decimal strings.
-type Message struct {
+type MessageView struct {
 	ID          int64     `json:"id,string"`
 	SenderID    string    `json:"sender_id"`
 	RecipientID string    `json:"recipient_id"`
@@ -117,7 +117,7 @@ type Message struct {
 
 // AppendJSON appends m as json.Marshal writes it (the app tests prove them equal): history writes pages of
 // messages with it, without encoding/json's reflection.
-func (m Message) AppendJSON(b []byte) []byte {
+func (m MessageView) AppendJSON(b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = jsonx.AppendInt64String(b, m.ID)
 	b = append(b, `,"sender_id":`...)
@@ -131,28 +131,29 @@ func (m Message) AppendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// NewMessage is m as clients see it.
-func NewMessage(m domain.Message) Message {
-	return Message{ID: m.ID, SenderID: m.SenderID, RecipientID: m.RecipientID, Text: m.Text, CreatedAt: m.CreatedAt.UTC()}
+// NewMessageView is m as clients see it.
+func NewMessageView(m domain.Message) MessageView {
+	return MessageView{ID: m.ID, SenderID: m.SenderID, RecipientID: m.RecipientID, Text: m.Text, CreatedAt: m.CreatedAt.UTC()}
 }
 
-// NewMessages is NewMessage of each, never nil (an empty list is [] in JSON).
-func NewMessages(ms []domain.Message) []Message {
-	out := make([]Message, 0, len(ms))
+// NewMessageViews is NewMessageView of each, never nil (an empty list is [] in JSON).
+func NewMessageViews(ms []domain.Message) []MessageView {
+	out := make([]MessageView, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, NewMessage(m))
+		out = append(out, NewMessageView(m))
 	}
 	return out
 }
 
-// ReadData is the data of a message.read push: the reader (the receiver's peer) and the marker.
+// ReadData is the data of a message.read push: the reader and the marker. It goes to the reader's peer, so
+// the contract calls the reader "peer_id".
 type ReadData struct {
-	PeerID string `json:"peer_id"`
-	UpToID int64  `json:"up_to_id,string"`
+	ReaderID string `json:"peer_id"`
+	UpToID   int64  `json:"up_to_id,string"`
 }
 
 // UnreadData is the data of the messages.unread push sent on entering the messenger.
 type UnreadData struct {
-	Items []Message `json:"items"`
-	Total int       `json:"total"`
+	Items []MessageView `json:"items"`
+	Total int           `json:"total"`
 }

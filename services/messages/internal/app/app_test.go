@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"simplemessenger/platform/broker"
-	"simplemessenger/platform/entry"
+	"simplemessenger/platform/events"
 
 	"simplemessenger/services/messages/internal/app"
 	"simplemessenger/services/messages/internal/domain"
@@ -106,7 +106,7 @@ func TestSendAnnouncesToBothAndRetriesGetTheStoredMessage(t *testing.T) {
 	var types []string
 	for _, ev := range s.sent {
 		types = append(types, ev.Type+" "+ev.RoutingKey())
-		var data app.Message
+		var data app.MessageView
 		if err := ev.Decode(&data); err != nil || data != msg {
 			t.Errorf("%s carries %s", ev.Type, ev.Data)
 		}
@@ -181,7 +181,7 @@ func TestChatListLeavesOutPeersProfilesNoLongerKnows(t *testing.T) {
 func TestEnteringRepliesToTheConnectionOnly(t *testing.T) {
 	s := &store{unread: []domain.Message{{ID: 3, SenderID: bob, RecipientID: alice, Text: "x"}}}
 	rec := &recorder{}
-	if err := app.New(s, nil, nil, rec, rec).Entered(context.Background(), entry.Entered{UserID: alice, ConnectionID: "conn-9"}); err != nil {
+	if err := app.New(s, nil, nil, rec, rec).Entered(context.Background(), events.UserEnteredData{UserID: alice, ConnectionID: "conn-9"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.published) != 1 {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/contract"
 
 	"simplemessenger/services/messages/internal/domain"
 )
@@ -15,8 +16,8 @@ import (
 // History returns a page of the caller's chat with peerID and the cursor of the next page (see
 // domain.Page.Cut). Only ever the caller's own chat: the chat is found by the pair (caller, peer), so no
 // request can name somebody else's. History stays readable after the two stop being friends.
-func (a *Application) History(ctx context.Context, userID, peerID string, q domain.PageQuery) ([]Message, *int64, error) {
-	if !domain.ValidUserID(peerID) {
+func (a *Application) History(ctx context.Context, userID, peerID string, q domain.PageQuery) ([]MessageView, *int64, error) {
+	if !contract.ValidUserID(peerID) {
 		return nil, nil, ErrUserNotFound
 	}
 	p, err := domain.NewPage(q)
@@ -33,7 +34,7 @@ func (a *Application) History(ctx context.Context, userID, peerID string, q doma
 		}
 	}
 	items, next := p.Cut(msgs)
-	return NewMessages(items), next, nil
+	return NewMessageViews(items), next, nil
 }
 
 // peerExists tells, for two users without a chat, "nothing said yet" (nil) from "nobody there"
@@ -55,8 +56,11 @@ func (a *Application) peerExists(ctx context.Context, userID, peerID string) err
 // ChatItem is one line of the chat list.
 type ChatItem struct {
 	Peer        json.RawMessage `json:"peer"`
-	LastMessage Message         `json:"last_message"`
+	LastMessage MessageView     `json:"last_message"`
 	UnreadCount int             `json:"unread_count"`
+	// PeerReadUpToID is the peer's read marker, as message.read pushes it: the caller's messages with an id up
+	// to it have been read ("0": none), so a client shows them as read after a reload too.
+	PeerReadUpToID int64 `json:"peer_read_up_to_id,string"`
 }
 
 // Chats returns the caller's chats, the most recent first, with the peers' public profiles (asked of profiles
@@ -90,7 +94,8 @@ func (a *Application) Chats(ctx context.Context, userID string, q domain.PageQue
 			slog.WarnContext(ctx, "chat peer unknown to profiles", "peer_id", s.PeerID)
 			continue
 		}
-		items = append(items, ChatItem{Peer: peer, LastMessage: NewMessage(s.LastMessage), UnreadCount: s.UnreadCount})
+		items = append(items, ChatItem{Peer: peer, LastMessage: NewMessageView(s.LastMessage), UnreadCount: s.UnreadCount,
+			PeerReadUpToID: s.PeerReadUpTo})
 	}
 	return items, next, nil
 }
@@ -100,7 +105,7 @@ func (a *Application) Chats(ctx context.Context, userID string, q domain.PageQue
 // with message.read carrying the marker as stored; a request that moves nothing (an older id, or a chat with
 // no message yet) tells nobody and is no error. ErrUserNotFound when there is nobody with that id.
 func (a *Application) MarkRead(ctx context.Context, readerID, peerID, upTo string) error {
-	if !domain.ValidUserID(peerID) {
+	if !contract.ValidUserID(peerID) {
 		return ErrUserNotFound
 	}
 	n, err := domain.ParseReadMarker(upTo)
@@ -108,7 +113,7 @@ func (a *Application) MarkRead(ctx context.Context, readerID, peerID, upTo strin
 		return err
 	}
 	_, moved, err := a.repo.MarkRead(ctx, readerID, peerID, n, func(marker int64) (broker.Event, error) {
-		return broker.NewPush(Source, peerID, FrameMessageRead, ReadData{PeerID: readerID, UpToID: marker})
+		return broker.NewPush(Source, peerID, FrameMessageRead, ReadData{ReaderID: readerID, UpToID: marker})
 	})
 	if errors.Is(err, ErrNoChat) {
 		return a.peerExists(ctx, readerID, peerID) // nothing to mark: 204 if there is somebody, else 404

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"simplemessenger/platform/entry"
+	"simplemessenger/platform/events"
 
 	"simplemessenger/services/messages/internal/domain"
 )
@@ -15,12 +15,12 @@ import (
 //
 // The push is published directly: nothing changes, so there is no transaction to put it in. Messages sent
 // while this runs may come both live (message.new) and in the list; clients merge by id.
-func (a *Application) Entered(ctx context.Context, e entry.Entered) error {
+func (a *Application) Entered(ctx context.Context, e events.UserEnteredData) error {
 	items, total, err := a.repo.Unread(ctx, e.UserID, domain.UnreadOnEntry)
 	if err != nil {
 		return fmt.Errorf("unread of %s: %w", e.UserID, err)
 	}
-	push, err := entry.NewReply(Source, e, FrameUnread, UnreadData{Items: NewMessages(items), Total: total})
+	push, err := events.ReplyToEntry(Source, e, FrameUnread, UnreadData{Items: NewMessageViews(items), Total: total})
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func TestMessageAppendJSONIsJSONMarshal(t *testing.T) {
 		time.Date(2026, 11, 27, 20, 30, 1, 120000000, time.UTC),
 	}
 	for i, text := range texts {
-		m := app.Message{
+		m := app.MessageView{
 			ID: int64(i) * 1e15, SenderID: "0193a5e0-7c1e-7cc3-9d2b-0a6f1e2d3c4b", RecipientID: "0193a5e0-7c1e-7cc3-9d2b-<&>\"",
 			Text: text, CreatedAt: times[i%len(times)],
 		}

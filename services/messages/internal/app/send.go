@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/contract"
 
 	"simplemessenger/services/messages/internal/domain"
 )
@@ -21,13 +22,13 @@ type SendCommand struct {
 // Send stores a message to a friend and announces it: message.new to the recipient and to the sender (their
 // other sockets), and messages.message.created, all in the send transaction. created is false when the
 // sender had already sent this client message id: the first message is returned and nothing is written.
-func (a *Application) Send(ctx context.Context, cmd SendCommand) (msg Message, created bool, err error) {
+func (a *Application) Send(ctx context.Context, cmd SendCommand) (msg MessageView, created bool, err error) {
 	m, err := domain.NewMessage(cmd.SenderID, cmd.RecipientID, cmd.Text, cmd.ClientMessageID, a.now())
 	if err != nil {
-		return Message{}, false, err
+		return MessageView{}, false, err
 	}
-	if !domain.ValidUserID(m.RecipientID) {
-		return Message{}, false, ErrUserNotFound
+	if !contract.ValidUserID(m.RecipientID) {
+		return MessageView{}, false, ErrUserNotFound
 	}
 	// A retry of a stored message gets that message, whatever friends says now: it was allowed when it was
 	// sent, and every retry must get the same answer. A first send (the common case) pays no read for this:
@@ -36,40 +37,40 @@ func (a *Application) Send(ctx context.Context, cmd SendCommand) (msg Message, c
 	friends, err := a.friends.AreFriends(ctx, m.SenderID, m.RecipientID)
 	if err != nil || !friends {
 		if first, ok, lookErr := a.storedRetry(ctx, m); lookErr != nil {
-			return Message{}, false, lookErr
+			return MessageView{}, false, lookErr
 		} else if ok {
 			return first, false, nil
 		}
 	}
 	if err != nil {
-		return Message{}, false, fmt.Errorf("%w: friends: %v", ErrUnavailable, err)
+		return MessageView{}, false, fmt.Errorf("%w: friends: %v", ErrUnavailable, err)
 	}
 	if !friends {
-		return Message{}, false, a.notFriends(ctx, m.RecipientID)
+		return MessageView{}, false, a.notFriends(ctx, m.RecipientID)
 	}
 	stored, created, err := a.repo.Send(ctx, m, messageEvents)
 	if err != nil {
-		return Message{}, false, err
+		return MessageView{}, false, err
 	}
 	if created {
 		a.relay.Notify()
 	}
-	return NewMessage(stored), created, nil
+	return NewMessageView(stored), created, nil
 }
 
 // storedRetry returns the message the sender already stored under m's client message id, if any.
-func (a *Application) storedRetry(ctx context.Context, m domain.Message) (Message, bool, error) {
+func (a *Application) storedRetry(ctx context.Context, m domain.Message) (MessageView, bool, error) {
 	if m.ClientMessageID == "" {
-		return Message{}, false, nil
+		return MessageView{}, false, nil
 	}
 	first, err := a.repo.MessageByClientID(ctx, m.SenderID, m.ClientMessageID)
 	if errors.Is(err, ErrMessageNotFound) {
-		return Message{}, false, nil
+		return MessageView{}, false, nil
 	}
 	if err != nil {
-		return Message{}, false, err
+		return MessageView{}, false, err
 	}
-	return NewMessage(first), true, nil
+	return NewMessageView(first), true, nil
 }
 
 // notFriends tells why a message to a non-friend is refused: nobody is there (404), or somebody who is not a
@@ -86,7 +87,7 @@ func (a *Application) notFriends(ctx context.Context, recipientID string) error 
 // messageEvents are what a new message announces. The pushes carry the message exactly as the send call
 // answers it, so a client can match the two.
 func messageEvents(m domain.Message) ([]broker.Event, error) {
-	data := NewMessage(m)
+	data := NewMessageView(m)
 	toRecipient, err := broker.NewPush(Source, m.RecipientID, FrameMessageNew, data)
 	if err != nil {
 		return nil, err

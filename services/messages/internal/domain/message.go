@@ -8,8 +8,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"simplemessenger/platform/rules"
 )
 
@@ -83,14 +81,6 @@ func ValidateClientMessageID(s string) error {
 	return nil
 }
 
-// ValidUserID reports whether id can be a user's id: a UUID in its canonical lower-case form, the only form
-// ids are issued in. Anything else names no user, so it is not worth asking another service about, and
-// accepting other spellings of an id would make two keys for one chat.
-func ValidUserID(id string) bool {
-	u, err := uuid.Parse(id)
-	return err == nil && u.String() == id
-}
-
 // ChatKey names the chat of two users whatever the direction: the smaller id first. Both participants'
 // requests find the same key, hence the same row, which is what serializes the writes to one chat.
 type ChatKey struct {
@@ -110,4 +100,7 @@ type ChatSummary struct {
 	PeerID      string
 	LastMessage Message
 	UnreadCount int
+	// PeerReadUpTo is the peer's read marker: they have read every message of the chat addressed to them with
+	// an id up to it (0: none).
+	PeerReadUpTo int64
 }

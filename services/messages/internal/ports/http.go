@@ -86,7 +86,7 @@ func (s *HTTPServer) history(c *gin.Context) {
 }
 
 // appendPage appends {"items":[…],"<cursor>":"id"|null}.
-func appendPage(b []byte, items []app.Message, cursor string, next *int64) []byte {
+func appendPage(b []byte, items []app.MessageView, cursor string, next *int64) []byte {
 	b = append(b, `{"items":[`...)
 	for i, m := range items {
 		if i > 0 {

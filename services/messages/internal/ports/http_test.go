@@ -9,28 +9,28 @@ import (
 )
 
 type newerPage struct {
-	Items     []app.Message `json:"items"`
-	NextAfter *string       `json:"next_after"`
+	Items     []app.MessageView `json:"items"`
+	NextAfter *string           `json:"next_after"`
 }
 
 // A page written by appendPage is byte for byte the page json.Marshal writes, both ways, with and without a
 // cursor, empty or not.
 func TestAppendPageIsJSONMarshal(t *testing.T) {
 	at := time.Date(2026, 11, 27, 20, 30, 0, 123000000, time.UTC)
-	msgs := []app.Message{
+	msgs := []app.MessageView{
 		{ID: 9, SenderID: "a", RecipientID: "b", Text: `"<hi>" & \bye` + "\n\u2028\xff😀", CreatedAt: at},
 		{ID: 7, SenderID: "b", RecipientID: "a", Text: "", CreatedAt: at.Add(-time.Second)},
 	}
 	cursor := int64(7)
 	for _, c := range []struct {
-		items []app.Message
+		items []app.MessageView
 		next  *int64
-	}{{msgs, &cursor}, {msgs, nil}, {[]app.Message{}, nil}, {[]app.Message{}, &cursor}} {
+	}{{msgs, &cursor}, {msgs, nil}, {[]app.MessageView{}, nil}, {[]app.MessageView{}, &cursor}} {
 		for _, older := range []bool{true, false} {
 			var want []byte
 			var err error
 			if older {
-				want, err = json.Marshal(olderPage[app.Message]{Items: c.items, NextBefore: idString(c.next)})
+				want, err = json.Marshal(olderPage[app.MessageView]{Items: c.items, NextBefore: idString(c.next)})
 			} else {
 				want, err = json.Marshal(newerPage{Items: c.items, NextAfter: idString(c.next)})
 			}

@@ -1,12 +1,10 @@
 package service_test
 
 import (
-	"context"
-	"strings"
 	"testing"
 	"time"
 
-	"simplemessenger/platform/config"
+	"simplemessenger/platform/config/configtest"
 
 	"simplemessenger/services/messages/internal/service"
 )
@@ -18,13 +16,10 @@ func TestDefaultsAreTheLocalStackAndTheEnvironmentOverridesThem(t *testing.T) {
 		cfg.JWKSURL != "http://127.0.0.1:8081/.well-known/jwks.json" || cfg.NeighbourTimeout != 5*time.Second {
 		t.Errorf("defaults %+v", cfg)
 	}
-	t.Setenv("FRIENDS_URL", "http://friends:8083")
-	t.Setenv("PROFILES_URL", "http://profiles:8082")
-	t.Setenv("NEIGHBOUR_TIMEOUT", "750ms")
-	t.Setenv("MYSQL_DATABASE", "elsewhere")
-	if err := config.Load(&cfg); err != nil {
-		t.Fatal(err)
-	}
+	configtest.Load(t, &cfg, map[string]string{
+		"FRIENDS_URL": "http://friends:8083", "PROFILES_URL": "http://profiles:8082", "NEIGHBOUR_TIMEOUT": "750ms",
+		"MYSQL_DATABASE": "elsewhere",
+	})
 	if cfg.FriendsURL != "http://friends:8083" || cfg.ProfilesURL != "http://profiles:8082" || cfg.NeighbourTimeout != 750*time.Millisecond ||
 		cfg.MySQL.Database != "elsewhere" || cfg.HTTP.Addr != "127.0.0.1:8084" {
 		t.Errorf("from the environment %+v", cfg)
@@ -32,15 +27,9 @@ func TestDefaultsAreTheLocalStackAndTheEnvironmentOverridesThem(t *testing.T) {
 }
 
 func TestBuildRefusesAnIncompleteConfiguration(t *testing.T) {
-	for name, broken := range map[string]func(*service.Config){
+	configtest.Refused(t, service.DefaultConfig, service.Build, map[string]func(*service.Config){
 		"FRIENDS_URL":       func(c *service.Config) { c.FriendsURL = "" },
 		"PROFILES_URL":      func(c *service.Config) { c.ProfilesURL = "" },
 		"NEIGHBOUR_TIMEOUT": func(c *service.Config) { c.NeighbourTimeout = 0 },
-	} {
-		cfg := service.DefaultConfig()
-		broken(&cfg)
-		if _, err := service.Build(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
+	})
 }

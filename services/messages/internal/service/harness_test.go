@@ -18,23 +18,21 @@ import (
 	"simplemessenger/platform/authn/authntest"
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/broker/brokertest"
-	"simplemessenger/platform/entry"
-	"simplemessenger/platform/mysqlx/mysqltest"
+	"simplemessenger/platform/profilesclient/profilestest"
 	"simplemessenger/platform/server/servertest"
+	"simplemessenger/platform/servicetest"
 
-	"simplemessenger/services/messages/internal/adapters/migrations"
 	"simplemessenger/services/messages/internal/service"
 )
 
-// neighbours fakes the friends and profiles services at their HTTP boundary: the users profiles knows, the
-// friendships friends knows, and a switch that makes each answer 500.
+// neighbours fakes the friends service at its HTTP boundary: the friendships it knows, and a switch that makes
+// it answer 500. Profiles is faked by profilestest.
 type neighbours struct {
 	mu          sync.Mutex
-	users       map[string]map[string]any // public profiles by id
 	friendships map[[2]string]bool
 
-	friendsDown, profilesDown atomic.Bool
-	friendsCalls, batchCalls  atomic.Int64
+	friendsDown  atomic.Bool
+	friendsCalls atomic.Int64
 }
 
 func (n *neighbours) friendsHandler(w http.ResponseWriter, r *http.Request) {
@@ -51,50 +49,8 @@ func (n *neighbours) friendsHandler(w http.ResponseWriter, r *http.Request) {
 	n.mu.Lock()
 	friends := n.friendships[pairOf(parts[0], parts[1])]
 	n.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]bool{"friends": friends})
-}
-
-func (n *neighbours) profilesHandler(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		http.NotFound(w, r)
-		return
-	}
-	if n.profilesDown.Load() {
-		http.Error(w, "down", http.StatusInternalServerError)
-		return
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	switch {
-	case r.URL.Path == "/internal/v1/users":
-		n.batchCalls.Add(1)
-		ids := strings.Split(r.URL.Query().Get("ids"), ",")
-		if len(ids) > 100 {
-			http.Error(w, "too many ids", http.StatusBadRequest)
-			return
-		}
-		items := []map[string]any{}
-		for _, id := range ids {
-			if p, ok := n.users[id]; ok {
-				items = append(items, p)
-			}
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"items": items})
-	case strings.HasPrefix(r.URL.Path, "/internal/v1/users/"):
-		if p, ok := n.users[strings.TrimPrefix(r.URL.Path, "/internal/v1/users/")]; ok {
-			writeJSON(w, http.StatusOK, p)
-			return
-		}
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]string{"code": "user_not_found", "message": "no such user"}})
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(map[string]bool{"friends": friends})
 }
 
 func pairOf(a, b string) [2]string {
@@ -107,47 +63,33 @@ func pairOf(a, b string) [2]string {
 // harness is one running messages service on real MariaDB and RabbitMQ, with a token issuer standing in for
 // auth and fakes for friends and profiles.
 type harness struct {
-	t      *testing.T
-	api    string
-	db     *sql.DB
-	broker broker.Config
-	conn   *broker.Conn // the test's own: listens to pushes, plays the gateway
-	iss    *authntest.Issuer
-	n      *neighbours
+	t        *testing.T
+	api      string
+	db       *sql.DB
+	broker   broker.Config
+	conn     *broker.Conn // the test's own: listens to pushes, plays the gateway
+	iss      *authntest.Issuer
+	n        *neighbours
+	profiles *profilestest.Profiles
 }
 
 func start(t *testing.T) *harness {
 	t.Helper()
-	t.Parallel()
-	brokerCfg := brokertest.Config(t) // first: its cleanup must run after the service and the test's Conn stopped
-	n := &neighbours{users: map[string]map[string]any{}, friendships: map[[2]string]bool{}}
+	n := &neighbours{friendships: map[[2]string]bool{}}
 	friends := httptest.NewServer(http.HandlerFunc(n.friendsHandler))
 	t.Cleanup(friends.Close)
-	profiles := httptest.NewServer(http.HandlerFunc(n.profilesHandler))
-	t.Cleanup(profiles.Close)
-	iss := authntest.New(t)
+	profiles := profilestest.New(t)
 
 	cfg := service.DefaultConfig()
-	cfg.HTTP.LogLevel = "error"
-	cfg.HTTP.ShutdownTimeout = 5 * time.Second
-	// Migrated here already (the service's own migration then finds nothing to do), for the test's handle.
-	db, dbCfg := mysqltest.New(t, migrations.FS)
-	cfg.MySQL = dbCfg
-	cfg.Broker = brokerCfg
-	cfg.JWKSURL = iss.JWKSURL
 	cfg.FriendsURL = friends.URL
 	cfg.ProfilesURL = profiles.URL + "/"
 	cfg.NeighbourTimeout = 2 * time.Second
-	app, err := service.Build(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, admin := servertest.Serve(t, app)
+	s := servicetest.Start(t, cfg, service.Build)
 	// Ready first: the pushes' delays measured later must be the service's, not its start's.
-	servertest.WaitReady(t, admin, 15*time.Second)
-	conn := broker.Dial(brokerCfg, nil, nil)
+	servertest.WaitReady(t, s.Admin, 15*time.Second)
+	conn := broker.Dial(s.Broker, nil, nil)
 	t.Cleanup(func() { conn.Close() })
-	return &harness{t: t, api: api, db: db, broker: brokerCfg, conn: conn, iss: iss, n: n}
+	return &harness{t: t, api: s.URL, db: s.DB, broker: s.Broker, conn: conn, iss: s.Issuer, n: n, profiles: profiles}
 }
 
 // member is a user profiles knows, with an access token.
@@ -157,10 +99,7 @@ type member struct {
 
 func (h *harness) member(nickname string) member {
 	id := uuid.Must(uuid.NewV7()).String()
-	h.n.mu.Lock()
-	h.n.users[id] = map[string]any{"id": id, "nickname": nickname, "display_name": strings.ToUpper(nickname[:1]) + nickname[1:],
-		"bio": "", "has_avatar": false, "created_at": "2030-01-01T00:00:00Z"}
-	h.n.mu.Unlock()
+	h.profiles.Add(id, nickname, "")
 	return member{ID: id, Nickname: nickname, Token: h.iss.Token(h.t, id, uuid.NewString())}
 }
 
@@ -260,18 +199,6 @@ func quiet(t *testing.T, ch <-chan broker.Event, d time.Duration) {
 		t.Errorf("unexpected push %s %s", ev.Type, ev.Data)
 	case <-time.After(d):
 	}
-}
-
-// enter plays the gateway: the user's socket connectionID opened (its push key is bound), so it publishes
-// gateway.user.entered. The service's queue is declared when its consumer starts, so until then the event is
-// unroutable and is published again.
-func (h *harness) enter(userID, connectionID string) {
-	h.t.Helper()
-	ev, err := entry.NewEvent("gateway", entry.Entered{UserID: userID, SessionID: uuid.NewString(), ConnectionID: connectionID})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	brokertest.PublishUntilRouted(h.t, h.conn, ev)
 }
 
 // outboxTypes lists the types of the events the service wrote, in order.

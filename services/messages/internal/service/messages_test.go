@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/broker/brokertest"
 )
 
 func compact(t *testing.T, b []byte) string {
@@ -103,9 +104,9 @@ func TestSendRefusals(t *testing.T) {
 	want(t, "friends down", h.call(alice, "POST", to(carol), `{"text":"hi"}`), 503, "unavailable")
 	h.n.friendsDown.Store(false)
 	// Not friends is known without profiles; only "nobody there" needs it.
-	h.n.profilesDown.Store(true)
+	h.profiles.SetDown(true)
 	want(t, "not a friend, profiles down", h.call(alice, "POST", to(stranger), `{"text":"hi"}`), 403, "not_friends")
-	h.n.profilesDown.Store(false)
+	h.profiles.SetDown(false)
 
 	// Nothing refused was stored or announced.
 	if got := h.outboxTypes(); len(got) != 3 {
@@ -255,7 +256,7 @@ func TestHistoryRefusalsAndPrivacy(t *testing.T) {
 	}
 
 	// With no chat yet, telling "nobody there" from "nothing said" needs profiles.
-	h.n.profilesDown.Store(true)
+	h.profiles.SetDown(true)
 	want(t, "profiles down, no chat", h.call(carol, "GET", "/api/v1/chats/"+bob.ID+"/messages", ""), 503, "unavailable")
 	want(t, "profiles down, a chat", h.call(alice, "GET", path, ""), 200, "")
 }
@@ -309,6 +310,7 @@ type chatList struct {
 		Peer        map[string]any `json:"peer"`
 		LastMessage message        `json:"last_message"`
 		UnreadCount int            `json:"unread_count"`
+		PeerReadUp  string         `json:"peer_read_up_to_id"`
 	} `json:"items"`
 	NextBefore *string `json:"next_before"`
 }
@@ -329,10 +331,10 @@ func TestChatListMostRecentFirstWithUnreadCounts(t *testing.T) {
 	lastD, _ := h.send(me, dave, "d1")
 	lastC, _ := h.send(carol, me, "c2")
 
-	calls := h.n.batchCalls.Load()
+	calls := h.profiles.Batches.Load()
 	list := decode[chatList](t, h.call(me, "GET", "/api/v1/chats", ""))
-	if h.n.batchCalls.Load()-calls != 1 {
-		t.Errorf("peers' profiles took %d calls, want one batch", h.n.batchCalls.Load()-calls)
+	if h.profiles.Batches.Load()-calls != 1 {
+		t.Errorf("peers' profiles took %d calls, want one batch", h.profiles.Batches.Load()-calls)
 	}
 	type line struct {
 		nick   string
@@ -361,9 +363,23 @@ func TestChatListMostRecentFirstWithUnreadCounts(t *testing.T) {
 	if len(rest.Items) != 1 || rest.Items[0].Peer["id"] != bob.ID || rest.Items[0].UnreadCount != 0 || rest.NextBefore != nil {
 		t.Errorf("second page %+v", rest)
 	}
+	// Each line carries the peer's read marker, so a client shows what was read after a reload too: dave has
+	// read nothing of mine, bob reads my message once I write one.
+	if rest.Items[0].PeerReadUp != "0" || list.Items[0].PeerReadUp != "0" {
+		t.Errorf("nobody has read anything of mine: %+v %+v", list.Items[0], rest.Items[0])
+	}
+	mine, _ := h.send(me, bob, "to bob")
+	want(t, "bob reads", h.call(bob, "POST", "/api/v1/chats/"+me.ID+"/read", `{"up_to_id":"`+mine.ID+`"}`), 204, "")
+	if top := decode[chatList](t, h.call(me, "GET", "/api/v1/chats?limit=1", "")); top.Items[0].PeerReadUp != mine.ID {
+		t.Errorf("bob's marker in my list: %+v, want %s", top.Items[0], mine.ID)
+	}
+	// My own marker is not the peer's: bob's list shows that I read his b2, nothing else.
+	if top := decode[chatList](t, h.call(bob, "GET", "/api/v1/chats?limit=1", "")); top.Items[0].PeerReadUp != lastB.ID {
+		t.Errorf("my marker in bob's list: %+v, want %s", top.Items[0], lastB.ID)
+	}
 	want(t, "limit too big", h.call(me, "GET", "/api/v1/chats?limit=101", ""), 400, "invalid_limit")
 	want(t, "bad cursor", h.call(me, "GET", "/api/v1/chats?before=x", ""), 400, "invalid_cursor")
-	h.n.profilesDown.Store(true)
+	h.profiles.SetDown(true)
 	want(t, "profiles down", h.call(me, "GET", "/api/v1/chats", ""), 503, "unavailable")
 }
 
@@ -380,7 +396,7 @@ func TestEnteringPushesTheOldestUnreadToThatConnection(t *testing.T) {
 	toMe, toBob := h.pushes(me.ID), h.pushes(bob.ID)
 
 	// Nothing unread: an empty list and a total of 0 still come.
-	h.enter(bob.ID, "bob-socket")
+	brokertest.Enter(t, h.conn, bob.ID, "bob-socket")
 	ev := next(t, toBob, 2*time.Second)
 	if ev.Type != "messages.unread" || ev.ConnectionID != "bob-socket" || compact(t, ev.Data) != `{"items":[],"total":0}` {
 		t.Errorf("empty entry reply %+v %s", ev, ev.Data)
@@ -400,7 +416,7 @@ func TestEnteringPushesTheOldestUnreadToThatConnection(t *testing.T) {
 	for range 2 * 105 {
 		next(t, toMe, 5*time.Second)
 	}
-	h.enter(me.ID, "socket-7")
+	brokertest.Enter(t, h.conn, me.ID, "socket-7")
 	ev = next(t, toMe, 2*time.Second)
 	got := unread{}
 	if err := ev.Decode(&got); err != nil || ev.Type != "messages.unread" || ev.ConnectionID != "socket-7" {
@@ -415,7 +431,7 @@ func TestEnteringPushesTheOldestUnreadToThatConnection(t *testing.T) {
 
 	// Pushed live or not, a message stays unread until read: reading carol's chat leaves bob's.
 	want(t, "read carol", h.call(me, "POST", "/api/v1/chats/"+carol.ID+"/read", `{"up_to_id":"`+sent[len(sent)-1]+`"}`), 204, "")
-	h.enter(me.ID, "socket-8")
+	brokertest.Enter(t, h.conn, me.ID, "socket-8")
 	ev = next(t, toMe, 2*time.Second)
 	_ = ev.Decode(&got)
 	if ev.ConnectionID != "socket-8" || got.Total != 70 || len(got.Items) != 70 || got.Items[0].ID != sent[1] {

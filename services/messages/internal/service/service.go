@@ -10,10 +10,8 @@ import (
 	"simplemessenger/platform/authn"
 	"simplemessenger/platform/bootstrap"
 	"simplemessenger/platform/broker"
-	"simplemessenger/platform/config"
-	"simplemessenger/platform/entry"
+	"simplemessenger/platform/events"
 	"simplemessenger/platform/httpclient"
-	"simplemessenger/platform/mysqlx"
 	"simplemessenger/platform/server"
 
 	"simplemessenger/services/messages/internal/adapters"
@@ -27,10 +25,10 @@ const Name = "messages"
 
 // Config is the service's configuration, read once from the environment.
 type Config struct {
-	HTTP    config.HTTP
-	MySQL   mysqlx.Config
-	Broker  broker.Config
-	JWKSURL string `env:"AUTH_JWKS_URL"`
+	// The listeners, the database and the broker.
+	bootstrap.Settings
+	// Tokens: where the keys that verify access tokens are fetched.
+	authn.Config
 
 	// FriendsURL is where the friends service answers "are these two friends" (asked before every send).
 	FriendsURL string `env:"FRIENDS_URL"`
@@ -43,10 +41,8 @@ type Config struct {
 // DefaultConfig is the local development setup.
 func DefaultConfig() Config {
 	return Config{
-		HTTP:             config.HTTPDefaults("127.0.0.1:8084", "127.0.0.1:9084"),
-		MySQL:            mysqlx.Defaults(Name),
-		Broker:           broker.DefaultConfig(),
-		JWKSURL:          authn.DefaultJWKSURL,
+		Settings:         bootstrap.Defaults(Name, "127.0.0.1:8084", "127.0.0.1:9084"),
+		Config:           authn.DefaultConfig(),
 		FriendsURL:       "http://127.0.0.1:8083",
 		ProfilesURL:      "http://127.0.0.1:8082",
 		NeighbourTimeout: 5 * time.Second,
@@ -62,34 +58,23 @@ func (c Config) validate() error {
 	case c.NeighbourTimeout <= 0:
 		return fmt.Errorf("NEIGHBOUR_TIMEOUT must be positive")
 	}
-	return nil
+	return c.Config.Validate()
 }
 
 // Build makes the service ready to run: migrated database, broker connection, outbox relay, routes and the
 // consumer of gateway.user.entered.
 func Build(ctx context.Context, cfg Config) (*server.App, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
-	return bootstrap.Build(ctx, Name, cfg.HTTP, func(a *server.App) error {
-		db, err := bootstrap.Database(ctx, a, cfg.MySQL, migrations.FS)
-		if err != nil {
-			return err
-		}
-		conn := bootstrap.Broker(a, cfg.Broker)
-		relay := bootstrap.Outbox(a, db, conn)
-
+	return bootstrap.BuildWithDatabase(ctx, Name, cfg.Settings, cfg.validate, migrations.FS, func(d bootstrap.Deps) error {
 		client := httpclient.New(cfg.NeighbourTimeout)
 		// Friendship is asked of the friends service for every new message, never cached: an unfriending must
 		// stop the very next send, on every replica (docs/performance.md tells why a cache was tried and dropped).
-		application := app.New(adapters.NewMySQLRepository(db),
+		application := app.New(adapters.NewMySQLRepository(d.DB),
 			adapters.NewFriendsClient(cfg.FriendsURL, client), adapters.NewProfilesClient(cfg.ProfilesURL, client),
-			conn, relay)
+			d.Broker, d.Relay)
 
-		verifier := authn.NewVerifier(cfg.JWKSURL, httpclient.New(5*time.Second), authn.WithMetrics(a.Metrics.Registerer))
-		ports.NewHTTPServer(application).Register(a.Router, authn.Middleware(verifier))
-		bootstrap.Consume(a, conn, broker.Subscription{
-			Queue: ports.UserEnteredQueue, Keys: []string{entry.EventType}, DB: db, Handle: ports.UserEntered(application),
+		ports.NewHTTPServer(application).Register(d.Router, authn.Middleware(bootstrap.Verifier(d.App, cfg.Config)))
+		bootstrap.Consume(d.App, d.Broker, broker.Subscription{
+			Queue: ports.UserEnteredQueue, Keys: []string{events.UserEntered}, DB: d.DB, Handle: ports.UserEntered(application),
 		})
 		return nil
 	})

@@ -12,6 +12,8 @@ import (
 
 	"github.com/alexedwards/argon2id"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"simplemessenger/platform/server/servertest"
 )
 
 var cheap = argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -76,18 +78,6 @@ func TestArgon2WaitsForAFreeSlot(t *testing.T) {
 	}
 }
 
-// waitFor waits until cond holds; the deadline only keeps a broken hasher from hanging the test.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestArgon2RunsAtMostConcurrencyHashesAtOnce(t *testing.T) {
 	t.Parallel()
 	const concurrency, callers = 2, 8
@@ -119,9 +109,9 @@ func TestArgon2RunsAtMostConcurrencyHashesAtOnce(t *testing.T) {
 	}
 	// Every caller is either hashing or waiting for a slot: 19 MiB each would be taken now if they all ran.
 	running, waiting := h.hashes.WithLabelValues("running"), h.hashes.WithLabelValues("waiting")
-	waitFor(t, "all callers to arrive", func() bool {
+	servertest.Eventually(t, 10*time.Second, func() bool {
 		return testutil.ToFloat64(running)+testutil.ToFloat64(waiting) == callers
-	})
+	}, "all callers to arrive")
 	if got := inside.Load(); got != concurrency || testutil.ToFloat64(running) != concurrency {
 		t.Fatalf("%d hashes running at once (gauge %v), want %d", got, testutil.ToFloat64(running), concurrency)
 	}
@@ -142,7 +132,9 @@ func TestArgon2GivesMemoryBackWhenHashingGoesIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The dummy hash made at start is given back once the quiet period has passed.
-	waitFor(t, "the release after the dummy hash", func() bool { return testutil.ToFloat64(h.releases) == 1 })
+	servertest.Eventually(t, 10*time.Second, func() bool {
+		return testutil.ToFloat64(h.releases) == 1
+	}, "the release after the dummy hash")
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for range 4 {
@@ -153,7 +145,9 @@ func TestArgon2GivesMemoryBackWhenHashingGoesIdle(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	waitFor(t, "the release after the burst", func() bool { return testutil.ToFloat64(h.releases) >= 2 })
+	servertest.Eventually(t, 10*time.Second, func() bool {
+		return testutil.ToFloat64(h.releases) >= 2
+	}, "the release after the burst")
 }
 
 func TestArgon2ConcurrencyFitsTheMemoryLimit(t *testing.T) {

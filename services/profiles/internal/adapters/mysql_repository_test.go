@@ -16,6 +16,7 @@ import (
 
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/broker/brokertest"
+	"simplemessenger/platform/events"
 	"simplemessenger/platform/mysqlx/mysqltest"
 
 	"simplemessenger/services/profiles/internal/adapters/migrations"
@@ -24,10 +25,7 @@ import (
 )
 
 func newRepo(t *testing.T) (*MySQLRepository, *sql.DB) {
-	t.Helper()
-	t.Parallel()
-	db, _ := mysqltest.New(t, migrations.FS)
-	return NewMySQLRepository(db), db
+	return mysqltest.Repository(t, migrations.FS, NewMySQLRepository)
 }
 
 func newUser(t *testing.T, nickname string) domain.User {
@@ -44,7 +42,7 @@ func mustCreate(t *testing.T, r *MySQLRepository, nicknames ...string) []domain.
 	var users []domain.User
 	for _, n := range nicknames {
 		u := newUser(t, n)
-		if err := r.Create(context.Background(), u, "hash-of-"+n, event(app.EventRegistered)); err != nil {
+		if err := r.Create(context.Background(), u, "hash-of-"+n, event(events.UserRegistered)); err != nil {
 			t.Fatalf("create %s: %v", n, err)
 		}
 		users = append(users, u)
@@ -55,7 +53,7 @@ func mustCreate(t *testing.T, r *MySQLRepository, nicknames ...string) []domain.
 // event builds the same events the application does.
 func event(typ string) app.EventFunc {
 	return func(u domain.User) (broker.Event, error) {
-		return broker.NewEvent(app.Source, typ, app.UserEventData{User: app.NewPublicProfile(u)})
+		return broker.NewEvent(app.Source, typ, events.UserData{User: app.NewPublicProfile(u)})
 	}
 }
 
@@ -75,9 +73,9 @@ func outbox(t *testing.T, db *sql.DB) []outboxRow {
 	return out
 }
 
-func eventUser(t *testing.T, ev broker.Event) app.PublicProfile {
+func eventUser(t *testing.T, ev broker.Event) events.Profile {
 	t.Helper()
-	var d app.UserEventData
+	var d events.UserData
 	if err := ev.Decode(&d); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +99,7 @@ func TestCreateStoresTheUserAndItsRegisteredEventTogether(t *testing.T) {
 		t.Errorf("credentials: %+v %q %v", byNick, hash, err)
 	}
 	ob := outbox(t, db)
-	if len(ob) != 1 || ob[0].Type != app.EventRegistered || ob[0].Event.Source != "profiles" {
+	if len(ob) != 1 || ob[0].Type != events.UserRegistered || ob[0].Event.Source != "profiles" {
 		t.Fatalf("outbox: %+v", ob)
 	}
 	if p := eventUser(t, ob[0].Event); p.ID != u.ID || p.Nickname != "Alice" || p.DisplayName != "Alice" {
@@ -138,7 +136,7 @@ func TestGetManyReturnsTheUsersThatExist(t *testing.T) {
 func TestNicknamesAreUniqueWhateverTheirCase(t *testing.T) {
 	r, db := newRepo(t)
 	mustCreate(t, r, "Alice")
-	err := r.Create(context.Background(), newUser(t, "aLICE"), "h", event(app.EventRegistered))
+	err := r.Create(context.Background(), newUser(t, "aLICE"), "h", event(events.UserRegistered))
 	if !errors.Is(err, app.ErrNicknameTaken) {
 		t.Fatalf("want ErrNicknameTaken, got %v", err)
 	}
@@ -185,7 +183,7 @@ func TestUpdateProfileWritesAnEventOnlyForARealChange(t *testing.T) {
 	u := mustCreate(t, r, "carol")[0]
 	dn, bio := "Carol C.", "hi"
 	upd := domain.ProfileUpdate{DisplayName: &dn, Bio: &bio}
-	got, err := r.UpdateProfile(ctx, u.ID, func(u *domain.User) (bool, error) { return upd.Apply(u), nil }, event(app.EventUpdated))
+	got, err := r.UpdateProfile(ctx, u.ID, func(u *domain.User) (bool, error) { return upd.Apply(u), nil }, event(events.UserUpdated))
 	if err != nil || got.DisplayName != dn || got.Bio != bio {
 		t.Fatalf("%+v %v", got, err)
 	}
@@ -193,14 +191,14 @@ func TestUpdateProfileWritesAnEventOnlyForARealChange(t *testing.T) {
 		t.Errorf("stored %+v, returned %+v", stored, got)
 	}
 	// The same values again: nothing changes, nothing is announced.
-	if _, err := r.UpdateProfile(ctx, u.ID, func(u *domain.User) (bool, error) { return upd.Apply(u), nil }, event(app.EventUpdated)); err != nil {
+	if _, err := r.UpdateProfile(ctx, u.ID, func(u *domain.User) (bool, error) { return upd.Apply(u), nil }, event(events.UserUpdated)); err != nil {
 		t.Fatal(err)
 	}
 	ob := outbox(t, db)
-	if len(ob) != 2 || ob[1].Type != app.EventUpdated || eventUser(t, ob[1].Event).Bio != "hi" {
+	if len(ob) != 2 || ob[1].Type != events.UserUpdated || eventUser(t, ob[1].Event).Bio != "hi" {
 		t.Errorf("outbox %+v", ob)
 	}
-	if _, err := r.UpdateProfile(ctx, uuid.NewString(), func(*domain.User) (bool, error) { return true, nil }, event(app.EventUpdated)); !errors.Is(err, app.ErrUserNotFound) {
+	if _, err := r.UpdateProfile(ctx, uuid.NewString(), func(*domain.User) (bool, error) { return true, nil }, event(events.UserUpdated)); !errors.Is(err, app.ErrUserNotFound) {
 		t.Errorf("unknown user: %v", err)
 	}
 }
@@ -209,7 +207,7 @@ func TestChangePasswordIsACompareAndSwap(t *testing.T) {
 	r, db := newRepo(t)
 	ctx := context.Background()
 	u := mustCreate(t, r, "dave")[0]
-	ev, _ := broker.NewEvent(app.Source, app.EventPasswordChanged, app.PasswordChangedData{UserID: u.ID, SessionID: "s1"})
+	ev, _ := broker.NewEvent(app.Source, events.PasswordChanged, events.PasswordChangedData{UserID: u.ID, SessionID: "s1"})
 	if err := r.ChangePassword(ctx, u.ID, "stale-hash", "new-hash", ev); !errors.Is(err, app.ErrPasswordChanged) {
 		t.Fatalf("want ErrPasswordChanged, got %v", err)
 	}
@@ -220,14 +218,14 @@ func TestChangePasswordIsACompareAndSwap(t *testing.T) {
 		t.Errorf("hash %q", h)
 	}
 	ob := outbox(t, db)
-	if len(ob) != 2 || ob[1].Type != app.EventPasswordChanged {
+	if len(ob) != 2 || ob[1].Type != events.PasswordChanged {
 		t.Fatalf("outbox %+v", ob)
 	}
-	var d app.PasswordChangedData
-	if err := ob[1].Event.Decode(&d); err != nil || d != (app.PasswordChangedData{UserID: u.ID, SessionID: "s1"}) {
+	var d events.PasswordChangedData
+	if err := ob[1].Event.Decode(&d); err != nil || d != (events.PasswordChangedData{UserID: u.ID, SessionID: "s1"}) {
 		t.Errorf("data %+v %v", d, err)
 	}
-	ev2, _ := broker.NewEvent(app.Source, app.EventPasswordChanged, app.PasswordChangedData{UserID: "x", SessionID: "s1"})
+	ev2, _ := broker.NewEvent(app.Source, events.PasswordChanged, events.PasswordChangedData{UserID: "x", SessionID: "s1"})
 	if err := r.ChangePassword(ctx, uuid.NewString(), "a", "b", ev2); !errors.Is(err, app.ErrUserNotFound) {
 		t.Errorf("unknown user: %v", err)
 	}
@@ -255,11 +253,11 @@ func TestAvatarSetReplaceGetDelete(t *testing.T) {
 	}
 
 	a1, a2 := avatar(t, 2), avatar(t, 3)
-	got, err := r.SetAvatar(ctx, u.ID, a1, event(app.EventUpdated))
+	got, err := r.SetAvatar(ctx, u.ID, a1, event(events.UserUpdated))
 	if err != nil || !got.HasAvatar() {
 		t.Fatalf("%+v %v", got, err)
 	}
-	if _, err := r.SetAvatar(ctx, u.ID, a2, event(app.EventUpdated)); err != nil {
+	if _, err := r.SetAvatar(ctx, u.ID, a2, event(events.UserUpdated)); err != nil {
 		t.Fatal(err)
 	}
 	stored, err := r.Avatar(ctx, u.ID)
@@ -274,7 +272,7 @@ func TestAvatarSetReplaceGetDelete(t *testing.T) {
 		t.Error("has_avatar false after upload")
 	}
 
-	if err := r.DeleteAvatar(ctx, u.ID, event(app.EventUpdated)); err != nil {
+	if err := r.DeleteAvatar(ctx, u.ID, event(events.UserUpdated)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Avatar(ctx, u.ID); !errors.Is(err, app.ErrAvatarNotFound) {
@@ -284,7 +282,7 @@ func TestAvatarSetReplaceGetDelete(t *testing.T) {
 		t.Error("has_avatar true after delete")
 	}
 	// Deleting again is fine and announces nothing.
-	if err := r.DeleteAvatar(ctx, u.ID, event(app.EventUpdated)); err != nil {
+	if err := r.DeleteAvatar(ctx, u.ID, event(events.UserUpdated)); err != nil {
 		t.Fatal(err)
 	}
 	ob := outbox(t, db)
@@ -294,7 +292,7 @@ func TestAvatarSetReplaceGetDelete(t *testing.T) {
 	if !eventUser(t, ob[1].Event).HasAvatar || eventUser(t, ob[3].Event).HasAvatar {
 		t.Errorf("events must carry has_avatar as committed: %+v", ob)
 	}
-	if _, err := r.SetAvatar(ctx, uuid.NewString(), a1, event(app.EventUpdated)); !errors.Is(err, app.ErrUserNotFound) {
+	if _, err := r.SetAvatar(ctx, uuid.NewString(), a1, event(events.UserUpdated)); !errors.Is(err, app.ErrUserNotFound) {
 		t.Errorf("unknown user: %v", err)
 	}
 }

@@ -7,15 +7,13 @@ import (
 	"time"
 
 	"simplemessenger/platform/throttle"
-
-	"simplemessenger/services/profiles/internal/domain"
 )
 
 func TestRegistrationThrottleAdmitsUpToTheLimitPerAddressAndSlides(t *testing.T) {
 	repo, db := newRepo(t)
 	ctx := context.Background()
 	rule := throttle.Rule{Limit: 3, Window: time.Hour}
-	home, other := domain.RegistrationAddressKey("192.0.2.1"), domain.RegistrationAddressKey("198.51.100.9")
+	home, other := throttle.AddressKey("192.0.2.1"), throttle.AddressKey("198.51.100.9")
 	t0 := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 
 	admit := func(key throttle.Key, at time.Time) (bool, time.Duration) {
@@ -59,7 +57,7 @@ func TestRegistrationThrottleAdmitsUpToTheLimitPerAddressAndSlides(t *testing.T)
 func TestConcurrentRegistrationsFromOneAddressCannotOverrunTheLimit(t *testing.T) {
 	repo, db := newRepo(t)
 	rule := throttle.Rule{Limit: 5, Window: time.Hour}
-	key := domain.RegistrationAddressKey("203.0.113.5")
+	key := throttle.AddressKey("203.0.113.5")
 	now := time.Now()
 
 	// 24 attempts at once, as from several replicas: each must count the ones admitted before it. Were the
@@ -98,7 +96,7 @@ func TestPurgeRegistrationAttemptsKeepsTheWindow(t *testing.T) {
 	ctx := context.Background()
 	rule := throttle.Rule{Limit: 10, Window: time.Hour}
 	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
-	old, recent := domain.RegistrationAddressKey("192.0.2.1"), domain.RegistrationAddressKey("192.0.2.2")
+	old, recent := throttle.AddressKey("192.0.2.1"), throttle.AddressKey("192.0.2.2")
 	for _, a := range []struct {
 		key throttle.Key
 		at  time.Time

@@ -8,7 +8,11 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/events"
+	"simplemessenger/platform/metrics"
 	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/profiles/internal/domain"
@@ -87,6 +91,8 @@ type Application struct {
 	decodes chan struct{}
 	// registerThrottle limits registration attempts per client address (disabled when zero).
 	registerThrottle throttle.Rule
+	// registrations counts registrations by outcome (nil: not counted).
+	registrations *prometheus.CounterVec
 }
 
 // Option changes how New makes the application.
@@ -95,6 +101,26 @@ type Option func(*Application)
 // WithRegistrationThrottle limits registration attempts per client address.
 func WithRegistrationThrottle(r throttle.Rule) Option {
 	return func(a *Application) { a.registerThrottle = r }
+}
+
+// Registration outcomes (the profiles_registrations_total label values).
+const (
+	RegistrationCreated   = "created"
+	RegistrationInvalid   = "invalid"
+	RegistrationTaken     = "nickname_taken"
+	RegistrationThrottled = "throttled"
+	RegistrationFailed    = "error"
+)
+
+// WithMetrics counts registrations by outcome on reg, as profiles_registrations_total{outcome}: a refused
+// registration is an invalid form, a nickname taken (probing), or an address over its throttle (a bot).
+func WithMetrics(reg prometheus.Registerer) (Option, error) {
+	c, err := metrics.NewCounts(reg, "profiles_registrations_total", "Registration attempts by outcome.", "outcome",
+		RegistrationCreated, RegistrationInvalid, RegistrationTaken, RegistrationThrottled, RegistrationFailed)
+	if err != nil {
+		return nil, err
+	}
+	return func(a *Application) { a.registrations = c }, nil
 }
 
 // WithClock replaces time.Now (tests move a fake clock through throttle windows).
@@ -113,39 +139,15 @@ func New(repo Repository, hasher PasswordHasher, relay Notifier, opts ...Option)
 // Source is the events' source.
 const Source = "profiles"
 
-// Event types (routing keys).
-const (
-	EventRegistered      = "profiles.user.registered"
-	EventUpdated         = "profiles.user.updated"
-	EventPasswordChanged = "profiles.user.password_changed"
-)
-
-// UserEventData is the data of registered and updated events.
-type UserEventData struct {
-	User PublicProfile `json:"user"`
-}
-
-// PasswordChangedData is the data of password_changed events.
-type PasswordChangedData struct {
-	UserID    string `json:"user_id"`
-	SessionID string `json:"session_id"`
-}
-
+// userEvent announces u as events.UserRegistered or events.UserUpdated (typ).
 func userEvent(typ string) EventFunc {
 	return func(u domain.User) (broker.Event, error) {
-		return broker.NewEvent(Source, typ, UserEventData{User: NewPublicProfile(u)})
+		return broker.NewEvent(Source, typ, events.UserData{User: NewPublicProfile(u)})
 	}
 }
 
-// PublicProfile is what anyone may see of a user (the contract's shape, in responses and events).
-type PublicProfile struct {
-	ID          string    `json:"id"`
-	Nickname    string    `json:"nickname"`
-	DisplayName string    `json:"display_name"`
-	Bio         string    `json:"bio"`
-	HasAvatar   bool      `json:"has_avatar"`
-	CreatedAt   time.Time `json:"created_at"`
-}
+// PublicProfile is what anyone may see of a user: the contract's shape, in responses and in events alike.
+type PublicProfile = events.Profile
 
 // NewPublicProfile is u's public profile.
 func NewPublicProfile(u domain.User) PublicProfile {

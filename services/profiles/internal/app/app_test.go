@@ -122,7 +122,7 @@ func TestARefusedRegistrationIsNotHashedAndSaysWhenToRetry(t *testing.T) {
 	if !errors.As(err, &e) || e.Status != 429 || e.Code != "too_many_registrations" || e.RetryAfter != 91 {
 		t.Fatalf("want 429 too_many_registrations with Retry-After 91, got %v", err)
 	}
-	if len(repo.keys) != 1 || repo.keys[0] != domain.RegistrationAddressKey("192.0.2.9") {
+	if len(repo.keys) != 1 || repo.keys[0] != throttle.AddressKey("192.0.2.9") {
 		t.Errorf("not counted against the client address: %v", repo.keys)
 	}
 	if hasher.hashed != 0 {

@@ -3,6 +3,9 @@ package app
 import (
 	"context"
 
+	"simplemessenger/platform/contract"
+	"simplemessenger/platform/events"
+
 	"simplemessenger/services/profiles/internal/domain"
 )
 
@@ -22,7 +25,7 @@ func (a *Application) SetAvatar(ctx context.Context, userID, contentType string,
 	if err != nil {
 		return domain.User{}, err
 	}
-	u, err := a.repo.SetAvatar(ctx, userID, av, userEvent(EventUpdated))
+	u, err := a.repo.SetAvatar(ctx, userID, av, userEvent(events.UserUpdated))
 	if err != nil {
 		return domain.User{}, err
 	}
@@ -32,7 +35,7 @@ func (a *Application) SetAvatar(ctx context.Context, userID, contentType string,
 
 // DeleteAvatar removes the avatar; removing none is not an error.
 func (a *Application) DeleteAvatar(ctx context.Context, userID string) error {
-	if err := a.repo.DeleteAvatar(ctx, userID, userEvent(EventUpdated)); err != nil {
+	if err := a.repo.DeleteAvatar(ctx, userID, userEvent(events.UserUpdated)); err != nil {
 		return err
 	}
 	a.relay.Notify()
@@ -42,7 +45,7 @@ func (a *Application) DeleteAvatar(ctx context.Context, userID string) error {
 // Avatar returns a user's avatar. When one of the client's ETags (If-None-Match) is current, notModified is true
 // and the bytes are not loaded.
 func (a *Application) Avatar(ctx context.Context, userID string, ifNoneMatch func(etag string) bool) (av domain.Avatar, notModified bool, err error) {
-	if !validID(userID) {
+	if !contract.ValidUserID(userID) {
 		return domain.Avatar{}, false, ErrAvatarNotFound
 	}
 	if ifNoneMatch != nil {

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/google/uuid"
 
 	"simplemessenger/platform/apierr"
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/contract"
+	"simplemessenger/platform/events"
+	"simplemessenger/platform/rules"
 	"simplemessenger/platform/throttle"
 
 	"simplemessenger/services/profiles/internal/domain"
@@ -27,6 +31,31 @@ type RegisterCommand struct {
 // whether it then succeeds or finds the nickname taken (probing nicknames is an attempt too); malformed input
 // costs nothing and counts nothing. Over the limit it is refused with 429 and nothing is created.
 func (a *Application) Register(ctx context.Context, cmd RegisterCommand) (domain.User, error) {
+	u, err := a.register(ctx, cmd)
+	if a.registrations != nil {
+		a.registrations.WithLabelValues(registrationOutcome(err)).Inc()
+	}
+	return u, err
+}
+
+// registrationOutcome names the outcome of a registration that ended with err.
+func registrationOutcome(err error) string {
+	var violation *rules.Violation
+	var refusal *apierr.Error
+	switch {
+	case err == nil:
+		return RegistrationCreated
+	case errors.As(err, &violation):
+		return RegistrationInvalid
+	case errors.Is(err, ErrNicknameTaken):
+		return RegistrationTaken
+	case errors.As(err, &refusal) && refusal.Status == http.StatusTooManyRequests:
+		return RegistrationThrottled
+	}
+	return RegistrationFailed
+}
+
+func (a *Application) register(ctx context.Context, cmd RegisterCommand) (domain.User, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return domain.User{}, err
@@ -45,7 +74,7 @@ func (a *Application) Register(ctx context.Context, cmd RegisterCommand) (domain
 	if err != nil {
 		return domain.User{}, fmt.Errorf("hash password: %w", err)
 	}
-	if err := a.repo.Create(ctx, u, hash, userEvent(EventRegistered)); err != nil {
+	if err := a.repo.Create(ctx, u, hash, userEvent(events.UserRegistered)); err != nil {
 		return domain.User{}, err
 	}
 	a.relay.Notify()
@@ -57,7 +86,7 @@ func (a *Application) admitRegistration(ctx context.Context, clientIP string) er
 	if !a.registerThrottle.Enabled() {
 		return nil
 	}
-	throttled, wait, err := a.repo.AdmitRegistration(ctx, domain.RegistrationAddressKey(clientIP), a.registerThrottle, a.now())
+	throttled, wait, err := a.repo.AdmitRegistration(ctx, throttle.AddressKey(clientIP), a.registerThrottle, a.now())
 	if err != nil {
 		return fmt.Errorf("registration throttle: %w", err)
 	}
@@ -71,7 +100,7 @@ func (a *Application) admitRegistration(ctx context.Context, clientIP string) er
 
 // User returns a user's profile.
 func (a *Application) User(ctx context.Context, id string) (domain.User, error) {
-	if !validID(id) {
+	if !contract.ValidUserID(id) {
 		return domain.User{}, ErrUserNotFound
 	}
 	return a.repo.Get(ctx, id)
@@ -82,7 +111,7 @@ func (a *Application) User(ctx context.Context, id string) (domain.User, error) 
 func (a *Application) Users(ctx context.Context, ids []string) ([]domain.User, error) {
 	valid := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if validID(id) {
+		if contract.ValidUserID(id) {
 			valid = append(valid, id)
 		}
 	}
@@ -106,12 +135,6 @@ func (a *Application) Users(ctx context.Context, ids []string) ([]domain.User, e
 	return users, nil
 }
 
-// validID: ids are UUIDs; anything else cannot exist, so it is not worth a query.
-func validID(id string) bool {
-	_, err := uuid.Parse(id)
-	return err == nil && len(id) == 36
-}
-
 // UpdateProfile applies a PATCH and returns the profile as it is afterwards.
 func (a *Application) UpdateProfile(ctx context.Context, userID string, p domain.ProfileUpdate) (domain.User, error) {
 	if err := p.Validate(); err != nil {
@@ -121,7 +144,7 @@ func (a *Application) UpdateProfile(ctx context.Context, userID string, p domain
 	u, err := a.repo.UpdateProfile(ctx, userID, func(u *domain.User) (bool, error) {
 		changed = p.Apply(u)
 		return changed, nil
-	}, userEvent(EventUpdated))
+	}, userEvent(events.UserUpdated))
 	if err != nil {
 		return domain.User{}, err
 	}
@@ -161,7 +184,7 @@ func (a *Application) ChangePassword(ctx context.Context, cmd ChangePasswordComm
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	ev, err := broker.NewEvent(Source, EventPasswordChanged, PasswordChangedData{UserID: cmd.UserID, SessionID: cmd.SessionID})
+	ev, err := broker.NewEvent(Source, events.PasswordChanged, events.PasswordChangedData{UserID: cmd.UserID, SessionID: cmd.SessionID})
 	if err != nil {
 		return err
 	}

@@ -10,14 +10,13 @@ import (
 	"image/png"
 	"mime"
 
+	"simplemessenger/platform/contract"
 	"simplemessenger/platform/rules"
 )
 
-// Avatar limits.
-const (
-	AvatarMaxBytes     = 1 << 20
-	AvatarMaxDimension = 4096
-)
+// AvatarMaxDimension is the largest width or height of an avatar (its largest size is the contract's:
+// contract.AvatarMaxBytes).
+const AvatarMaxDimension = 4096
 
 // Avatar is a checked avatar image.
 type Avatar struct {
@@ -65,7 +64,7 @@ func NewAvatar(contentType string, data []byte) (Avatar, error) {
 	if err != nil {
 		return Avatar{}, err
 	}
-	if len(data) > AvatarMaxBytes {
+	if len(data) > contract.AvatarMaxBytes {
 		return Avatar{}, unsupportedImage("an avatar must be at most 1 MiB")
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))

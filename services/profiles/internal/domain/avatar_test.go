@@ -11,6 +11,8 @@ import (
 	"image/png"
 	"testing"
 
+	"simplemessenger/platform/contract"
+
 	"simplemessenger/services/profiles/internal/domain"
 )
 
@@ -122,7 +124,7 @@ func TestAvatarRefusals(t *testing.T) {
 		// A plausible header with broken data: only the full decode catches it.
 		{"truncated", "image/png", p[:len(p)-20], "unsupported_image"},
 		{"corrupt header crc", "image/png", func() []byte { b := bytes.Clone(p); b[20] ^= 0xff; return b }(), "unsupported_image"},
-		{"over a megabyte", "image/png", append(bytes.Clone(p), make([]byte, domain.AvatarMaxBytes)...), "unsupported_image"},
+		{"over a megabyte", "image/png", append(bytes.Clone(p), make([]byte, contract.AvatarMaxBytes)...), "unsupported_image"},
 	}
 	for _, c := range cases {
 		if _, err := domain.NewAvatar(c.ct, c.data); code(err) != c.code {

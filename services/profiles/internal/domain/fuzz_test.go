@@ -12,6 +12,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"simplemessenger/platform/contract"
+
 	"simplemessenger/services/profiles/internal/domain"
 )
 
@@ -233,7 +235,7 @@ func FuzzNewAvatar(f *testing.F) {
 		if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > domain.AvatarMaxDimension || cfg.Height > domain.AvatarMaxDimension {
 			t.Fatalf("accepted %dx%d", cfg.Width, cfg.Height)
 		}
-		if len(data) > domain.AvatarMaxBytes || !bytes.Equal(a.Data, data) || len(a.ETag) != 34 {
+		if len(data) > contract.AvatarMaxBytes || !bytes.Equal(a.Data, data) || len(a.ETag) != 34 {
 			t.Fatalf("avatar %d bytes, etag %q", len(a.Data), a.ETag)
 		}
 	})

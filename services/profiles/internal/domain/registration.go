@@ -1,13 +1,8 @@
 package domain
 
-import (
-	"net/netip"
-	"time"
+import "time"
 
-	"simplemessenger/platform/throttle"
-)
-
-// Registration throttling: at most Limit registration attempts from one client address within a sliding
+// Registration throttling: at most Limit registration attempts from one client address (throttle.AddressKey: an IPv6 client by its /64) within a sliding
 // window (throttle.Rule). Many users share an address (households, offices, campuses and carrier NAT), and the
 // contract wants limits that never bite ordinary use, so the default is far above what people behind one
 // address register in an hour (also clients' test suites run against a development stack: the outside
@@ -17,13 +12,3 @@ const (
 	DefaultRegistrationsPerAddress = 200
 	DefaultRegistrationWindow      = time.Hour
 )
-
-// RegistrationAddressKey is the throttle key registrations from one client address are counted under. An IPv6
-// client counts by its /64: a subscriber usually gets a whole /64, and counting single addresses would give a
-// bot 2^64 allowances.
-func RegistrationAddressKey(addr string) throttle.Key {
-	if a, err := netip.ParseAddr(addr); err == nil && a.Is6() && !a.Is4In6() {
-		addr = netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
-	}
-	return throttle.NewKey("address", addr)
-}

@@ -17,9 +17,10 @@ import (
 	"simplemessenger/platform/authn/authntest"
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/broker/brokertest"
-	"simplemessenger/platform/mysqlx"
-	"simplemessenger/platform/mysqlx/mysqltest"
+	"simplemessenger/platform/events"
+	"simplemessenger/platform/server"
 	"simplemessenger/platform/server/servertest"
+	"simplemessenger/platform/servicetest"
 
 	"simplemessenger/services/profiles/internal/service"
 )
@@ -40,30 +41,14 @@ type harness struct {
 // start serves the service on its own database and exchange; configure may change the configuration first.
 func start(t *testing.T, configure ...func(*service.Config)) *harness {
 	t.Helper()
-	t.Parallel()
-	brokerCfg := brokertest.Config(t) // first, so its topology cleanup runs after the service stopped
-	iss := authntest.New(t)
 	cfg := service.DefaultConfig()
-	cfg.HTTP.LogLevel = "error"
-	cfg.HTTP.ShutdownTimeout = 5 * time.Second
-	cfg.MySQL = mysqltest.NewDatabase(t)
-	cfg.Broker = brokerCfg
-	cfg.JWKSURL = iss.JWKSURL
 	for _, c := range configure {
 		c(&cfg)
 	}
-
-	app, err := service.Build(context.Background(), cfg, service.WithPasswordParams(cheap))
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, admin := servertest.Serve(t, app)
-	db, err := mysqlx.Open(context.Background(), cfg.MySQL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return &harness{t: t, url: url, admin: admin, iss: iss, db: db, broker: brokerCfg}
+	s := servicetest.Start(t, cfg, func(ctx context.Context, cfg service.Config) (*server.App, error) {
+		return service.Build(ctx, cfg, service.WithPasswordParams(cheap))
+	})
+	return &harness{t: t, url: s.URL, admin: s.Admin, iss: s.Issuer, db: s.DB, broker: s.Broker}
 }
 
 type response struct {
@@ -110,14 +95,8 @@ func (h *harness) do(r req) response {
 	return response{status: res.Status, header: res.Header, body: res.Body}
 }
 
-type profile struct {
-	ID          string    `json:"id"`
-	Nickname    string    `json:"nickname"`
-	DisplayName string    `json:"display_name"`
-	Bio         string    `json:"bio"`
-	HasAvatar   bool      `json:"has_avatar"`
-	CreatedAt   time.Time `json:"created_at"`
-}
+// profile is a public profile as the API writes it, the one contract of every service.
+type profile = events.Profile
 
 // user registers a user and returns it with a token of a fresh session.
 func (h *harness) user(nickname, password string) (profile, string) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"simplemessenger/platform/server/servertest"
+
 	"simplemessenger/services/profiles/internal/domain"
 	"simplemessenger/services/profiles/internal/service"
 )
@@ -68,6 +70,16 @@ func TestRegistrationIsThrottledPerClientAddress(t *testing.T) {
 		t.Errorf("another address: %d %s", res.status, res.body)
 	}
 	expect(t, register("mapped", "password1", "::ffff:"+bot), 429, "too_many_registrations")
+
+	// Operators see every outcome, the refusals by reason (profiles_registrations_total).
+	for outcome, want := range map[string]float64{"created": 3, "invalid": 2, "nickname_taken": 1, "throttled": 6, "error": 0} {
+		if got := servertest.Metric(t, h.admin, "profiles_registrations_total", "outcome", outcome); got != want {
+			t.Errorf("profiles_registrations_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
+	}
+	if n := servertest.Series(t, h.admin, "profiles_registrations_total", "outcome", "error"); n != 1 {
+		t.Errorf("the error outcome is not exported at 0 from the start (%d series)", n)
+	}
 }
 
 func TestRegistrationThrottleZeroDisablesIt(t *testing.T) {

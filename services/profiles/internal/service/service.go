@@ -10,10 +10,7 @@ import (
 
 	"simplemessenger/platform/authn"
 	"simplemessenger/platform/bootstrap"
-	"simplemessenger/platform/broker"
-	"simplemessenger/platform/config"
-	"simplemessenger/platform/httpclient"
-	"simplemessenger/platform/mysqlx"
+	"simplemessenger/platform/contract"
 	"simplemessenger/platform/server"
 	"simplemessenger/platform/throttle"
 
@@ -29,10 +26,10 @@ const Name = "profiles"
 
 // Config is the service's configuration, read once from the environment.
 type Config struct {
-	HTTP    config.HTTP
-	MySQL   mysqlx.Config
-	Broker  broker.Config
-	JWKSURL string `env:"AUTH_JWKS_URL"`
+	// The listeners, the database and the broker.
+	bootstrap.Settings
+	// Tokens: where the keys that verify access tokens are fetched.
+	authn.Config
 
 	// Registration throttling: at most this many registration attempts per client address within the window
 	// (0 disables it; tests and benchmarks that register from one address lift it).
@@ -51,10 +48,8 @@ type Config struct {
 // DefaultConfig is the local development setup.
 func DefaultConfig() Config {
 	return Config{
-		HTTP:    config.HTTPDefaults("127.0.0.1:8082", "127.0.0.1:9082"),
-		MySQL:   mysqlx.Defaults(Name),
-		Broker:  broker.DefaultConfig(),
-		JWKSURL: authn.DefaultJWKSURL,
+		Settings: bootstrap.Defaults(Name, "127.0.0.1:8082", "127.0.0.1:9082"),
+		Config:   authn.DefaultConfig(),
 
 		RegisterMaxPerAddress: domain.DefaultRegistrationsPerAddress,
 		RegisterWindow:        domain.DefaultRegistrationWindow,
@@ -78,7 +73,7 @@ func (c Config) validate() error {
 	case c.PasswordMemoryReleaseInterval < 0:
 		return fmt.Errorf("PASSWORD_MEMORY_RELEASE_INTERVAL must not be negative")
 	}
-	return nil
+	return c.Config.Validate()
 }
 
 type options struct {
@@ -94,35 +89,29 @@ func WithPasswordParams(p argon2id.Params) Option { return func(o *options) { o.
 // Build makes the service ready to run: migrated database, broker connection, outbox relay, routes and the
 // purge of old registration attempts.
 func Build(ctx context.Context, cfg Config, opts ...Option) (*server.App, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
 	o := options{hashParams: adapters.OWASPParams}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return bootstrap.Build(ctx, Name, cfg.HTTP, func(a *server.App) error {
-		db, err := bootstrap.Database(ctx, a, cfg.MySQL, migrations.FS)
-		if err != nil {
-			return err
-		}
-		relay := bootstrap.Outbox(a, db, bootstrap.Broker(a, cfg.Broker))
-
+	return bootstrap.BuildWithDatabase(ctx, Name, cfg.Settings, cfg.validate, migrations.FS, func(d bootstrap.Deps) error {
 		hasher, err := adapters.NewArgon2Hasher(o.hashParams, adapters.HasherLimits{
 			Concurrency: cfg.PasswordHashConcurrency, ReleaseInterval: cfg.PasswordMemoryReleaseInterval,
-		}, a.Metrics.Registerer)
+		}, d.Metrics.Registerer)
 		if err != nil {
 			return fmt.Errorf("password hasher: %w", err)
 		}
-		application := app.New(adapters.NewMySQLRepository(db), hasher, relay,
+		counted, err := app.WithMetrics(d.Metrics.Registerer)
+		if err != nil {
+			return err
+		}
+		application := app.New(adapters.NewMySQLRepository(d.DB), hasher, d.Relay, counted,
 			app.WithRegistrationThrottle(throttle.Rule{Limit: cfg.RegisterMaxPerAddress, Window: cfg.RegisterWindow}))
 		if cfg.PurgeInterval > 0 {
-			a.Every(cfg.PurgeInterval, application.PurgeRegistrationAttempts)
+			d.Every(cfg.PurgeInterval, application.PurgeRegistrationAttempts)
 		}
 
-		verifier := authn.NewVerifier(cfg.JWKSURL, httpclient.New(5*time.Second), authn.WithMetrics(a.Metrics.Registerer))
-		a.SetBodyLimit(ports.AvatarRoute, domain.AvatarMaxBytes)
-		ports.NewHTTPServer(application).Register(a.Router, authn.Middleware(verifier))
+		d.SetBodyLimit(ports.AvatarRoute, contract.AvatarMaxBytes)
+		ports.NewHTTPServer(application).Register(d.Router, authn.Middleware(bootstrap.Verifier(d.App, cfg.Config)))
 		return nil
 	})
 }

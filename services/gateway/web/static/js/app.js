@@ -26,7 +26,7 @@ function freshState() {
     me: null,
     avatarVersion: String(Date.now()),
     chats: new Map(), // peer id -> {peer, last_message, unread_count}
-    readMarks: new Map(), // peer id -> the newest of my messages the peer has read (message.read pushes)
+    readMarks: new Map(), // peer id -> the newest of my messages the peer has read (chat list, message.read pushes)
     friends: [], // GET /friends items
     pendingCount: 0,
     search: [],
@@ -345,6 +345,8 @@ function loadChats() {
         if (!state.me) return;
         const next = new Map();
         for (const c of res.items || []) {
+          // How far the peer has read what I sent: after a reload the list is all there is to tell.
+          if (c.peer_read_up_to_id) state.readMarks.set(c.peer.id, maxId(state.readMarks.get(c.peer.id), c.peer_read_up_to_id));
           const local = state.chats.get(c.peer.id);
           // A message pushed after the server made this list is newer than its last_message: keep ours.
           if (local && local.last_message && c.last_message && cmpId(local.last_message.id, c.last_message.id) > 0) {

@@ -1,9 +1,10 @@
-// Package migrations embeds the messages database schema, golang-migrate files at the root of FS.
+// Package migrations embeds the messages database's schema: golang-migrate's NNNN_name.up.sql and .down.sql files,
+// at the root of FS as mysqlx.Migrate expects.
 package migrations
 
 import "embed"
 
-// FS holds the NNNN_name.up.sql / .down.sql files.
+// FS holds the schema's migrations.
 //
 //go:embed *.sql
 var FS embed.FS
