@@ -16,7 +16,8 @@ tools_stamped() { [[ -x "$tools_bin/$1" && -f "$tools_bin/.$1.version" && $(<"$t
 # tools_install NAME VERSION MODULE/PATH: go install, unless bin/NAME is already that version (its stamp, or the
 # version the binary's Go build information records, read without running it; a helm without one is asked itself:
 # a `go install`ed helm says "v3.22" for v3.22.0). Outside the workspace, so its go.work does not interfere.
-# Environment assignments before the call (CGO_ENABLED=0 tools_install ...) apply to the go install. Everything
+# Built without symbol tables and DWARF (-s -w: a smaller binary, a shorter link). Environment assignments before
+# the call (CGO_ENABLED=0 tools_install ...) apply to the go install. Everything
 # it prints goes to stderr (k8s-tools.sh prints the bin directory on stdout).
 tools_install() {
   local name=$1 version=$2 pkg=$3 stamp="$tools_bin/.$1.version"
@@ -32,7 +33,7 @@ tools_install() {
   echo "installing $name $version into .tools/bin (go install $pkg@$version)" >&2
   local t0=$SECONDS
   mkdir -p "$tools_bin"
-  (cd /tmp && GOBIN="$tools_bin" GOFLAGS=-mod=mod GOWORK=off go install "$pkg@$version" >&2) || return
+  (cd /tmp && GOBIN="$tools_bin" GOFLAGS=-mod=mod GOWORK=off go install -trimpath -ldflags="-s -w" "$pkg@$version" >&2) || return
   echo "$version" >"$stamp"
   echo "installed $name $version in $((SECONDS - t0)) s" >&2
 }
