@@ -8,6 +8,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -353,7 +355,7 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	bob.shot("02-chat-list")
 	bob.click(chatItem(aliceNick))
 	bob.waitFor("the missed messages, once each", countMessages("Are you there?")+` === 1 && `+countMessages("Call me when you are back.")+` === 1`)
-	if n := evalIn[int](bob, `document.querySelectorAll('#messages li').length`); n != 5 {
+	if n := evalIn[int](bob, `document.querySelectorAll('#messages li.msg').length`); n != 5 {
 		t.Fatalf("Bob's chat shows %d messages, want 5", n)
 	}
 	bob.waitFor("the badge cleared once read", `!document.querySelector(`+js(chatItem(aliceNick)+" .badge")+`)`)
@@ -396,11 +398,11 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	bob2.waitFor("the newest bulk message in the list", `document.querySelector(`+js(chatItem(aliceNick)+" .preview")+`).textContent === 'bulk 39'`)
 	bob2.click(chatItem(aliceNick))
 	bob2.waitFor("the newest page", countMessages("bulk 39")+` === 1`)
-	if n := evalIn[int](bob2, `document.querySelectorAll('#messages li').length`); n >= 46 {
+	if n := evalIn[int](bob2, `document.querySelectorAll('#messages li.msg').length`); n >= 46 {
 		t.Fatalf("the first page already holds %d messages", n)
 	}
-	bob2.waitFor("every older page after scrolling up", `(() => { document.getElementById('history').scrollTop = 0; return document.querySelectorAll('#messages li').length === 46; })()`)
-	if ok := evalIn[bool](bob2, `(() => { const ids = [...document.querySelectorAll('#messages li')].map(l => BigInt(l.dataset.id)); return ids.every((id, i) => i === 0 || id > ids[i-1]); })()`); !ok {
+	bob2.waitFor("every older page after scrolling up", `(() => { document.getElementById('history').scrollTop = 0; return document.querySelectorAll('#messages li.msg').length === 46; })()`)
+	if ok := evalIn[bool](bob2, `(() => { const ids = [...document.querySelectorAll('#messages li.msg')].map(l => BigInt(l.dataset.id)); return ids.every((id, i) => i === 0 || id > ids[i-1]); })()`); !ok {
 		t.Fatal("the history is not in id order after paging")
 	}
 
@@ -445,5 +447,123 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 
 	for _, p := range []*browserPage{alice, bob, bob2} {
 		p.noPolicyViolations()
+	}
+}
+
+// contrast is the WCAG contrast ratio of two computed CSS colours ("rgb(r, g, b)").
+func contrast(t *testing.T, fg, bg string) float64 {
+	t.Helper()
+	lum := func(css string) float64 {
+		var r, g, b float64
+		if _, err := fmt.Sscanf(strings.ReplaceAll(css, " ", ""), "rgb(%g,%g,%g)", &r, &g, &b); err != nil {
+			t.Fatalf("colour %q: %v", css, err)
+		}
+		lin := func(c float64) float64 {
+			c /= 255
+			if c <= 0.03928 {
+				return c / 12.92
+			}
+			return math.Pow((c+0.055)/1.055, 2.4)
+		}
+		return 0.2126*lin(r) + 0.7152*lin(g) + 0.0722*lin(b)
+	}
+	a, b := lum(fg), lum(bg)
+	return (math.Max(a, b) + 0.05) / (math.Min(a, b) + 0.05)
+}
+
+// The rough edges a person finds by using the client: field errors that say which field, the login screen with
+// its own <main>, a long message never cut, an error that goes with the next action, a message box that grows,
+// day dividers, the previous user's details gone after logging out, and a Send button readable in dark mode.
+func TestBrowserComposerFormsAndAccessibility(t *testing.T) {
+	needLocalStack(t, "the web client in Chromium on this machine: a test of the suite's own stack")
+	exe := chromiumPath(t)
+	me, friend := register(t, "composer"), register(t, "friend")
+	befriend(t, me, friend)
+	p := newBrowser(t, exe, "composer")
+
+	p.do(chromedp.Navigate(stack.GatewayURL + "/"))
+	p.waitFor("the login screen", `!document.getElementById('auth-view').hidden`)
+	if !evalIn[bool](p, `document.getElementById('auth-view').tagName === 'MAIN' && document.getElementById('skip-link').getAttribute('href') === '#auth-view'`) {
+		t.Fatal("the login screen is not the page's <main>, or the skip link does not lead to it")
+	}
+	// A refused field is marked and tells why, through its description; typing in it clears both.
+	p.fill("#register-nickname", "x!")
+	p.fill("#register-password", "long-enough-password")
+	p.click(`#register-form button[type="submit"]`)
+	p.waitFor("the nickname marked invalid", `(() => { const f = document.getElementById('register-nickname');
+		return f.getAttribute('aria-invalid') === 'true' && f.getAttribute('aria-describedby').split(' ').includes('register-error')
+			&& f.getAttribute('aria-describedby').split(' ').includes('register-nickname-hint')
+			&& document.getElementById('register-error').textContent !== ''; })()`)
+	p.fill("#register-nickname", "fine_name")
+	p.waitFor("the mark gone once the field changes", `(() => { const f = document.getElementById('register-nickname');
+		return !f.hasAttribute('aria-invalid') && f.getAttribute('aria-describedby') === 'register-nickname-hint'
+			&& document.getElementById('register-error').textContent === ''; })()`)
+	p.fill("#login-nickname", me.nickname)
+	p.fill("#login-password", "wrong-password")
+	p.pressEnter("#login-password")
+	p.waitFor("both login fields marked on wrong credentials", `document.querySelectorAll('#login-form [aria-invalid="true"]').length === 2`)
+	p.fill("#login-password", me.password)
+	p.pressEnter("#login-password")
+	p.waitFor("the messenger", `!document.getElementById('app-view').hidden && document.getElementById('conn-status').dataset.state === 'online'`)
+
+	p.click("#nav-people")
+	p.waitFor("the friend", fmt.Sprintf(`!!document.querySelector(%s)`, js(personIn("friends-list", friend.nickname)+` button[data-action="message"]`)))
+	p.click(personIn("friends-list", friend.nickname) + ` button[data-action="message"]`)
+	p.waitFor("the chat view", `!document.getElementById('chat-view').hidden`)
+
+	// 4,001 characters (one of them outside the BMP: counted as one, as the contract counts) are refused with the
+	// reason, and stay in the box, whole; nothing is sent.
+	long := strings.Repeat("a", 3999) + "😀b"
+	p.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const i = document.getElementById('message-input'); i.value = %s;
+		i.dispatchEvent(new Event('input', { bubbles: true })); })()`, js(long))))
+	p.waitFor("the count over the limit", `document.getElementById('composer-count').classList.contains('over') && document.getElementById('composer-count').textContent.includes('1 too many')`)
+	p.pressEnter("#message-input")
+	p.waitFor("the refusal, with the limit", `document.getElementById('send-error').textContent.includes('4,000')`)
+	if got := evalIn[int](p, `[...document.getElementById('message-input').value].length`); got != 4001 {
+		t.Fatalf("the box holds %d characters after the refusal, want the 4001 typed", got)
+	}
+	if n := evalIn[int](p, `document.querySelectorAll('#messages li.msg').length`); n != 0 {
+		t.Fatalf("%d messages shown: a refused text was sent", n)
+	}
+	// Emptying the box and pressing Enter again leaves no stale error behind.
+	p.fill("#message-input", "x")
+	p.do(chromedp.Evaluate[chromedp.Void](`(() => { const i = document.getElementById('message-input'); i.value = ''; })()`))
+	p.pressEnter("#message-input")
+	p.waitFor("the old error gone", `document.getElementById('send-error').textContent === '' && document.getElementById('composer-count').textContent === ''`)
+
+	// The box grows with the lines typed into it.
+	one := evalIn[float64](p, `document.getElementById('message-input').getBoundingClientRect().height`)
+	p.do(chromedp.Evaluate[chromedp.Void](`(() => { const i = document.getElementById('message-input'); i.value = 'one\ntwo\nthree\nfour';
+		i.dispatchEvent(new Event('input', { bubbles: true })); })()`))
+	if four := evalIn[float64](p, `document.getElementById('message-input').getBoundingClientRect().height`); four < one*2 {
+		t.Fatalf("the box is %.0f px high with four lines, %.0f with one", four, one)
+	}
+	p.pressEnter("#message-input")
+	p.waitFor("the four lines sent", `[...document.querySelectorAll('#messages li.msg .text')].some(e => e.textContent === 'one\ntwo\nthree\nfour')`)
+	p.waitFor("the box back to one line", fmt.Sprintf(`document.getElementById('message-input').getBoundingClientRect().height <= %f`, one+1))
+	p.waitFor("a day divider before today's messages", `(() => { const first = document.querySelector('#messages li'); return first.classList.contains('day') && first.getAttribute('role') === 'separator' && first.textContent === 'Today'; })()`)
+
+	// Dark mode: the Send button's text against its colour meets WCAG AA (4.5:1).
+	darkCtx, cancelDark := context.WithTimeout(p.ctx, 10*time.Second)
+	_, err := chromedp.Call(darkCtx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+	})
+	cancelDark()
+	if err != nil {
+		t.Fatalf("emulating dark mode: %v", err)
+	}
+	if !evalIn[bool](p, `matchMedia('(prefers-color-scheme: dark)').matches`) {
+		t.Fatal("dark mode is not in effect")
+	}
+	colours := evalIn[[]string](p, `(() => { const s = getComputedStyle(document.querySelector('#send-form button[type="submit"]')); return [s.color, s.backgroundColor]; })()`)
+	if r := contrast(t, colours[0], colours[1]); r < 4.5 {
+		t.Errorf("the Send button in dark mode: %s on %s is %.1f:1, want 4.5:1", colours[0], colours[1], r)
+	}
+
+	// Logging out leaves nothing of this user in the forms.
+	p.click("#logout-button")
+	p.waitFor("the login screen again", `!document.getElementById('auth-view').hidden`)
+	if left := evalIn[string](p, `[...document.querySelectorAll('#auth-view input')].map(i => i.value).join('')`); left != "" {
+		t.Fatalf("the forms still hold %q after logging out", left)
 	}
 }

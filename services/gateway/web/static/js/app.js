@@ -1,9 +1,11 @@
 // SimpleMessenger in the browser: the screens and what the push connection changes on them.
 import { Api, ApiError } from './api.js';
 import { PushSocket } from './socket.js';
-import { $, h, say, cmpId, maxId, displayName, avatar, formatTime } from './dom.js';
+import { $, h, say, cmpId, maxId, displayName, avatar, formatTime, dayKey, dayLabel } from './dom.js';
 
 const PAGE = 30; // messages per history page (the contract allows up to 100)
+const TEXT_MAX = 4000; // the contract's longest message, in Unicode code points
+const COUNT_FROM = 3500; // the composer shows its count from here on
 const AVATAR_MAX = 1 << 20;
 
 const api = new Api({ onSessionEnded: (reason) => sessionEnded(reason) });
@@ -58,6 +60,7 @@ function showAuth(notice) {
   document.body.dataset.view = 'auth';
   $('app-view').hidden = true;
   $('auth-view').hidden = false;
+  $('skip-link').href = '#auth-view';
   say('auth-notice', notice);
   $('login-nickname').focus();
 }
@@ -137,7 +140,8 @@ async function enterApp() {
   state.me = await api.me();
   $('auth-view').hidden = true;
   $('app-view').hidden = false;
-  for (const id of ['auth-notice', 'login-error', 'register-error']) say(id, '');
+  $('skip-link').href = '#main';
+  clearAuthForms();
   renderChatList();
   show('chats', { focus: false });
   $('chats-title').focus();
@@ -161,10 +165,54 @@ function sessionEnded(reason) {
   const wasIn = !!state.me;
   state = freshState();
   resetUI();
+  clearAuthForms();
   if (!wasIn && reason === 'no_session') return;
   showAuth(reason === 'revoked'
     ? 'This session was ended (logged out or revoked elsewhere). Please log in again.'
     : 'Your session has expired. Please log in again.');
+}
+
+/**
+ * Marks the fields an error is about (aria-invalid, the error read with them through aria-describedby) and shows
+ * it; fieldError(errorId, '') clears the message and every field it marked. A field's own hint stays first.
+ */
+function fieldError(errorId, text, ...fieldIds) {
+  for (const el of document.querySelectorAll(`[aria-invalid="true"][data-error="${errorId}"]`)) {
+    el.removeAttribute('aria-invalid');
+    el.setAttribute('aria-describedby', el.dataset.hint || '');
+    if (!el.dataset.hint) el.removeAttribute('aria-describedby');
+    delete el.dataset.error;
+  }
+  say(errorId, text);
+  if (!text) return;
+  for (const id of fieldIds) {
+    const el = $(id);
+    if (el.dataset.hint === undefined) el.dataset.hint = el.getAttribute('aria-describedby') || '';
+    el.setAttribute('aria-invalid', 'true');
+    el.dataset.error = errorId;
+    el.setAttribute('aria-describedby', `${el.dataset.hint} ${errorId}`.trim());
+  }
+}
+
+/** The fields an API error of the registration or login is about. */
+const ERROR_FIELDS = {
+  invalid_nickname: ['register-nickname'], nickname_taken: ['register-nickname'],
+  invalid_password: ['register-password'], invalid_display_name: ['register-display-name'],
+  invalid_credentials: ['login-nickname', 'login-password'],
+};
+
+/** Empties both forms and their errors: nothing of the previous user stays on the login screen. */
+function clearAuthForms() {
+  $('login-form').reset();
+  $('register-form').reset();
+  fieldError('login-error', '');
+  fieldError('register-error', '');
+  say('auth-notice', '');
+}
+
+// An error is about what was typed: it goes as soon as the user changes it.
+for (const [form, errorId] of [['login-form', 'login-error'], ['register-form', 'register-error']]) {
+  $(form).addEventListener('input', () => fieldError(errorId, ''));
 }
 
 $('login-form').addEventListener('submit', (ev) => {
@@ -172,17 +220,17 @@ $('login-form').addEventListener('submit', (ev) => {
   const nickname = $('login-nickname').value.trim();
   const password = $('login-password').value;
   if (!nickname || !password) {
-    say('login-error', 'Enter your nickname and password.');
+    fieldError('login-error', 'Enter your nickname and password.', ...(nickname ? [] : ['login-nickname']), ...(password ? [] : ['login-password']));
     return;
   }
-  say('login-error', '');
+  fieldError('login-error', '');
   busy(ev.target, async () => {
     try {
       await api.login(nickname, password);
       $('login-password').value = '';
       await enterApp();
     } catch (e) {
-      say('login-error', errorText(e));
+      fieldError('login-error', errorText(e), ...(ERROR_FIELDS[e && e.code] || []));
     }
   });
 });
@@ -193,16 +241,16 @@ $('register-form').addEventListener('submit', (ev) => {
   const displayNameValue = $('register-display-name').value.trim();
   const password = $('register-password').value;
   if (!/^[A-Za-z0-9_.-]{3,32}$/.test(nickname)) {
-    say('register-error', 'The nickname must be 3–32 letters, digits, “_”, “.” or “-”.');
+    fieldError('register-error', 'The nickname must be 3–32 letters, digits, “_”, “.” or “-”.', 'register-nickname');
     $('register-nickname').focus();
     return;
   }
   if ([...password].length < 8 || [...password].length > 128) {
-    say('register-error', 'The password must be 8–128 characters.');
+    fieldError('register-error', 'The password must be 8–128 characters.', 'register-password');
     $('register-password').focus();
     return;
   }
-  say('register-error', '');
+  fieldError('register-error', '');
   busy(ev.target, async () => {
     try {
       await api.register(nickname, password, displayNameValue);
@@ -210,7 +258,7 @@ $('register-form').addEventListener('submit', (ev) => {
       $('register-password').value = '';
       await enterApp();
     } catch (e) {
-      say('register-error', errorText(e));
+      fieldError('register-error', errorText(e), ...(ERROR_FIELDS[e && e.code] || []));
     }
   });
 });
@@ -224,6 +272,7 @@ $('logout-button').addEventListener('click', async () => {
   }
   state = freshState();
   resetUI();
+  clearAuthForms();
   showAuth('You are logged out.');
 });
 
@@ -517,16 +566,24 @@ function renderMessages(chat, { stick = false, prepend = false } = {}) {
   for (const id of ids) {
     if (chat.messages.get(id).sender_id === state.me.id && cmpId(id, readUpTo) <= 0) newestRead = id;
   }
-  const nodes = ids.map((id) => {
+  // A divider opens each day, in the reader's time zone: "Today", "Yesterday", then dates.
+  const nodes = [];
+  let day = null;
+  for (const id of ids) {
+    const m = chat.messages.get(id);
+    if (dayKey(m.created_at) !== day) {
+      day = dayKey(m.created_at);
+      nodes.push(h('li', { class: 'day', role: 'separator' }, h('span', { text: dayLabel(m.created_at) })));
+    }
     let li = chat.nodes.get(id);
     if (!li) {
-      li = messageNode(chat, chat.messages.get(id));
+      li = messageNode(chat, m);
       chat.nodes.set(id, li);
     }
     li.querySelector('.read-mark').hidden = id !== newestRead;
     li.classList.toggle('read', newestRead !== null && cmpId(id, newestRead) <= 0 && li.classList.contains('mine'));
-    return li;
-  });
+    nodes.push(li);
+  }
   $('messages').replaceChildren(...nodes);
   $('load-older').hidden = !chat.nextBefore;
   if (prepend) history.scrollTop = oldTop + (history.scrollHeight - oldHeight);
@@ -585,6 +642,30 @@ function maybeMarkRead() {
 
 document.addEventListener('visibilitychange', maybeMarkRead);
 
+/** The message box grows with its text (up to its CSS max-height, then it scrolls). */
+function fitComposer() {
+  const input = $('message-input');
+  input.style.height = 'auto';
+  input.style.height = `${input.scrollHeight + 2}px`;
+}
+
+/** Counts the text in code points, as the contract does; shown near and over the limit. */
+function updateCount() {
+  const n = [...$('message-input').value].length;
+  const el = $('composer-count');
+  el.classList.toggle('over', n > TEXT_MAX);
+  say('composer-count', n < COUNT_FROM ? ''
+    : n > TEXT_MAX ? `${n.toLocaleString()} / ${TEXT_MAX.toLocaleString()}: ${(n - TEXT_MAX).toLocaleString()} too many`
+      : `${n.toLocaleString()} / ${TEXT_MAX.toLocaleString()}`);
+  return n;
+}
+
+$('message-input').addEventListener('input', () => {
+  say('send-error', '');
+  updateCount();
+  fitComposer();
+});
+
 $('message-input').addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
     ev.preventDefault();
@@ -598,14 +679,22 @@ $('send-form').addEventListener('submit', async (ev) => {
   if (!chat) return;
   const input = $('message-input');
   const text = input.value;
+  say('send-error', '');
   if (!text.trim()) return;
+  // Never cut a message: a text over the limit stays in the box, with what to do about it.
+  const n = updateCount();
+  if (n > TEXT_MAX) {
+    say('send-error', `This message is ${n.toLocaleString()} characters long; the limit is ${TEXT_MAX.toLocaleString()}. Shorten it, or send it in parts.`);
+    return;
+  }
   // The same text sent again (a retry after an error, a double Enter) keeps its id: never a duplicate.
   if (chat.draftText !== text || !chat.draftId) {
     chat.draftText = text;
     chat.draftId = newClientId();
   }
-  say('send-error', '');
   input.value = ''; // ready for the next message at once; the text comes back if sending fails
+  updateCount();
+  fitComposer();
   try {
     const m = await api.send(chat.peer.id, text, chat.draftId);
     if (chat.draftText === text) {
@@ -616,7 +705,11 @@ $('send-form').addEventListener('submit', async (ev) => {
   } catch (e) {
     if (state.chat !== chat) return;
     say('send-error', errorText(e));
-    if (!input.value) input.value = text;
+    if (!input.value) {
+      input.value = text;
+      updateCount();
+      fitComposer();
+    }
   }
 });
 
