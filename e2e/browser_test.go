@@ -427,6 +427,10 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	alice.click(`#avatar-form button[type="submit"]`)
 	alice.waitFor("the uploaded avatar shown from the server", `(() => { const i = document.querySelector('#avatar-preview img'); return !!i && i.src.includes('/api/v1/users/') && i.complete && i.naturalWidth === 96; })()`)
 	alice.shot("04-profile")
+	// Bob's People list shows it (friends lists carry has_avatar).
+	bob2.click("#nav-people")
+	bob2.waitFor("Alice's avatar in Bob's friends list", fmt.Sprintf(`(() => { const i = document.querySelector(%s); return !!i && i.complete && i.naturalWidth === 96; })()`,
+		js(personIn("friends-list", aliceNick)+" img.avatar")))
 
 	// A phone-sized screen: one column, the chat with a back button, nothing wider than the screen.
 	alice.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))

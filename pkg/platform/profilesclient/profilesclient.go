@@ -34,6 +34,7 @@ type Profile struct {
 	ID          string
 	Nickname    string
 	DisplayName string
+	HasAvatar   bool
 	Raw         json.RawMessage
 }
 
@@ -95,9 +96,10 @@ func parse(raw json.RawMessage) (Profile, error) {
 		ID          string `json:"id"`
 		Nickname    string `json:"nickname"`
 		DisplayName string `json:"display_name"`
+		HasAvatar   bool   `json:"has_avatar"`
 	}
 	if err := json.Unmarshal(raw, &f); err != nil || f.ID == "" {
 		return Profile{}, fmt.Errorf("%w: a profile without an id: %.200s", ErrUnavailable, raw)
 	}
-	return Profile{ID: f.ID, Nickname: f.Nickname, DisplayName: f.DisplayName, Raw: raw}, nil
+	return Profile{ID: f.ID, Nickname: f.Nickname, DisplayName: f.DisplayName, HasAvatar: f.HasAvatar, Raw: raw}, nil
 }

@@ -50,6 +50,20 @@ func (p *Profiles) Add(id, nickname, password string) map[string]any {
 	return profile
 }
 
+// SetAvatar says whether the user has an avatar (has_avatar in the profile served from now on).
+func (p *Profiles) SetAvatar(id string, has bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	u := p.users[id]
+	profile := make(map[string]any, len(u.profile))
+	for k, v := range u.profile {
+		profile[k] = v
+	}
+	profile["has_avatar"] = has
+	u.profile = profile
+	p.users[id] = u
+}
+
 // Forget makes the user unknown, as a deleted account is.
 func (p *Profiles) Forget(id string) {
 	p.mu.Lock()

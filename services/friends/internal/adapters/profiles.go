@@ -44,7 +44,7 @@ func (p *ProfilesClient) Users(ctx context.Context, ids []string) (map[string]ap
 }
 
 func profile(u profilesclient.Profile) app.Profile {
-	return app.Profile{ID: u.ID, Nickname: u.Nickname, DisplayName: u.DisplayName, Raw: u.Raw}
+	return app.Profile{ID: u.ID, Nickname: u.Nickname, DisplayName: u.DisplayName, HasAvatar: u.HasAvatar, Raw: u.Raw}
 }
 
 // useCaseError says profilesclient's errors in the use cases' words, keeping the cause for the logs.

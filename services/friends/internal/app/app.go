@@ -42,6 +42,7 @@ type Profile struct {
 	ID          string
 	Nickname    string
 	DisplayName string
+	HasAvatar   bool
 	Raw         json.RawMessage
 }
 

@@ -157,6 +157,8 @@ type UserSummary struct {
 	ID          string `json:"id"`
 	Nickname    string `json:"nickname"`
 	DisplayName string `json:"display_name"`
+	// HasAvatar says whether GET /users/{id}/avatar has an image, so a list can show it (an addition to v1).
+	HasAvatar bool `json:"has_avatar"`
 }
 
 // Item is one entry of a friends list (and of friends.pending), from the caller's point of view.
@@ -191,7 +193,7 @@ func (a *Application) List(ctx context.Context, me string, filter domain.Filter)
 			continue
 		}
 		items = append(items, Item{
-			User:   UserSummary{ID: p.ID, Nickname: p.Nickname, DisplayName: p.DisplayName},
+			User:   UserSummary{ID: p.ID, Nickname: p.Nickname, DisplayName: p.DisplayName, HasAvatar: p.HasAvatar},
 			Status: r.ViewOf(me),
 			Since:  r.Since.UTC(),
 		})

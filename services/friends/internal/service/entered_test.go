@@ -32,7 +32,7 @@ func TestEnteringTheMessengerRepliesWithPendingRequestsToThatSocket(t *testing.T
 	if got := summary(data.Items); !slices.Equal(got, []string{"dan:incoming", "bob:incoming"}) {
 		t.Errorf("pending %v", got)
 	}
-	if u := data.Items[0].User; len(u) != 3 || u["id"] != dan.ID || u["display_name"] != "Dan" || data.Items[0].Since == "" {
+	if u := data.Items[0].User; len(u) != 4 || u["has_avatar"] != false || u["id"] != dan.ID || u["display_name"] != "Dan" || data.Items[0].Since == "" {
 		t.Errorf("item %+v: the friends list's format", data.Items[0])
 	}
 

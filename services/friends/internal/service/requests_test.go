@@ -283,11 +283,17 @@ func TestListFiltersNewestFirst(t *testing.T) {
 	h.call(me, "GET", "/api/v1/friends?status=pending", nil).is(t, 400, "invalid_status")
 	h.call(me, "GET", "/api/v1/friends?status=", nil).is(t, 200, "")
 
-	// Each item: the other user's id, nickname and display name only, the status and since in UTC.
+	// Each item: the other user's id, nickname, display name and whether they have an avatar only, the status
+	// and since in UTC.
 	items := h.list(me, "?status=incoming")
 	it := items[0]
-	if len(it.User) != 3 || it.User["id"] != dan.ID || it.User["nickname"] != "dan" || it.User["display_name"] != "Dan" {
+	if len(it.User) != 4 || it.User["id"] != dan.ID || it.User["nickname"] != "dan" || it.User["display_name"] != "Dan" ||
+		it.User["has_avatar"] != false {
 		t.Errorf("user %v", it.User)
+	}
+	h.profiles.SetAvatar(dan.ID, true)
+	if u := h.list(me, "?status=incoming")[0].User; u["has_avatar"] != true {
+		t.Errorf("dan has an avatar now: %v", u)
 	}
 	since, err := time.Parse(time.RFC3339Nano, it.Since)
 	if err != nil || !strings.HasSuffix(it.Since, "Z") || time.Since(since) > time.Minute || time.Since(since) < 0 {
