@@ -316,6 +316,13 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	bob.click(personIn("incoming-list", aliceNick) + ` button[data-action="accept"]`)
 	bob.waitFor("Alice among friends", fmt.Sprintf(`!!document.querySelector(%s)`, js(personIn("friends-list", aliceNick))))
 	alice.waitFor("Bob among Alice's friends (friend.accepted, no reload)", fmt.Sprintf(`!!document.querySelector(%s)`, js(personIn("friends-list", bobNick))))
+	// A new friend is a chat at once, on both sides, before anyone writes.
+	for _, side := range []struct {
+		p    *browserPage
+		peer string
+	}{{alice, bobNick}, {bob, aliceNick}} {
+		side.p.waitFor("the new friend among the chats", `document.querySelector(`+js(chatItem(side.peer)+" .preview")+`)?.textContent === 'No messages yet'`)
+	}
 
 	// Both open the chat; each message appears live on the other side, and each sees the other's read mark.
 	alice.click(personIn("friends-list", bobNick) + ` button[data-action="message"]`)
@@ -373,6 +380,12 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	if stored := evalIn[string](bob, `JSON.stringify(Object.values(sessionStorage)) + JSON.stringify(Object.values(localStorage))`); strings.Contains(stored, "eyJ") {
 		t.Fatalf("a JWT (the access token) is in web storage: %s", stored)
 	}
+	// The chat has a URL: the reload opened the same chat, and Back goes to the chat list, inside the messenger.
+	bob.waitFor("the same chat after the reload", `location.hash.startsWith('#/chat/') && !document.getElementById('chat-view').hidden && document.getElementById('chat-title').textContent === 'Alice Liddell'`)
+	bob.do(chromedp.NavigateBack())
+	bob.waitFor("Back: the chat list, still in the messenger", `location.hash === '#/' && document.getElementById('chat-view').hidden && !document.getElementById('app-view').hidden && document.getElementById('conn-status').dataset.state === 'online'`)
+	bob.do(chromedp.NavigateForward())
+	bob.waitFor("Forward: the chat again", `location.hash.startsWith('#/chat/') && !document.getElementById('chat-view').hidden`)
 
 	// Bob closes his page; Alice writes; Bob opens the messenger in a new tab, logs in again and finds it.
 	bob.close()

@@ -27,7 +27,7 @@ function freshState() {
   return {
     me: null,
     avatarVersion: String(Date.now()),
-    chats: new Map(), // peer id -> {peer, last_message, unread_count}
+    chats: new Map(), // peer id -> {peer, last_message, unread_count, since (a friend without messages yet)}
     readMarks: new Map(), // peer id -> the newest of my messages the peer has read (chat list, message.read pushes)
     friends: [], // GET /friends items
     pendingCount: 0,
@@ -42,8 +42,44 @@ function freshState() {
 const SECTIONS = ['welcome', 'chat', 'people', 'profile', 'sessions'];
 const FOCUS = { chats: 'chats-title', chat: 'message-input', people: 'people-title', profile: 'profile-title', sessions: 'sessions-title' };
 
-function show(view, { focus = true } = {}) {
+// The URL names the screen (#/, #/chat/<peer id>, #/people, #/profile, #/sessions): Back and Forward move between
+// screens inside the messenger, and a reload opens the same screen (the same chat) again.
+let routing = false; // true while showing what the URL says: no new history entry then
+
+function remember(view, peerId) {
+  const hash = view === 'chat' ? `#/chat/${encodeURIComponent(peerId)}` : view === 'chats' ? '#/' : `#/${view}`;
+  if (routing || location.hash === hash) return;
+  history.pushState(null, '', hash);
+}
+
+/** Shows the screen the URL names (at entry, and when the user goes Back or Forward). */
+async function route() {
+  const m = /^#\/(?:chat\/([^/]+)|(people|profile|sessions))?$/.exec(location.hash || '#/');
+  routing = true;
+  try {
+    if (m && m[1]) {
+      const id = decodeURIComponent(m[1]);
+      let peer = state.chats.get(id)?.peer;
+      if (!peer) peer = await api.user(id).catch(() => null);
+      if (peer && state.me) openChat(peer);
+      else show('chats');
+    } else if (m && m[2]) {
+      openView(m[2]);
+    } else {
+      show('chats');
+    }
+  } finally {
+    routing = false;
+  }
+}
+
+window.addEventListener('popstate', () => {
+  if (state.me) route();
+});
+
+function show(view, { focus = true, peerId } = {}) {
   if (view !== 'chat') state.chat = null;
+  remember(view, peerId);
   state.view = view;
   document.body.dataset.view = view;
   const section = view === 'chats' ? 'welcome' : view;
@@ -136,6 +172,7 @@ async function boot() {
 }
 
 async function enterApp() {
+  const wanted = location.hash; // the screen a reload (or a link) asks for
   state = freshState();
   state.me = await api.me();
   $('auth-view').hidden = true;
@@ -143,11 +180,20 @@ async function enterApp() {
   $('skip-link').href = '#main';
   clearAuthForms();
   renderChatList();
+  routing = true;
   show('chats', { focus: false });
+  routing = false;
   $('chats-title').focus();
   setStatus('connecting');
   socket.start();
   loadChats();
+  loadPeople(); // friends without messages yet are chats too
+  if (wanted && wanted !== '#/' && wanted !== '#') {
+    history.replaceState(null, '', wanted);
+    route();
+  } else if (location.hash !== '#/') {
+    history.replaceState(null, '', '#/');
+  }
 }
 
 function resetUI() {
@@ -273,6 +319,7 @@ $('logout-button').addEventListener('click', async () => {
   state = freshState();
   resetUI();
   clearAuthForms();
+  history.replaceState(null, '', location.pathname); // the next user starts at their own chat list
   showAuth('You are logged out.');
 });
 
@@ -335,11 +382,11 @@ function onFrame({ type, data }) {
       break;
     case 'friend.accepted':
       announce(`${displayName(data.user)} accepted your friend request`);
-      if (state.view === 'people') loadPeople();
+      loadPeople(); // the new friend is a chat at once
       break;
     case 'friend.removed':
       announce(`${displayName(data.user)} removed you as a friend`);
-      if (state.view === 'people') loadPeople();
+      loadPeople();
       break;
     default:
     // Unknown frame types are ignored (the contract may add some).
@@ -420,9 +467,15 @@ function loadChats() {
 
 let chatListKey = '';
 
+/** When a chat last moved: its newest message, or for a friend without messages when the friendship began. */
+function chatTime(c) {
+  return Date.parse(c.last_message?.created_at || c.since || '') || 0;
+}
+
 function renderChatList() {
   if (!state.me) return;
-  const chatsSorted = [...state.chats.values()].sort((a, b) => cmpId(b.last_message?.id || '0', a.last_message?.id || '0'));
+  const chatsSorted = [...state.chats.values()].sort((a, b) => chatTime(b) - chatTime(a)
+    || cmpId(b.last_message?.id || '0', a.last_message?.id || '0'));
   // Rebuilt only when something shown changed: a node replaced under the pointer would lose the user's click.
   const key = JSON.stringify([state.chat?.peer.id, chatsSorted.map((c) => [c.peer.id, displayName(c.peer), c.peer.has_avatar, c.last_message?.id, c.unread_count])]);
   if (key === chatListKey && $('chat-list').childElementCount === chatsSorted.length) return;
@@ -461,7 +514,7 @@ function renderChatList() {
 
 async function openChat(peer) {
   if (!state.chats.has(peer.id)) state.chats.set(peer.id, { peer, last_message: null, unread_count: 0 });
-  show('chat');
+  show('chat', { peerId: peer.id });
   const chat = {
     peer: state.chats.get(peer.id).peer,
     messages: new Map(), // id -> message
@@ -718,12 +771,31 @@ $('send-form').addEventListener('submit', async (ev) => {
 async function loadPeople() {
   try {
     const res = await api.friends('all');
+    if (!state.me) return;
     state.friends = res.items || [];
     say('people-error', '');
     renderPeople();
+    syncFriendChats();
   } catch (e) {
     say('people-error', errorText(e));
   }
+}
+
+/**
+ * Every friend is a chat, from the moment the friendship begins: a friend without messages yet is listed as an
+ * empty chat ("No messages yet"), and one who is no longer a friend leaves the list unless there are messages.
+ */
+function syncFriendChats() {
+  const friends = new Map(state.friends.filter((i) => i.status === 'accepted').map((i) => [i.user.id, i]));
+  for (const [id, f] of friends) {
+    const c = state.chats.get(id);
+    if (!c) state.chats.set(id, { peer: f.user, last_message: null, unread_count: 0, since: f.since });
+    else if (!c.since) c.since = f.since;
+  }
+  for (const [id, c] of state.chats) {
+    if (!c.last_message && !friends.has(id) && state.chat?.peer.id !== id) state.chats.delete(id);
+  }
+  renderChatList();
 }
 
 function personRow(user, actions) {
