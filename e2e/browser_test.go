@@ -497,6 +497,34 @@ func TestBrowserComposerFormsAndAccessibility(t *testing.T) {
 	me, friend := register(t, "composer"), register(t, "friend")
 	befriend(t, me, friend)
 	p := newBrowser(t, exe, "composer")
+	// The push connection's handshakes, as the browser sends them.
+	var (
+		wsMu       sync.Mutex
+		wsURLs     []string
+		wsProtocol []string
+	)
+	netCtx, cancelNet := context.WithTimeout(p.ctx, 10*time.Second)
+	_, err := chromedp.Call(netCtx, network.Enable, network.EnableParams{})
+	cancelNet()
+	if err != nil {
+		t.Fatalf("network.enable: %v", err)
+	}
+	if err := chromedp.Listen(p.ctx, func(ev any) {
+		wsMu.Lock()
+		defer wsMu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventWebSocketCreated:
+			wsURLs = append(wsURLs, e.URL)
+		case *network.EventWebSocketWillSendHandshakeRequest:
+			for k, v := range e.Request.Headers {
+				if strings.EqualFold(k, "Sec-WebSocket-Protocol") {
+					wsProtocol = append(wsProtocol, fmt.Sprint(v))
+				}
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	p.do(chromedp.Navigate(stack.GatewayURL + "/"))
 	p.waitFor("the login screen", `!document.getElementById('auth-view').hidden`)
@@ -522,6 +550,21 @@ func TestBrowserComposerFormsAndAccessibility(t *testing.T) {
 	p.fill("#login-password", me.password)
 	p.pressEnter("#login-password")
 	p.waitFor("the messenger", `!document.getElementById('app-view').hidden && document.getElementById('conn-status').dataset.state === 'online'`)
+	// The token went in the Sec-WebSocket-Protocol header, never in the URL (which proxies log).
+	wsMu.Lock()
+	urls, protocols := append([]string(nil), wsURLs...), append([]string(nil), wsProtocol...)
+	wsMu.Unlock()
+	if len(urls) == 0 || len(protocols) == 0 {
+		t.Fatalf("no push connection seen: %v %v", urls, protocols)
+	}
+	for _, u := range urls {
+		if strings.Contains(u, "access_token") || strings.Contains(u, "?") {
+			t.Errorf("the push connection's URL carries something: %s", u)
+		}
+	}
+	if p := protocols[0]; !strings.Contains(p, "simplemessenger.v1") || !strings.Contains(p, "bearer.eyJ") {
+		t.Errorf("Sec-WebSocket-Protocol %q: want the messenger's subprotocol and the bearer token", p)
+	}
 
 	p.click("#nav-people")
 	p.waitFor("the friend", fmt.Sprintf(`!!document.querySelector(%s)`, js(personIn("friends-list", friend.nickname)+` button[data-action="message"]`)))
@@ -562,7 +605,7 @@ func TestBrowserComposerFormsAndAccessibility(t *testing.T) {
 
 	// Dark mode: the Send button's text against its colour meets WCAG AA (4.5:1).
 	darkCtx, cancelDark := context.WithTimeout(p.ctx, 10*time.Second)
-	_, err := chromedp.Call(darkCtx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+	_, err = chromedp.Call(darkCtx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
 	})
 	cancelDark()

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"context"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -42,12 +43,14 @@ func TestTheUpgradeIsRefusedWithoutAValidTokenBeforeUpgrading(t *testing.T) {
 	forged = forged[:len(forged)-4] + "AAAA" // a broken signature
 
 	for name, h := range map[string]map[string]string{
-		"no token":           upgradeHeaders(nil),
-		"malformed token":    upgradeHeaders(map[string]string{"Authorization": "Bearer not-a-jwt"}),
-		"bad signature":      upgradeHeaders(map[string]string{"Authorization": "Bearer " + forged}),
-		"revoked session":    upgradeHeaders(map[string]string{"Authorization": "Bearer " + tok}),
-		"basic, not bearer":  upgradeHeaders(map[string]string{"Authorization": "Basic dTpw"}),
-		"revoked, via query": upgradeHeaders(nil),
+		"no token":                  upgradeHeaders(nil),
+		"malformed token":           upgradeHeaders(map[string]string{"Authorization": "Bearer not-a-jwt"}),
+		"bad signature":             upgradeHeaders(map[string]string{"Authorization": "Bearer " + forged}),
+		"revoked session":           upgradeHeaders(map[string]string{"Authorization": "Bearer " + tok}),
+		"basic, not bearer":         upgradeHeaders(map[string]string{"Authorization": "Basic dTpw"}),
+		"revoked, via query":        upgradeHeaders(nil),
+		"forged, as a subprotocol":  upgradeHeaders(map[string]string{"Sec-WebSocket-Protocol": "simplemessenger.v1, bearer." + forged}),
+		"revoked, as a subprotocol": upgradeHeaders(map[string]string{"Sec-WebSocket-Protocol": "simplemessenger.v1, bearer." + tok}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := "/api/v1/ws"
@@ -79,6 +82,34 @@ func TestABrowserMayPassTheTokenInTheQueryString(t *testing.T) {
 	c := startReading(t, conn)
 	ev := w.next(userID)
 	if ev.SessionID != sessionID || ev.ConnectionID == "" {
+		t.Fatalf("entered %+v", ev)
+	}
+	push(t, w.pub, userID, "friend.request", map[string]string{"x": "1"}, "")
+	if f := c.expect("friend.request", 2*time.Second); string(f.Data) != `{"x":"1"}` {
+		t.Fatalf("data %s", f.Data)
+	}
+}
+
+// A browser cannot set Authorization on a WebSocket: it offers the token as the subprotocol bearer.<token>, so the
+// token is in a header, not in the URL that proxies log. The gateway selects its own subprotocol, never the token.
+func TestABrowserMayOfferTheTokenAsASubprotocol(t *testing.T) {
+	e := newEnv(t).start()
+	e.waitReady()
+	w := e.watchEntries(nil)
+	userID, sessionID, tok := e.newUser()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/api/v1/ws", &websocket.DialOptions{
+		HTTPHeader: http.Header{"Origin": {e.url}}, Subprotocols: []string{"simplemessenger.v1", "bearer." + tok},
+	})
+	if err != nil {
+		t.Fatalf("dial: %v %v", err, res)
+	}
+	if got := res.Header.Get("Sec-WebSocket-Protocol"); got != "simplemessenger.v1" || conn.Subprotocol() != "simplemessenger.v1" {
+		t.Fatalf("selected subprotocol %q (%q): want simplemessenger.v1, never the token", got, conn.Subprotocol())
+	}
+	c := startReading(t, conn)
+	if ev := w.next(userID); ev.SessionID != sessionID {
 		t.Fatalf("entered %+v", ev)
 	}
 	push(t, w.pub, userID, "friend.request", map[string]string{"x": "1"}, "")

@@ -75,7 +75,9 @@ export class PushSocket {
     }
     if (!this.running || this.ws) return;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${proto}//${location.host}/api/v1/ws?access_token=${encodeURIComponent(token)}`);
+    // The token goes as a subprotocol (Sec-WebSocket-Protocol), not in the URL, which proxies and servers log;
+    // the gateway answers with simplemessenger.v1.
+    const ws = new WebSocket(`${proto}//${location.host}/api/v1/ws`, ['simplemessenger.v1', `bearer.${token}`]);
     this.ws = ws;
     let opened = false;
     ws.addEventListener('open', () => {
