@@ -431,6 +431,10 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	alice.fill("#profile-bio", "Curiouser and curiouser.")
 	alice.click(`#profile-form button[type="submit"]`)
 	alice.waitFor("the profile saved", `document.getElementById('profile-status').textContent === 'Profile saved.'`)
+	// Bob sees the new name without a reload (profile.updated), and the bio in the chat's header.
+	bob2.waitFor("Alice's new name in Bob's chat list, live", `document.querySelector(`+js(chatItem(aliceNick)+" .name")+`)?.textContent === 'Alice in Wonderland'`)
+	bob2.click(chatItem(aliceNick))
+	bob2.waitFor("Alice's bio in the chat header", `document.getElementById('chat-title').textContent === 'Alice in Wonderland' && document.getElementById('chat-bio').textContent === 'Curiouser and curiouser.'`)
 	avatarFile := filepath.Join(t.TempDir(), "avatar.png")
 	if err := os.WriteFile(avatarFile, pngOf(t, 96, 96), 0o644); err != nil {
 		t.Fatal(err)
@@ -440,6 +444,8 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	alice.click(`#avatar-form button[type="submit"]`)
 	alice.waitFor("the uploaded avatar shown from the server", `(() => { const i = document.querySelector('#avatar-preview img'); return !!i && i.src.includes('/api/v1/users/') && i.complete && i.naturalWidth === 96; })()`)
 	alice.shot("04-profile")
+	bob2.waitFor("Alice's avatar in Bob's chat header and list, live", fmt.Sprintf(`(() => { const h = document.querySelector('#chat-avatar img.avatar'), l = document.querySelector(%s);
+		return !!h && h.complete && h.naturalWidth === 96 && !!l && l.complete && l.naturalWidth === 96; })()`, js(chatItem(aliceNick)+" img.avatar")))
 	// Bob's People list shows it (friends lists carry has_avatar).
 	bob2.click("#nav-people")
 	bob2.waitFor("Alice's avatar in Bob's friends list", fmt.Sprintf(`(() => { const i = document.querySelector(%s); return !!i && i.complete && i.naturalWidth === 96; })()`,

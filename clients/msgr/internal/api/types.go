@@ -117,6 +117,7 @@ const (
 	FrameFriendRequest  = "friend.request"
 	FrameFriendAccepted = "friend.accepted"
 	FrameFriendRemoved  = "friend.removed"
+	FrameProfileUpdated = "profile.updated"
 	FrameMessagesUnread = "messages.unread"
 	FrameFriendsPending = "friends.pending"
 )

@@ -243,13 +243,14 @@ func (p *Printer) Frame(f api.Frame, names Namer) error {
 			head("%s read your messages up to #%s", clean(names.Name(r.PeerID)), r.UpToID)
 			return nil
 		}
-	case api.FrameFriendRequest, api.FrameFriendAccepted, api.FrameFriendRemoved:
+	case api.FrameFriendRequest, api.FrameFriendAccepted, api.FrameFriendRemoved, api.FrameProfileUpdated:
 		var d api.UserData
 		if json.Unmarshal(f.Data, &d) == nil {
 			what := map[string]string{
 				api.FrameFriendRequest:  "asks to be your friend",
 				api.FrameFriendAccepted: "accepted your friend request",
 				api.FrameFriendRemoved:  "removed you from their friends",
+				api.FrameProfileUpdated: "changed their profile",
 			}[f.Type]
 			head("%s (%s) %s", clean(d.User.Nickname), clean(d.User.DisplayName), what)
 			return nil

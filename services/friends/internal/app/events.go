@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/events"
 
 	"simplemessenger/services/friends/internal/domain"
 )
@@ -24,6 +25,8 @@ const (
 	PushAccepted = "friend.accepted"
 	PushRemoved  = "friend.removed"
 	PushPending  = "friends.pending"
+	// PushProfileUpdated goes to a user's friends when the user's public profile changes.
+	PushProfileUpdated = "profile.updated"
 )
 
 // RequestCreatedData is the data of friends.request.created.
@@ -41,6 +44,11 @@ type FriendshipData struct {
 // user who acted, as profiles wrote it.
 type UserPushData struct {
 	User json.RawMessage `json:"user"`
+}
+
+// ProfilePushData is the data of profile.updated: the friend's public profile as it is now.
+type ProfilePushData struct {
+	User events.Profile `json:"user"`
 }
 
 // PendingPushData is the data of friends.pending: the incoming requests as the friends list shows them.

@@ -215,3 +215,24 @@ func (a *Application) Entered(ctx context.Context, e events.UserEnteredData) err
 	// A push nobody is bound for any more (the socket closed again) is published to nobody, not an error.
 	return a.publisher.Publish(ctx, p)
 }
+
+// ProfileChanged tells the user's friends that their public profile changed (display name, bio or avatar): a
+// profile.updated push to each, carrying the profile as profiles announced it, so their clients show the new
+// name and picture without a reload. Only friends are told. Published at once, not through the outbox: the
+// consumer runs again on a redelivery, and a second push of the same profile changes nothing.
+func (a *Application) ProfileChanged(ctx context.Context, user events.Profile) error {
+	rels, err := a.repo.List(ctx, user.ID, domain.FilterAccepted)
+	if err != nil {
+		return err
+	}
+	for _, r := range rels {
+		p, err := broker.NewPush(Source, r.Pair.Other(user.ID), PushProfileUpdated, ProfilePushData{User: user})
+		if err != nil {
+			return err
+		}
+		if err := a.publisher.Publish(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -67,6 +67,11 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 		bootstrap.Consume(d.App, d.Broker, broker.Subscription{
 			Queue: ports.UserEnteredQueue, Keys: []string{events.UserEntered}, DB: d.DB, Handle: ports.UserEntered(application),
 		})
+		// Pushes only, published at once; the inbox records the event handled (a redelivery before that pushes
+		// the same profile again, which changes nothing).
+		bootstrap.Consume(d.App, d.Broker, broker.Subscription{
+			Queue: ports.UserUpdatedQueue, Keys: []string{events.UserUpdated}, DB: d.DB, Handle: ports.UserUpdated(application),
+		})
 		return nil
 	})
 }

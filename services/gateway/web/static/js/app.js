@@ -27,6 +27,7 @@ function freshState() {
   return {
     me: null,
     avatarVersion: String(Date.now()),
+    avatarVersions: new Map(), // user id -> a version for their avatar's URL, new when their profile.updated came
     chats: new Map(), // peer id -> {peer, last_message, unread_count, since (a friend without messages yet)}
     readMarks: new Map(), // peer id -> the newest of my messages the peer has read (chat list, message.read pushes)
     friends: [], // GET /friends items
@@ -35,6 +36,11 @@ function freshState() {
     view: 'chats',
     chat: null, // the open chat, see openChat
   };
+}
+
+/** A person's avatar, loaded again after their profile changed (the URL is the same, the picture may not be). */
+function personAvatar(user) {
+  return avatar(user, state.avatarVersions.get(user.id));
 }
 
 // ---------------------------------------------------------------- screens
@@ -388,6 +394,9 @@ function onFrame({ type, data }) {
       announce(`${displayName(data.user)} removed you as a friend`);
       loadPeople();
       break;
+    case 'profile.updated':
+      if (data.user && data.user.id) profileChanged(data.user);
+      break;
     default:
     // Unknown frame types are ignored (the contract may add some).
   }
@@ -495,7 +504,7 @@ function renderChatList() {
       type: 'button', class: 'chat-item', 'aria-current': current ? 'true' : null,
       dataset: { peer: peer.id, nickname: peer.nickname }, onclick: () => openChat(peer),
     },
-    avatar(peer),
+    personAvatar(peer),
     h('span', { class: 'text' },
       h('span', { class: 'name', text: displayName(peer) }),
       h('span', { class: 'preview', text: preview })),
@@ -526,20 +535,19 @@ async function openChat(peer) {
     draftText: '',
   };
   state.chat = chat;
-  $('chat-title').textContent = displayName(chat.peer);
-  $('chat-avatar').replaceChildren(avatar(chat.peer));
+  showChatPeer(chat.peer);
   $('messages').replaceChildren();
   $('load-older').hidden = true;
   say('send-error', '');
   say('history-status', 'Loading…');
   renderChatList();
-  if (!('has_avatar' in chat.peer)) {
-    // Friends lists carry no avatar flag: the full profile has it.
+  if (!('bio' in chat.peer)) {
+    // Friends lists carry a summary: the full profile has the bio.
     api.user(peer.id).then((p) => {
       if (state.chat !== chat) return;
       chat.peer = p;
       state.chats.get(p.id).peer = p;
-      $('chat-avatar').replaceChildren(avatar(p));
+      showChatPeer(p);
       renderChatList();
     }).catch(() => {});
   }
@@ -555,6 +563,30 @@ async function openChat(peer) {
   } catch (e) {
     if (state.chat === chat) say('history-status', errorText(e));
   }
+}
+
+/** The open chat's header: the peer's name, picture and bio. */
+function showChatPeer(peer) {
+  $('chat-title').textContent = displayName(peer);
+  $('chat-avatar').replaceChildren(personAvatar(peer));
+  say('chat-bio', peer.bio || '');
+}
+
+/** A friend's new profile (profile.updated): everywhere it shows, at once. */
+function profileChanged(user) {
+  state.avatarVersions.set(user.id, String(Date.now()));
+  const c = state.chats.get(user.id);
+  if (c) c.peer = user;
+  for (const f of state.friends) {
+    if (f.user.id === user.id) f.user = { id: user.id, nickname: user.nickname, display_name: user.display_name, has_avatar: user.has_avatar };
+  }
+  if (state.chat && state.chat.peer.id === user.id) {
+    state.chat.peer = user;
+    showChatPeer(user);
+  }
+  chatListKey = '';
+  renderChatList();
+  if (state.view === 'people') renderPeople();
 }
 
 /** After a reconnect: everything newer than what the open chat shows, page by page (?after=). */
@@ -800,7 +832,7 @@ function syncFriendChats() {
 
 function personRow(user, actions) {
   return h('li', { dataset: { user: user.id, nickname: user.nickname } },
-    avatar(user),
+    personAvatar(user),
     h('span', { class: 'who' },
       h('strong', { text: displayName(user) }), ' ',
       h('span', { class: 'nick', text: `@${user.nickname}` })),
