@@ -607,6 +607,24 @@ func TestBrowserComposerFormsAndAccessibility(t *testing.T) {
 	p.pressEnter("#message-input")
 	p.waitFor("the four lines sent", `[...document.querySelectorAll('#messages li.msg .text')].some(e => e.textContent === 'one\ntwo\nthree\nfour')`)
 	p.waitFor("the box back to one line", fmt.Sprintf(`document.getElementById('message-input').getBoundingClientRect().height <= %f`, one+1))
+	// My message can be edited, then deleted, from the chat: "edited", then a tombstone for both of us.
+	p.do(chromedp.Evaluate[chromedp.Void](`window.prompt = () => 'one, two'; window.confirm = () => true;`))
+	lastMine := `#messages li.msg.mine:last-child`
+	p.click(lastMine + ` button[data-action="edit"]`)
+	p.waitFor("the edit shown", `(() => { const m = document.querySelector('`+lastMine+`'); return m.querySelector('.text').textContent === 'one, two' && !!m.querySelector('.edited'); })()`)
+	peerView := func() map[string]any {
+		items := must(t, call(t, "GET", "/api/v1/chats/"+me.id+"/messages", friend.access, nil), 200, "friend's history").items(t)
+		return items[0]
+	}
+	if m := peerView(); m["text"] != "one, two" || m["edited_at"] == nil {
+		t.Errorf("the friend sees %v after the edit", m)
+	}
+	p.click(lastMine + ` button[data-action="delete"]`)
+	p.waitFor("the tombstone", `(() => { const m = document.querySelector('`+lastMine+`'); return m.classList.contains('deleted') && m.querySelector('.text').textContent === 'Message deleted' && !m.querySelector('.actions'); })()`)
+	if m := peerView(); m["text"] != "" || m["deleted_at"] == nil {
+		t.Errorf("the friend sees %v after the delete", m)
+	}
+	p.waitFor("the chat list's preview", `document.querySelector(`+js(chatItem(friend.nickname)+" .preview")+`).textContent === 'You: Message deleted'`)
 	p.waitFor("a day divider before today's messages", `(() => { const first = document.querySelector('#messages li'); return first.classList.contains('day') && first.getAttribute('role') === 'separator' && first.textContent === 'Today'; })()`)
 
 	// Dark mode: the Send button's text against its colour meets WCAG AA (4.5:1).

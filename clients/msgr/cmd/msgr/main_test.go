@@ -357,8 +357,23 @@ func TestConversation(t *testing.T) {
 		t.Fatalf("history --before %s: %q", *page.NextBefore, older)
 	}
 
-	// Chats: bob has 3 unread from alice (he never marked anything read: 4 with the first), then reads them.
-	if out := bob.ok("chats"); !strings.Contains(out, alice.nick) || !regexpLine(out, alice.nick, "4") {
+	// Edit and delete one's own messages; the other side sees the edit and the tombstone; nobody changes another's.
+	third, second := page.Items[0].ID, page.Items[1].ID
+	alice.ok("edit", bob.nick, "#"+third, "message 3, corrected")
+	alice.ok("delete", bob.nick, second)
+	if out := bob.ok("history", alice.nick, "--limit", "2"); !strings.Contains(out, "message 3, corrected (edited)") || !strings.Contains(out, "(deleted)") {
+		t.Fatalf("history after an edit and a delete: %q", out)
+	}
+	if r := bob.run("", "delete", alice.nick, third); r.code != 1 || !strings.Contains(r.stderr, "not_your_message") && !strings.Contains(r.stderr, "only the sender") {
+		t.Fatalf("bob deleting alice's message: exit %d, %q", r.code, r.stderr)
+	}
+	if r := alice.run("", "edit", bob.nick, "x", "text"); r.code != 2 {
+		t.Fatalf("edit with a bad id: exit %d, want 2 (usage)", r.code)
+	}
+
+	// Chats: bob has 3 unread from alice (he never marked anything read: 4 with the first, less the one alice
+	// deleted), then reads them.
+	if out := bob.ok("chats"); !strings.Contains(out, alice.nick) || !regexpLine(out, alice.nick, "3") {
 		t.Fatalf("chats: %q", out)
 	}
 	bob.ok("read", alice.nick)

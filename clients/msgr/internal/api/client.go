@@ -303,6 +303,19 @@ func (c *Client) Send(ctx context.Context, peerID, text, clientMessageID string)
 	return m, err
 }
 
+// Edit changes the text of the caller's message id in the chat with peerID.
+func (c *Client) Edit(ctx context.Context, peerID, id, text string) (Message, error) {
+	var m Message
+	err := c.do(ctx, request{method: "PATCH", path: "/api/v1/chats/" + url.PathEscape(peerID) + "/messages/" + url.PathEscape(id),
+		body: map[string]string{"text": text}, auth: true}, &m)
+	return m, err
+}
+
+// Delete deletes the caller's message id in the chat with peerID, for both participants.
+func (c *Client) Delete(ctx context.Context, peerID, id string) error {
+	return c.do(ctx, request{method: "DELETE", path: "/api/v1/chats/" + url.PathEscape(peerID) + "/messages/" + url.PathEscape(id), auth: true}, nil)
+}
+
 // History reads one page of the chat with peerID.
 func (c *Client) History(ctx context.Context, peerID string, hq HistoryQuery) (MessagePage, error) {
 	q := url.Values{}

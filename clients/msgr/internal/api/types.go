@@ -70,11 +70,13 @@ type Relationship struct {
 
 // Message is a message as the send call, history, chats and pushes show it.
 type Message struct {
-	ID          string    `json:"id"`
-	SenderID    string    `json:"sender_id"`
-	RecipientID string    `json:"recipient_id"`
-	Text        string    `json:"text"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string     `json:"id"`
+	SenderID    string     `json:"sender_id"`
+	RecipientID string     `json:"recipient_id"`
+	Text        string     `json:"text"`
+	CreatedAt   time.Time  `json:"created_at"`
+	EditedAt    *time.Time `json:"edited_at,omitempty"`
+	DeletedAt   *time.Time `json:"deleted_at,omitempty"`
 }
 
 // MessagePage is one page of a chat's history: newest first with NextBefore, or oldest first with NextAfter
@@ -118,6 +120,8 @@ const (
 	FrameFriendAccepted = "friend.accepted"
 	FrameFriendRemoved  = "friend.removed"
 	FrameProfileUpdated = "profile.updated"
+	FrameMessageEdited  = "message.edited"
+	FrameMessageDeleted = "message.deleted"
 	FrameMessagesUnread = "messages.unread"
 	FrameFriendsPending = "friends.pending"
 )

@@ -49,6 +49,57 @@ input instead (a trailing line break is dropped). Messages are 1–4000 characte
 	return cmd
 }
 
+func (a *app) editCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "edit NICKNAME ID TEXT...",
+		Short:   "Change the text of one of your messages to a user (ID as history shows it, without #)",
+		Example: `  msgr edit bob 1042 "hello, Bob (corrected)"`,
+		Args:    cobra.MinimumNArgs(3),
+		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			id := strings.TrimPrefix(args[1], "#")
+			if err := validCursor("ID", id); err != nil || id == "" {
+				return usagef("edit: ID must be a message id (a positive number)")
+			}
+			text := strings.Join(args[2:], " ")
+			if strings.TrimSpace(text) == "" {
+				return usagef("edit: the text is empty")
+			}
+			c, _, peer, err := a.peer(args[0])
+			if err != nil {
+				return err
+			}
+			m, err := c.Edit(a.ctx, peer.ID, id, text)
+			if err != nil {
+				return err
+			}
+			return a.done(m, "edited #%s", m.ID)
+		}),
+	}
+}
+
+func (a *app) deleteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "delete NICKNAME ID",
+		Short:   "Delete one of your messages to a user, for both of you (ID as history shows it, without #)",
+		Example: `  msgr delete bob 1042`,
+		Args:    cobra.ExactArgs(2),
+		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			id := strings.TrimPrefix(args[1], "#")
+			if err := validCursor("ID", id); err != nil || id == "" {
+				return usagef("delete: ID must be a message id (a positive number)")
+			}
+			c, _, peer, err := a.peer(args[0])
+			if err != nil {
+				return err
+			}
+			if err := c.Delete(a.ctx, peer.ID, id); err != nil {
+				return err
+			}
+			return a.done(map[string]any{"user": peer, "id": id, "deleted": true}, "deleted #%s", id)
+		}),
+	}
+}
+
 func randomID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)

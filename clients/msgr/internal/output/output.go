@@ -168,7 +168,14 @@ func (p *Printer) Messages(msgs []api.Message, names Namer) error {
 }
 
 func (p *Printer) messageRow(w io.Writer, m api.Message, names Namer) {
-	lines := strings.Split(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n")
+	text := m.Text
+	switch {
+	case m.DeletedAt != nil:
+		text = "(deleted)"
+	case m.EditedAt != nil:
+		text += " (edited)"
+	}
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	fmt.Fprintf(w, "#%s\t%s\t%s:\t%s\n", m.ID, p.time(m.CreatedAt), clean(names.Name(m.SenderID)), clean(lines[0]))
 	for _, l := range lines[1:] {
 		fmt.Fprintf(w, "\t\t\t%s\n", clean(l))
@@ -235,6 +242,16 @@ func (p *Printer) Frame(f api.Frame, names Namer) error {
 		var m api.Message
 		if json.Unmarshal(f.Data, &m) == nil {
 			head("#%s %s → %s: %s", m.ID, clean(names.Name(m.SenderID)), clean(names.Name(m.RecipientID)), clean(m.Text))
+			return nil
+		}
+	case api.FrameMessageEdited, api.FrameMessageDeleted:
+		var m api.Message
+		if json.Unmarshal(f.Data, &m) == nil {
+			if f.Type == api.FrameMessageDeleted {
+				head("#%s %s deleted their message", m.ID, clean(names.Name(m.SenderID)))
+			} else {
+				head("#%s %s edited: %s", m.ID, clean(names.Name(m.SenderID)), clean(m.Text))
+			}
 			return nil
 		}
 	case api.FrameMessageRead:

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// The contract's calls of this slice, written out independently of the table under test.
+// The contract's calls of this slice, and the additions to it, written out independently of the table under test.
 var contractRoutes = []struct {
 	method, path string
 	to           Upstream
@@ -34,6 +34,9 @@ var contractRoutes = []struct {
 	{"GET", "/api/v1/chats/:user_id/messages", Messages, false},
 	{"POST", "/api/v1/chats/:user_id/read", Messages, false},
 	{"GET", "/api/v1/chats", Messages, false},
+	// Additions to v1 (api/openapi.yaml).
+	{"PATCH", "/api/v1/chats/:user_id/messages/:message_id", Messages, false},
+	{"DELETE", "/api/v1/chats/:user_id/messages/:message_id", Messages, false},
 }
 
 func TestEveryContractRouteGoesToItsOwnerWithItsAuthRequirement(t *testing.T) {

@@ -27,7 +27,7 @@ var _ app.Repository = (*MySQLRepository)(nil)
 // NewMySQLRepository uses db, migrated with migrations.FS.
 func NewMySQLRepository(db *sql.DB) *MySQLRepository { return &MySQLRepository{db: db} }
 
-const messageColumns = "m.id, m.sender_id, m.recipient_id, COALESCE(m.client_message_id, ''), m.text, m.created_at"
+const messageColumns = "m.id, m.sender_id, m.recipient_id, COALESCE(m.client_message_id, ''), m.text, m.created_at, m.edited_at, m.deleted_at"
 
 // The queries over messages, named so that the repository tests EXPLAIN exactly what runs. The ones scoped to
 // a chat or a recipient name their index: with ORDER BY id … LIMIT, the optimizer may prefer walking
@@ -63,27 +63,45 @@ const (
 	// (chat_states by primary key). STRAIGHT_JOIN keeps messages the driving table: the order comes from it.
 	unreadList = "SELECT STRAIGHT_JOIN " + messageColumns + ` FROM messages m FORCE INDEX (messages_recipient)
 		JOIN chat_states s ON s.user_id = m.recipient_id AND s.peer_id = m.sender_id
-		WHERE m.recipient_id = ? AND m.id > ? AND m.id > s.last_read_id ORDER BY m.id LIMIT ?`
+		WHERE m.recipient_id = ? AND m.id > ? AND m.id > s.last_read_id AND m.deleted_at IS NULL ORDER BY m.id LIMIT ?`
 	// newestAddressed is the newest message of the chat addressed to the reader at or below the id asked
 	// for: where a read marker may move to. It walks the chat back from there.
 	newestAddressed = "SELECT m.id FROM messages m FORCE INDEX (PRIMARY) WHERE m.chat_id = ? AND m.id <= ? AND m.recipient_id = ? ORDER BY m.id DESC LIMIT 1"
-	// unreadAfter counts what stays unread above a marker; it reads the chat's messages after the marker only.
-	unreadAfter = "SELECT COUNT(*) FROM messages m FORCE INDEX (PRIMARY) WHERE m.chat_id = ? AND m.id > ? AND m.recipient_id = ?"
+	// unreadAfter counts what stays unread above a marker (deleted messages are nobody's to read); it reads the
+	// chat's messages after the marker only.
+	unreadAfter = "SELECT COUNT(*) FROM messages m FORCE INDEX (PRIMARY) WHERE m.chat_id = ? AND m.id > ? AND m.recipient_id = ? AND m.deleted_at IS NULL"
 )
 
 type scanner interface{ Scan(dest ...any) error }
 
 // messageDest is where a row of messageColumns is scanned to.
-func messageDest(m *domain.Message) []any {
-	return []any{&m.ID, &m.SenderID, &m.RecipientID, &m.ClientMessageID, &m.Text, &m.CreatedAt}
+func messageDest(m *domain.Message, edited, deleted *sql.NullTime) []any {
+	return []any{&m.ID, &m.SenderID, &m.RecipientID, &m.ClientMessageID, &m.Text, &m.CreatedAt, edited, deleted}
+}
+
+// finish sets what a scan left in its own destinations: UTC times, and the edit and delete times when set.
+func finish(m *domain.Message, edited, deleted sql.NullTime) {
+	m.CreatedAt = m.CreatedAt.UTC()
+	m.EditedAt, m.DeletedAt = nil, nil
+	if edited.Valid {
+		t := edited.Time.UTC()
+		m.EditedAt = &t
+	}
+	if deleted.Valid {
+		t := deleted.Time.UTC()
+		m.DeletedAt = &t
+	}
 }
 
 func scanMessage(s scanner, before ...any) (domain.Message, error) {
-	var m domain.Message
-	if err := s.Scan(append(before, messageDest(&m)...)...); err != nil {
+	var (
+		m               domain.Message
+		edited, deleted sql.NullTime
+	)
+	if err := s.Scan(append(before, messageDest(&m, &edited, &deleted)...)...); err != nil {
 		return domain.Message{}, err
 	}
-	m.CreatedAt = m.CreatedAt.UTC()
+	finish(&m, edited, deleted)
 	return m, nil
 }
 
@@ -99,13 +117,16 @@ func (r *MySQLRepository) queryMessages(ctx context.Context, limit int, query st
 // collectMessages scans every row into one message and its scan destinations, reused row after row (a page
 // is the service's most frequent read; a message and its destinations per row were a third of its garbage).
 func collectMessages(rows *sql.Rows, limit int) ([]domain.Message, error) {
-	var m domain.Message
-	dest := messageDest(&m)
+	var (
+		m               domain.Message
+		edited, deleted sql.NullTime
+	)
+	dest := messageDest(&m, &edited, &deleted)
 	return mysqlx.CollectN(rows, limit, func(rs *sql.Rows) (domain.Message, error) {
 		if err := rs.Scan(dest...); err != nil {
 			return domain.Message{}, err
 		}
-		m.CreatedAt = m.CreatedAt.UTC()
+		finish(&m, edited, deleted)
 		return m, nil
 	})
 }
@@ -207,6 +228,51 @@ func (r *MySQLRepository) send(ctx context.Context, m domain.Message, events app
 		return broker.Enqueue(ctx, tx, evs...)
 	})
 	return m, err
+}
+
+// Change locks the chat of userID and peerID, then the message id in it, and lets change decide what the
+// message becomes; a change is stored with its events, in one transaction. Deleting a message the recipient had
+// not read takes it out of their unread count. ErrMessageNotFound when the chat has no such message.
+func (r *MySQLRepository) Change(ctx context.Context, userID, peerID string, id int64, change app.ChangeFunc, events app.EventsFunc) (domain.Message, error) {
+	var out domain.Message
+	err := r.writeTx(ctx, func(tx *sql.Tx) error {
+		chatID, found, err := lockChat(ctx, tx, domain.NewChatKey(userID, peerID), false)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return app.ErrMessageNotFound
+		}
+		m, err := scanMessage(tx.QueryRowContext(ctx, "SELECT "+messageColumns+
+			" FROM messages m WHERE m.chat_id = ? AND m.id = ? FOR UPDATE", chatID, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return app.ErrMessageNotFound
+		}
+		if err != nil {
+			return err
+		}
+		next, changed, err := change(m)
+		out = next
+		if err != nil || !changed {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET text = ?, edited_at = ?, deleted_at = ? WHERE chat_id = ? AND id = ?",
+			next.Text, next.EditedAt, next.DeletedAt, chatID, id); err != nil {
+			return fmt.Errorf("update message: %w", err)
+		}
+		if next.DeletedAt != nil && m.DeletedAt == nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE chat_states SET unread_count = unread_count - 1
+				WHERE user_id = ? AND peer_id = ? AND last_read_id < ? AND unread_count > 0`, m.RecipientID, m.SenderID, id); err != nil {
+				return fmt.Errorf("unread count: %w", err)
+			}
+		}
+		evs, err := events(next)
+		if err != nil {
+			return fmt.Errorf("build events: %w", err)
+		}
+		return broker.Enqueue(ctx, tx, evs...)
+	})
+	return out, err
 }
 
 // MessageByClientID looks the message up by the unique key (sender_id, client_message_id).

@@ -29,6 +29,9 @@ var (
 // EventsFunc builds the events of a stored message (its id is known then), inside the send transaction.
 type EventsFunc func(m domain.Message) ([]broker.Event, error)
 
+// ChangeFunc decides what a stored message becomes (an edit, a delete), or refuses; changed false stores nothing.
+type ChangeFunc func(m domain.Message) (next domain.Message, changed bool, err error)
+
 // ReadEventFunc builds the event of a read marker that moved to upTo, inside the read transaction.
 type ReadEventFunc func(upTo int64) (broker.Event, error)
 
@@ -39,6 +42,10 @@ type Repository interface {
 	// for the transaction), and updates both participants' chat states. When the sender already sent
 	// m.ClientMessageID, nothing is written and the first message is returned with created false.
 	Send(ctx context.Context, m domain.Message, events EventsFunc) (stored domain.Message, created bool, err error)
+	// Change locks the message id of the chat of userID and peerID and stores what change makes of it, with its
+	// events (taking a deleted message out of the recipient's unread count). ErrMessageNotFound when that chat
+	// has no such message.
+	Change(ctx context.Context, userID, peerID string, id int64, change ChangeFunc, events EventsFunc) (domain.Message, error)
 	// MessageByClientID returns the sender's message with that client message id, or ErrMessageNotFound.
 	MessageByClientID(ctx context.Context, senderID, clientMessageID string) (domain.Message, error)
 	// History returns up to p.Fetch() messages of the chat of userID and peerID in p's order, and whether
@@ -103,16 +110,22 @@ const (
 	FrameMessageNew     = "message.new"
 	FrameMessageRead    = "message.read"
 	FrameUnread         = "messages.unread"
+	// FrameMessageEdited and FrameMessageDeleted go to both participants when the sender changes a message.
+	FrameMessageEdited  = "message.edited"
+	FrameMessageDeleted = "message.deleted"
 )
 
 // MessageView is a message as clients see it: in the send answer, history, pushes and the chat list alike, so
 // that a pushed message is byte for byte what the send call returned. Ids are decimal strings.
+// EditedAt and DeletedAt appear only once the sender edited or deleted it (a deleted message's text is "").
 type MessageView struct {
-	ID          int64     `json:"id,string"`
-	SenderID    string    `json:"sender_id"`
-	RecipientID string    `json:"recipient_id"`
-	Text        string    `json:"text"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int64      `json:"id,string"`
+	SenderID    string     `json:"sender_id"`
+	RecipientID string     `json:"recipient_id"`
+	Text        string     `json:"text"`
+	CreatedAt   time.Time  `json:"created_at"`
+	EditedAt    *time.Time `json:"edited_at,omitempty"`
+	DeletedAt   *time.Time `json:"deleted_at,omitempty"`
 }
 
 // AppendJSON appends m as json.Marshal writes it (the app tests prove them equal): history writes pages of
@@ -128,12 +141,29 @@ func (m MessageView) AppendJSON(b []byte) []byte {
 	b = jsonx.AppendString(b, m.Text)
 	b = append(b, `,"created_at":`...)
 	b = jsonx.AppendTime(b, m.CreatedAt)
+	if m.EditedAt != nil {
+		b = append(b, `,"edited_at":`...)
+		b = jsonx.AppendTime(b, *m.EditedAt)
+	}
+	if m.DeletedAt != nil {
+		b = append(b, `,"deleted_at":`...)
+		b = jsonx.AppendTime(b, *m.DeletedAt)
+	}
 	return append(b, '}')
 }
 
 // NewMessageView is m as clients see it.
 func NewMessageView(m domain.Message) MessageView {
-	return MessageView{ID: m.ID, SenderID: m.SenderID, RecipientID: m.RecipientID, Text: m.Text, CreatedAt: m.CreatedAt.UTC()}
+	return MessageView{ID: m.ID, SenderID: m.SenderID, RecipientID: m.RecipientID, Text: m.Text, CreatedAt: m.CreatedAt.UTC(),
+		EditedAt: utc(m.EditedAt), DeletedAt: utc(m.DeletedAt)}
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // NewMessageViews is NewMessageView of each, never nil (an empty list is [] in JSON).

@@ -35,6 +35,15 @@ func TestMessageAppendJSONIsJSONMarshal(t *testing.T) {
 		if i == 0 {
 			m.ID = math.MaxInt64
 		}
+		// Edited, deleted, both and neither: the optional times are written as json.Marshal writes them.
+		if i%4 == 1 || i%4 == 3 {
+			at := times[(i+1)%len(times)]
+			m.EditedAt = &at
+		}
+		if i%4 >= 2 {
+			at := times[(i+2)%len(times)]
+			m.DeletedAt = &at
+		}
 		want, err := json.Marshal(m)
 		if err != nil {
 			t.Fatal(err)

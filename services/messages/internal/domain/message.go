@@ -3,6 +3,7 @@
 package domain
 
 import (
+	"errors"
 	"strings"
 	"time"
 	"unicode"
@@ -18,6 +19,8 @@ const (
 )
 
 // Message is one message of a chat. ID is 0 until it is stored; ClientMessageID is "" when the sender gave none.
+// EditedAt is set once the sender changed the text; DeletedAt once the sender deleted it: its text is gone, and
+// it stays in the chat as a tombstone, so that ids, cursors and order stay as they were.
 type Message struct {
 	ID              int64
 	SenderID        string
@@ -25,6 +28,48 @@ type Message struct {
 	Text            string
 	ClientMessageID string
 	CreatedAt       time.Time
+	EditedAt        *time.Time
+	DeletedAt       *time.Time
+}
+
+// Refusals of an edit or a delete.
+var (
+	// ErrNotYourMessage: only the sender may change or delete a message, though both participants see it.
+	ErrNotYourMessage = errors.New("not your message")
+	// ErrMessageDeleted: a deleted message has no text left to edit.
+	ErrMessageDeleted = errors.New("message deleted")
+)
+
+// Edit is m with the text the sender (by) changed it to at now. An edit that changes nothing is no change.
+func (m Message) Edit(by, text string, now time.Time) (next Message, changed bool, err error) {
+	switch {
+	case by != m.SenderID:
+		return m, false, ErrNotYourMessage
+	case m.DeletedAt != nil:
+		return m, false, ErrMessageDeleted
+	}
+	if err := ValidateText(text); err != nil {
+		return m, false, err
+	}
+	if text == m.Text {
+		return m, false, nil
+	}
+	at := now.UTC().Truncate(time.Microsecond)
+	m.Text, m.EditedAt = text, &at
+	return m, true, nil
+}
+
+// Delete is m deleted by its sender (by) at now: a tombstone without text. Deleting it again is no change.
+func (m Message) Delete(by string, now time.Time) (next Message, changed bool, err error) {
+	switch {
+	case by != m.SenderID:
+		return m, false, ErrNotYourMessage
+	case m.DeletedAt != nil:
+		return m, false, nil
+	}
+	at := now.UTC().Truncate(time.Microsecond)
+	m.Text, m.DeletedAt = "", &at
+	return m, true, nil
 }
 
 // NewMessage makes a message about to be sent. clientMessageID nil means the sender gave no idempotency key.

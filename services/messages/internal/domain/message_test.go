@@ -100,3 +100,37 @@ func TestBothParticipantsNameTheSameChat(t *testing.T) {
 		t.Errorf("%+v vs %+v", ab, ba)
 	}
 }
+
+func TestOnlyTheSenderEditsOrDeletesAndATombstoneStays(t *testing.T) {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 678901234, time.UTC)
+	m := domain.Message{ID: 7, SenderID: alice, RecipientID: bob, Text: "helo", CreatedAt: now.Add(-time.Minute)}
+
+	if _, _, err := m.Edit(bob, "hello", now); !errors.Is(err, domain.ErrNotYourMessage) {
+		t.Errorf("the recipient edited: %v", err)
+	}
+	if _, _, err := m.Edit(alice, " ", now); code(err) != "invalid_text" {
+		t.Errorf("an edit to white space: %v", err)
+	}
+	if same, changed, err := m.Edit(alice, "helo", now); err != nil || changed || same.EditedAt != nil {
+		t.Errorf("an edit to the same text is no change: %+v %v %v", same, changed, err)
+	}
+	edited, changed, err := m.Edit(alice, "hello", now)
+	if err != nil || !changed || edited.Text != "hello" || edited.EditedAt == nil || !edited.EditedAt.Equal(now.Truncate(time.Microsecond)) ||
+		edited.ID != 7 || !edited.CreatedAt.Equal(m.CreatedAt) {
+		t.Fatalf("edit: %+v %v %v", edited, changed, err)
+	}
+
+	if _, _, err := edited.Delete(bob, now); !errors.Is(err, domain.ErrNotYourMessage) {
+		t.Errorf("the recipient deleted: %v", err)
+	}
+	gone, changed, err := edited.Delete(alice, now.Add(time.Second))
+	if err != nil || !changed || gone.Text != "" || gone.DeletedAt == nil || gone.ID != 7 {
+		t.Fatalf("delete: %+v %v %v", gone, changed, err)
+	}
+	if again, changed, err := gone.Delete(alice, now.Add(2*time.Second)); err != nil || changed || !again.DeletedAt.Equal(*gone.DeletedAt) {
+		t.Errorf("deleting twice: %+v %v %v", again, changed, err)
+	}
+	if _, _, err := gone.Edit(alice, "back", now); !errors.Is(err, domain.ErrMessageDeleted) {
+		t.Errorf("a tombstone edited: %v", err)
+	}
+}

@@ -36,6 +36,8 @@ func (s *HTTPServer) Register(r gin.IRouter, auth gin.HandlerFunc) {
 	chats.POST("/:user_id/messages", s.send)
 	chats.GET("/:user_id/messages", s.history)
 	chats.POST("/:user_id/read", s.read)
+	chats.PATCH("/:user_id/messages/:message_id", s.edit)
+	chats.DELETE("/:user_id/messages/:message_id", s.delete)
 }
 
 type sendRequest struct {
@@ -61,6 +63,33 @@ func (s *HTTPServer) send(c *gin.Context) {
 		status = http.StatusCreated
 	}
 	c.JSON(status, msg)
+}
+
+type editRequest struct {
+	Text string `json:"text"`
+}
+
+// edit answers 200 with the message as it is now (edited_at set).
+func (s *HTTPServer) edit(c *gin.Context) {
+	var req editRequest
+	if !server.BindUTF8JSON(c, &req) {
+		return
+	}
+	msg, err := s.app.EditMessage(c.Request.Context(), caller(c), c.Param("user_id"), c.Param("message_id"), req.Text)
+	if err != nil {
+		respond(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, msg)
+}
+
+// delete answers 204, also for a message deleted before.
+func (s *HTTPServer) delete(c *gin.Context) {
+	if _, err := s.app.DeleteMessage(c.Request.Context(), caller(c), c.Param("user_id"), c.Param("message_id")); err != nil {
+		respond(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 type olderPage[T any] struct {
@@ -173,6 +202,12 @@ func respond(c *gin.Context, err error) {
 		apierr.Respond(c, apierr.Forbidden("not_friends", "you can only message your friends"))
 	case errors.Is(err, app.ErrUserNotFound):
 		apierr.Respond(c, apierr.NotFound("user_not_found", "no such user"))
+	case errors.Is(err, app.ErrMessageNotFound):
+		apierr.Respond(c, apierr.NotFound("message_not_found", "no such message in this chat"))
+	case errors.Is(err, domain.ErrNotYourMessage):
+		apierr.Respond(c, apierr.Forbidden("not_your_message", "only the sender may edit or delete a message"))
+	case errors.Is(err, domain.ErrMessageDeleted):
+		apierr.Respond(c, apierr.Conflict("message_deleted", "the message was deleted"))
 	case errors.Is(err, app.ErrUnavailable):
 		slog.WarnContext(c.Request.Context(), "dependency unavailable", "error", err, "route", c.FullPath())
 		apierr.Respond(c, apierr.Unavailable("the service cannot answer right now; try again"))

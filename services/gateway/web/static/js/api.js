@@ -176,6 +176,8 @@ export class Api {
   send(peerId, text, clientMessageId) {
     return this.call('POST', `/chats/${enc(peerId)}/messages`, { json: { text, client_message_id: clientMessageId } });
   }
+  editMessage(peerId, id, text) { return this.call('PATCH', `/chats/${enc(peerId)}/messages/${enc(id)}`, { json: { text } }); }
+  deleteMessage(peerId, id) { return this.call('DELETE', `/chats/${enc(peerId)}/messages/${enc(id)}`); }
   markRead(peerId, upToId) { return this.call('POST', `/chats/${enc(peerId)}/read`, { json: { up_to_id: upToId } }); }
   sessions() { return this.call('GET', '/auth/sessions'); }
   revokeSession(id) { return this.call('DELETE', `/auth/sessions/${enc(id)}`); }

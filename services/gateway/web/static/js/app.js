@@ -356,6 +356,10 @@ function onFrame({ type, data }) {
     case 'message.new':
       onMessage(data);
       break;
+    case 'message.edited':
+    case 'message.deleted':
+      onMessageChanged(data);
+      break;
     case 'message.read': {
       state.readMarks.set(data.peer_id, maxId(state.readMarks.get(data.peer_id), data.up_to_id));
       if (state.chat && state.chat.peer.id === data.peer_id) renderMessages(state.chat);
@@ -486,7 +490,7 @@ function renderChatList() {
   const chatsSorted = [...state.chats.values()].sort((a, b) => chatTime(b) - chatTime(a)
     || cmpId(b.last_message?.id || '0', a.last_message?.id || '0'));
   // Rebuilt only when something shown changed: a node replaced under the pointer would lose the user's click.
-  const key = JSON.stringify([state.chat?.peer.id, chatsSorted.map((c) => [c.peer.id, displayName(c.peer), c.peer.has_avatar, c.last_message?.id, c.unread_count])]);
+  const key = JSON.stringify([state.chat?.peer.id, chatsSorted.map((c) => [c.peer.id, displayName(c.peer), c.peer.has_avatar, c.last_message?.id, c.last_message?.text, c.last_message?.deleted_at, c.unread_count])]);
   if (key === chatListKey && $('chat-list').childElementCount === chatsSorted.length) return;
   chatListKey = key;
   const focused = document.activeElement && document.activeElement.classList.contains('chat-item')
@@ -498,7 +502,7 @@ function renderChatList() {
     const unread = c.unread_count || 0;
     total += unread;
     const last = c.last_message;
-    const preview = last ? (last.sender_id === state.me.id ? 'You: ' : '') + last.text : 'No messages yet';
+    const preview = last ? (last.sender_id === state.me.id ? 'You: ' : '') + (last.deleted_at ? 'Message deleted' : last.text) : 'No messages yet';
     const current = state.chat && state.chat.peer.id === peer.id;
     const button = h('button', {
       type: 'button', class: 'chat-item', 'aria-current': current ? 'true' : null,
@@ -617,26 +621,66 @@ async function catchUpOpenChat() {
   }
 }
 
-/** Adds messages by id (never twice); returns how many were new. */
+/** Adds messages by id (never twice), and takes a newer version of one shown (edited or deleted since); returns
+ * how many changed. */
 function merge(chat, items) {
   let added = 0;
   for (const m of items) {
-    if (!chat.messages.has(m.id)) {
+    const old = chat.messages.get(m.id);
+    if (!old || old.edited_at !== m.edited_at || old.deleted_at !== m.deleted_at) {
       chat.messages.set(m.id, m);
+      chat.nodes.delete(m.id);
       added++;
     }
   }
   return added;
 }
 
+/** A message edited or deleted (by the push, or the answer to my own call): shown as it is now. */
+function onMessageChanged(m) {
+  const peerId = m.sender_id === state.me.id ? m.recipient_id : m.sender_id;
+  if (state.chat && state.chat.peer.id === peerId && merge(state.chat, [m])) renderMessages(state.chat);
+  const c = state.chats.get(peerId);
+  if (c && c.last_message && c.last_message.id === m.id) {
+    c.last_message = m;
+    renderChatList();
+  }
+}
+
+async function editMessage(m) {
+  const text = window.prompt('Edit your message', m.text);
+  if (text === null || text === m.text) return;
+  try {
+    onMessageChanged(await api.editMessage(m.recipient_id, m.id, text));
+  } catch (e) {
+    say('send-error', errorText(e));
+  }
+}
+
+async function deleteMessage(m) {
+  if (!window.confirm('Delete this message for both of you?')) return;
+  try {
+    await api.deleteMessage(m.recipient_id, m.id);
+    // Shown at once; the message.deleted push brings the time the server recorded.
+    onMessageChanged({ ...m, text: '', deleted_at: new Date().toISOString() });
+  } catch (e) {
+    say('send-error', errorText(e));
+  }
+}
+
 function messageNode(chat, m) {
   const mine = m.sender_id === state.me.id;
-  return h('li', { class: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { id: m.id } },
+  const deleted = !!m.deleted_at;
+  return h('li', { class: `msg ${mine ? 'mine' : 'theirs'}${deleted ? ' deleted' : ''}`, dataset: { id: m.id } },
     h('span', { class: 'sr-only', text: mine ? 'You: ' : `${displayName(chat.peer)}: ` }),
-    h('p', { class: 'text', text: m.text }),
+    h('p', { class: 'text', text: deleted ? 'Message deleted' : m.text }),
     h('span', { class: 'meta' },
+      m.edited_at && !deleted ? h('span', { class: 'edited', text: 'edited ' }) : null,
       h('time', { datetime: m.created_at, text: formatTime(m.created_at) }),
-      h('span', { class: 'read-mark', hidden: true, text: 'Read' })));
+      h('span', { class: 'read-mark', hidden: true, text: 'Read' }),
+      mine && !deleted ? h('span', { class: 'actions' },
+        h('button', { type: 'button', class: 'link', dataset: { action: 'edit' }, 'aria-label': 'Edit this message', onclick: () => editMessage(m) }, 'Edit'),
+        h('button', { type: 'button', class: 'link', dataset: { action: 'delete' }, 'aria-label': 'Delete this message', onclick: () => deleteMessage(m) }, 'Delete')) : null));
 }
 
 function renderMessages(chat, { stick = false, prepend = false } = {}) {
