@@ -627,6 +627,16 @@ func TestBrowserComposerFormsAndAccessibility(t *testing.T) {
 	p.waitFor("the chat list's preview", `document.querySelector(`+js(chatItem(friend.nickname)+" .preview")+`).textContent === 'You: Message deleted'`)
 	p.waitFor("a day divider before today's messages", `(() => { const first = document.querySelector('#messages li'); return first.classList.contains('day') && first.getAttribute('role') === 'separator' && first.textContent === 'Today'; })()`)
 
+	// Blocking the friend from People: the friendship ends, they are listed as blocked, and to them I am nobody.
+	p.click("#nav-people")
+	p.click(personIn("friends-list", friend.nickname) + ` button[data-action="block"]`)
+	p.waitFor("the friend among the blocked, no longer a friend", fmt.Sprintf(`!!document.querySelector(%s) && !document.querySelector(%s)`,
+		js(personIn("blocked-list", friend.nickname)), js(personIn("friends-list", friend.nickname))))
+	mustError(t, call(t, "POST", "/api/v1/friends/requests", friend.access, map[string]any{"user_id": me.id}), 404, "user_not_found", "a request from the blocked friend")
+	mustError(t, call(t, "POST", "/api/v1/chats/"+me.id+"/messages", friend.access, map[string]any{"text": "hi?"}), 403, "not_friends", "a message from the blocked friend")
+	p.click(personIn("blocked-list", friend.nickname) + ` button[data-action="unblock"]`)
+	p.waitFor("nobody blocked any more", `document.querySelectorAll('#blocked-list li').length === 0`)
+
 	// Dark mode: the Send button's text against its colour meets WCAG AA (4.5:1).
 	darkCtx, cancelDark := context.WithTimeout(p.ctx, 10*time.Second)
 	_, err = chromedp.Call(darkCtx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{

@@ -387,6 +387,19 @@ func TestConversation(t *testing.T) {
 	if len(chats.Items) != 1 || chats.Items[0].Peer.Nickname != alice.nick || chats.Items[0].UnreadCount != 0 {
 		t.Fatalf("chats after read: %+v", chats)
 	}
+
+	// bob blocks alice: she can no longer write to him, and he sees whom he blocks; then he lifts it.
+	bob.ok("friends", "block", alice.nick)
+	if out := bob.ok("friends", "blocked"); !strings.Contains(out, alice.nick) {
+		t.Fatalf("friends blocked: %q", out)
+	}
+	if r := alice.run("", "send", bob.nick, "still there?"); r.code != 1 || !strings.Contains(r.stderr, "not_friends") {
+		t.Fatalf("a message to someone who blocked her: exit %d, %q", r.code, r.stderr)
+	}
+	bob.ok("friends", "unblock", alice.nick)
+	if out := bob.ok("friends", "blocked"); !strings.Contains(out, "nobody blocked") {
+		t.Fatalf("friends blocked after unblocking: %q", out)
+	}
 }
 
 // TestListenLoginFrames: on a fresh connection, listen prints the login frames: the messages sent while the

@@ -292,6 +292,21 @@ func (c *Client) RemoveFriend(ctx context.Context, userID string) error {
 	return c.do(ctx, request{method: "DELETE", path: "/api/v1/friends/" + url.PathEscape(userID), auth: true}, nil)
 }
 
+// Block blocks userID; Unblock lifts it; Blocks lists the users the caller blocks.
+func (c *Client) Block(ctx context.Context, userID string) error {
+	return c.do(ctx, request{method: "PUT", path: "/api/v1/blocks/" + url.PathEscape(userID), auth: true}, nil)
+}
+
+func (c *Client) Unblock(ctx context.Context, userID string) error {
+	return c.do(ctx, request{method: "DELETE", path: "/api/v1/blocks/" + url.PathEscape(userID), auth: true}, nil)
+}
+
+func (c *Client) Blocks(ctx context.Context) (BlockList, error) {
+	var l BlockList
+	err := c.do(ctx, request{method: "GET", path: "/api/v1/blocks", auth: true}, &l)
+	return l, err
+}
+
 // Send sends text to peerID; clientMessageID (optional) makes a retried send return the first message.
 func (c *Client) Send(ctx context.Context, peerID, text, clientMessageID string) (Message, error) {
 	body := map[string]string{"text": text}

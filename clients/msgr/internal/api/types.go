@@ -112,6 +112,14 @@ type Frame struct {
 	Data json.RawMessage `json:"data"`
 }
 
+// BlockList is the answer of GET /blocks: the users the caller blocks, most recent first.
+type BlockList struct {
+	Items []struct {
+		User  UserSummary `json:"user"`
+		Since time.Time   `json:"since"`
+	} `json:"items"`
+}
+
 // Push frame types of the contract (others may come and are shown as they are).
 const (
 	FrameMessageNew     = "message.new"

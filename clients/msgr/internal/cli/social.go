@@ -53,14 +53,17 @@ func (a *app) friendsCmd() *cobra.Command {
 		return list(status)
 	})
 	cmd := &cobra.Command{
-		Use:   "friends [list|pending|add|accept|decline|remove]",
-		Short: "List friends and requests; add, accept, decline or remove friends",
+		Use:   "friends [list|pending|add|accept|decline|remove|block|unblock|blocked]",
+		Short: "List friends and requests; add, accept, decline, remove or block people",
 		Long: `Without a subcommand, lists your friends and friend requests (both ways).
   friends pending       requests others sent you, waiting for your answer
   friends add NICK      ask NICK to be friends (if NICK had asked you, you are friends at once)
   friends accept NICK   accept NICK's request
   friends decline NICK  decline NICK's request
-  friends remove NICK   end the friendship, or cancel your request to NICK`,
+  friends remove NICK   end the friendship, or cancel your request to NICK
+  friends block NICK    block NICK: no more requests or messages from them, the friendship ends (they are not told)
+  friends unblock NICK  lift the block
+  friends blocked       the people you block`,
 		Args: cobra.NoArgs,
 		RunE: listRun,
 	}
@@ -125,6 +128,34 @@ func (a *app) friendsCmd() *cobra.Command {
 		}
 		return a.done(map[string]any{"user": u, "status": "removed"}, "removed %s", u.Nickname)
 	})
-	cmd.AddCommand(listCmd, pending, add, accept, decline, remove)
+	block := byNick("block", "Block a user: no requests or messages from them any more; they are not told", func(c *api.Client, u api.User) error {
+		if err := c.Block(a.ctx, u.ID); err != nil {
+			return err
+		}
+		return a.done(map[string]any{"user": u, "status": "blocked"}, "blocked %s", u.Nickname)
+	})
+	unblock := byNick("unblock", "Lift your block of a user", func(c *api.Client, u api.User) error {
+		if err := c.Unblock(a.ctx, u.ID); err != nil {
+			return err
+		}
+		return a.done(map[string]any{"user": u, "status": "unblocked"}, "unblocked %s", u.Nickname)
+	})
+	blocked := &cobra.Command{
+		Use:   "blocked",
+		Short: "List the people you block",
+		Args:  cobra.NoArgs,
+		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			c, _, err := a.client()
+			if err != nil {
+				return err
+			}
+			l, err := c.Blocks(a.ctx)
+			if err != nil {
+				return err
+			}
+			return a.printer().Blocks(l)
+		}),
+	}
+	cmd.AddCommand(listCmd, pending, add, accept, decline, remove, block, unblock, blocked)
 	return cmd
 }

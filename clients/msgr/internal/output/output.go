@@ -158,6 +158,24 @@ func (p *Printer) Friends(l api.FriendList) error {
 	return w.Flush()
 }
 
+// Blocks shows the users the caller blocks.
+func (p *Printer) Blocks(l api.BlockList) error {
+	if p.JSON {
+		l.Items = nonNil(l.Items)
+		return p.Doc(l)
+	}
+	if len(l.Items) == 0 {
+		p.Line("nobody blocked")
+		return nil
+	}
+	w := p.table()
+	fmt.Fprintln(w, "NICKNAME\tDISPLAY NAME\tBLOCKED SINCE")
+	for _, b := range l.Items {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", clean(b.User.Nickname), Shorten(b.User.DisplayName, 40), p.time(b.Since))
+	}
+	return w.Flush()
+}
+
 // Messages shows messages oldest first, one per line (continuation lines of a multi-line text indented).
 func (p *Printer) Messages(msgs []api.Message, names Namer) error {
 	w := p.table()

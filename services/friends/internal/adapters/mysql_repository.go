@@ -149,3 +149,58 @@ func filterCondition(me string, filter domain.Filter) (string, []any) {
 		return "", nil
 	}
 }
+
+// Block records that blocker blocks blocked (again: nothing changes) and, in the same transaction, lets change
+// end whatever relationship the two had (under the pair's lock, as Change does).
+func (r *MySQLRepository) Block(ctx context.Context, b domain.Block, change app.ChangeFunc) error {
+	pair, err := domain.NewPair(b.BlockerID, b.BlockedID)
+	if err != nil {
+		return err
+	}
+	for range changeAttempts {
+		err = mysqlx.InTxWith(ctx, r.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, "INSERT IGNORE INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)",
+				b.BlockerID, b.BlockedID, b.Since); err != nil {
+				return fmt.Errorf("block: %w", err)
+			}
+			return r.change(ctx, tx, pair, change)
+		})
+		if !errors.Is(err, errRaced) && !mysqlx.IsDeadlock(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// Unblock forgets that blocker blocks blocked (nothing to forget is no error).
+func (r *MySQLRepository) Unblock(ctx context.Context, blockerID, blockedID string) error {
+	_, err := r.db.ExecContext(ctx, "DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?", blockerID, blockedID)
+	return err
+}
+
+// Blocks lists the users blocker blocks, the most recent block first.
+func (r *MySQLRepository) Blocks(ctx context.Context, blockerID string) ([]domain.Block, error) {
+	rows, err := r.db.QueryContext(ctx, "SELECT blocker_id, blocked_id, created_at FROM blocks WHERE blocker_id = ? ORDER BY created_at DESC, blocked_id", blockerID)
+	if err != nil {
+		return nil, err
+	}
+	return mysqlx.Collect(rows, func(rs *sql.Rows) (b domain.Block, err error) {
+		err = rs.Scan(&b.BlockerID, &b.BlockedID, &b.Since)
+		b.Since = b.Since.UTC()
+		return b, err
+	})
+}
+
+// Blocking tells whether a blocks b and whether b blocks a (two primary-key lookups).
+func (r *MySQLRepository) Blocking(ctx context.Context, a, b string) (aBlocksB, bBlocksA bool, err error) {
+	rows, err := r.db.QueryContext(ctx, "SELECT blocker_id FROM blocks WHERE (blocker_id = ? AND blocked_id = ?) OR (blocker_id = ? AND blocked_id = ?)", a, b, b, a)
+	if err != nil {
+		return false, false, err
+	}
+	blockers, err := mysqlx.Collect(rows, func(rs *sql.Rows) (id string, err error) { return id, rs.Scan(&id) })
+	for _, id := range blockers {
+		aBlocksB = aBlocksB || id == a
+		bBlocksA = bBlocksA || id == b
+	}
+	return aBlocksB, bBlocksA, err
+}

@@ -34,6 +34,15 @@ type Repository interface {
 	List(ctx context.Context, me string, filter domain.Filter) ([]domain.Relationship, error)
 	// Get returns the pair's relationship, or nil when there is none.
 	Get(ctx context.Context, pair domain.Pair) (*domain.Relationship, error)
+
+	// Block records b (again: no change) and lets change end the pair's relationship, in one transaction.
+	Block(ctx context.Context, b domain.Block, change ChangeFunc) error
+	// Unblock forgets that blocker blocks blocked.
+	Unblock(ctx context.Context, blockerID, blockedID string) error
+	// Blocks lists the users blocker blocks, newest first.
+	Blocks(ctx context.Context, blockerID string) ([]domain.Block, error)
+	// Blocking tells whether a blocks b, and whether b blocks a.
+	Blocking(ctx context.Context, a, b string) (aBlocksB, bBlocksA bool, err error)
 }
 
 // Profile is a user's public profile: what the lists show, and the whole of it as the profiles service gave

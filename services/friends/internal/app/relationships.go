@@ -51,6 +51,16 @@ func (a *Application) Request(ctx context.Context, me, to string) (domain.Relati
 	if !contract.ValidUserID(to) {
 		return domain.Relationship{}, ErrUserNotFound // names nobody: not worth asking profiles
 	}
+	// Blocks: mine is mine to lift first; theirs is answered as if they did not exist (docs/security.md).
+	iBlock, theyBlock, err := a.repo.Blocking(ctx, me, to)
+	switch {
+	case err != nil:
+		return domain.Relationship{}, err
+	case iBlock:
+		return domain.Relationship{}, domain.ErrYouBlocked
+	case theyBlock:
+		return domain.Relationship{}, ErrUserNotFound
+	}
 	// One call says whether to exists and gets my profile, which either outcome pushes.
 	found, err := a.profiles.Users(ctx, []string{to, me})
 	if err != nil {
@@ -89,6 +99,12 @@ func (a *Application) Accept(ctx context.Context, me, from string) (domain.Relat
 	pair, err := domain.NewPair(me, from)
 	if err != nil {
 		return domain.Relationship{}, domain.ErrRequestNotFound
+	}
+	// A request that raced my block of its sender stays unaccepted while the block stands.
+	if iBlock, _, err := a.repo.Blocking(ctx, me, from); err != nil {
+		return domain.Relationship{}, err
+	} else if iBlock {
+		return domain.Relationship{}, domain.ErrYouBlocked
 	}
 	var result domain.Relationship
 	err = a.change(ctx, me, nil, pair, func(current *domain.Relationship, actor *Profile) (*domain.Relationship, []broker.Event, error) {
@@ -193,7 +209,7 @@ func (a *Application) List(ctx context.Context, me string, filter domain.Filter)
 			continue
 		}
 		items = append(items, Item{
-			User:   UserSummary{ID: p.ID, Nickname: p.Nickname, DisplayName: p.DisplayName, HasAvatar: p.HasAvatar},
+			User:   summary(p),
 			Status: r.ViewOf(me),
 			Since:  r.Since.UTC(),
 		})
@@ -235,4 +251,76 @@ func (a *Application) ProfileChanged(ctx context.Context, user events.Profile) e
 		}
 	}
 	return nil
+}
+
+// Block is me blocking other: from now on other cannot befriend me, and whatever we had ends (a friendship, a
+// request either way) at once. other is told nothing: no push, and their requests are answered as if I did not
+// exist (docs/security.md gives the reasons). Blocking someone blocked already changes nothing.
+func (a *Application) Block(ctx context.Context, me, other string) error {
+	pair, err := domain.NewPair(me, other)
+	switch {
+	case errors.Is(err, domain.ErrCannotBefriendSelf):
+		return domain.ErrCannotBlockSelf
+	case err != nil:
+		return err
+	case !contract.ValidUserID(other):
+		return ErrUserNotFound
+	}
+	if _, err := a.profiles.User(ctx, other); err != nil {
+		return err
+	}
+	err = a.repo.Block(ctx, domain.Block{BlockerID: me, BlockedID: other, Since: a.now().UTC().Truncate(time.Microsecond)},
+		func(current *domain.Relationship) (*domain.Relationship, []broker.Event, error) {
+			if current == nil || !current.Friends() {
+				return nil, nil, nil // no friendship: a request either way just goes
+			}
+			// The friendship's end is announced to the services, not pushed to the blocked user.
+			evs, err := collect(event(EventFriendshipRemoved, FriendshipData{UserIDs: [2]string{pair.Low, pair.High}}))
+			return nil, evs, err
+		})
+	if err == nil {
+		a.relay.Notify()
+	}
+	return err
+}
+
+// Unblock is me lifting my block of other; we are not friends again (either may ask).
+func (a *Application) Unblock(ctx context.Context, me, other string) error {
+	if !contract.ValidUserID(other) {
+		return nil // no block of a user id that names nobody
+	}
+	return a.repo.Unblock(ctx, me, other)
+}
+
+// BlockItem is one user the caller blocks.
+type BlockItem struct {
+	User  UserSummary `json:"user"`
+	Since time.Time   `json:"since"`
+}
+
+// Blocks lists the users me blocks, the most recent first (users profiles no longer knows are left out).
+func (a *Application) Blocks(ctx context.Context, me string) ([]BlockItem, error) {
+	blocks, err := a.repo.Blocks(ctx, me)
+	if err != nil || len(blocks) == 0 {
+		return []BlockItem{}, err
+	}
+	ids := make([]string, len(blocks))
+	for i, b := range blocks {
+		ids[i] = b.BlockedID
+	}
+	profiles, err := a.profiles.Users(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]BlockItem, 0, len(blocks))
+	for _, b := range blocks {
+		if p, ok := profiles[b.BlockedID]; ok {
+			items = append(items, BlockItem{User: summary(p), Since: b.Since})
+		}
+	}
+	return items, nil
+}
+
+func summary(p Profile) UserSummary {
+	return UserSummary{ID: p.ID, Nickname: p.Nickname, DisplayName: p.DisplayName, HasAvatar: p.HasAvatar}
 }

@@ -34,6 +34,12 @@ func (s *HTTPServer) Register(r gin.IRouter, auth gin.HandlerFunc) {
 	pub.POST("/requests/:user_id/decline", s.decline)
 	pub.DELETE("/:user_id", s.remove)
 
+	// Blocks (an addition to v1).
+	blocks := r.Group("/api/v1/blocks", auth)
+	blocks.GET("", s.blocks)
+	blocks.PUT("/:user_id", s.block)
+	blocks.DELETE("/:user_id", s.unblock)
+
 	// Internal: never routed by the gateway; messages asks before every send.
 	r.GET("/internal/v1/friendships/:a/:b", s.friendship)
 }
@@ -111,6 +117,37 @@ func (s *HTTPServer) list(c *gin.Context) {
 	c.JSON(http.StatusOK, listResponse{Items: items})
 }
 
+// block answers 204, also for a user blocked already.
+func (s *HTTPServer) block(c *gin.Context) {
+	if err := s.app.Block(c.Request.Context(), userID(c), c.Param("user_id")); err != nil {
+		respond(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// unblock answers 204, also when there was no block.
+func (s *HTTPServer) unblock(c *gin.Context) {
+	if err := s.app.Unblock(c.Request.Context(), userID(c), c.Param("user_id")); err != nil {
+		respond(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+type blocksResponse struct {
+	Items []app.BlockItem `json:"items"`
+}
+
+func (s *HTTPServer) blocks(c *gin.Context) {
+	items, err := s.app.Blocks(c.Request.Context(), userID(c))
+	if err != nil {
+		respond(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, blocksResponse{Items: items})
+}
+
 type friendshipResponse struct {
 	Friends bool `json:"friends"`
 }
@@ -137,6 +174,7 @@ var answers = []struct {
 	{domain.ErrFriendshipNotFound, apierr.NotFound("friendship_not_found", "no friendship or request with that user")},
 	{domain.ErrAlreadyFriends, apierr.Conflict("already_friends", "you are already friends")},
 	{domain.ErrAlreadyRequested, apierr.Conflict("already_requested", "you have already asked this user")},
+	{domain.ErrYouBlocked, apierr.Conflict("user_blocked", "you blocked this user; unblock them first")},
 	{app.ErrProfilesUnavailable, apierr.Unavailable("user profiles cannot be read right now")},
 	{context.Canceled, apierr.Unavailable("the request was cancelled or timed out")},
 	{context.DeadlineExceeded, apierr.Unavailable("the request was cancelled or timed out")},

@@ -60,6 +60,9 @@ var Routes = []Route{
 	{Method: http.MethodPost, Path: "/api/v1/friends/requests/:user_id/decline", To: Friends},
 	{Method: http.MethodDelete, Path: "/api/v1/friends/:user_id", To: Friends},
 	{Method: http.MethodGet, Path: "/api/v1/friends", To: Friends},
+	{Method: http.MethodGet, Path: "/api/v1/blocks", To: Friends},
+	{Method: http.MethodPut, Path: "/api/v1/blocks/:user_id", To: Friends},
+	{Method: http.MethodDelete, Path: "/api/v1/blocks/:user_id", To: Friends},
 
 	// Messages.
 	{Method: http.MethodPost, Path: "/api/v1/chats/:user_id/messages", To: Messages},

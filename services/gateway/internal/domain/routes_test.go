@@ -35,6 +35,9 @@ var contractRoutes = []struct {
 	{"POST", "/api/v1/chats/:user_id/read", Messages, false},
 	{"GET", "/api/v1/chats", Messages, false},
 	// Additions to v1 (api/openapi.yaml).
+	{"GET", "/api/v1/blocks", Friends, false},
+	{"PUT", "/api/v1/blocks/:user_id", Friends, false},
+	{"DELETE", "/api/v1/blocks/:user_id", Friends, false},
 	{"PATCH", "/api/v1/chats/:user_id/messages/:message_id", Messages, false},
 	{"DELETE", "/api/v1/chats/:user_id/messages/:message_id", Messages, false},
 }

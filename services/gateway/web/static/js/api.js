@@ -165,6 +165,9 @@ export class Api {
   requestFriend(userId) { return this.call('POST', '/friends/requests', { json: { user_id: userId } }); }
   accept(userId) { return this.call('POST', `/friends/requests/${enc(userId)}/accept`); }
   decline(userId) { return this.call('POST', `/friends/requests/${enc(userId)}/decline`); }
+  blocks() { return this.call('GET', '/blocks'); }
+  block(userId) { return this.call('PUT', `/blocks/${enc(userId)}`); }
+  unblock(userId) { return this.call('DELETE', `/blocks/${enc(userId)}`); }
   removeFriend(userId) { return this.call('DELETE', `/friends/${enc(userId)}`); }
   chats() { return this.call('GET', '/chats'); }
   history(peerId, { before, after, limit = 30 } = {}) {

@@ -31,6 +31,7 @@ function freshState() {
     chats: new Map(), // peer id -> {peer, last_message, unread_count, since (a friend without messages yet)}
     readMarks: new Map(), // peer id -> the newest of my messages the peer has read (chat list, message.read pushes)
     friends: [], // GET /friends items
+    blocked: [], // GET /blocks items
     pendingCount: 0,
     search: [],
     view: 'chats',
@@ -846,9 +847,10 @@ $('send-form').addEventListener('submit', async (ev) => {
 
 async function loadPeople() {
   try {
-    const res = await api.friends('all');
+    const [res, blocked] = await Promise.all([api.friends('all'), api.blocks()]);
     if (!state.me) return;
     state.friends = res.items || [];
+    state.blocked = blocked.items || [];
     say('people-error', '');
     renderPeople();
     syncFriendChats();
@@ -899,6 +901,15 @@ function action(label, name, user, fn, cls) {
   }, label);
 }
 
+/** Block: they can no longer ask or write to me, our friendship ends, and they are not told. */
+function blockAction(user) {
+  return action('Block', 'block', user, async () => {
+    if (window.confirm(`Block ${displayName(user)}? You will no longer be friends; they cannot ask you or write to you, and are not told.`)) {
+      await api.block(user.id);
+    }
+  }, 'danger');
+}
+
 function fill(listId, emptyId, rows) {
   $(listId).replaceChildren(...rows);
   $(emptyId).hidden = rows.length > 0;
@@ -910,6 +921,7 @@ function renderPeople() {
   fill('incoming-list', 'incoming-empty', incoming.map((i) => personRow(i.user, [
     action('Accept', 'accept', i.user, () => api.accept(i.user.id), 'primary'),
     action('Decline', 'decline', i.user, () => api.decline(i.user.id)),
+    blockAction(i.user),
   ])));
   fill('outgoing-list', 'outgoing-empty', by('outgoing').map((i) => personRow(i.user, [
     action('Cancel request', 'cancel', i.user, () => api.removeFriend(i.user.id)),
@@ -919,6 +931,10 @@ function renderPeople() {
     action('Remove', 'remove', i.user, async () => {
       if (window.confirm(`Remove ${displayName(i.user)} from your friends?`)) await api.removeFriend(i.user.id);
     }, 'danger'),
+    blockAction(i.user),
+  ])));
+  fill('blocked-list', 'blocked-empty', state.blocked.map((i) => personRow(i.user, [
+    action('Unblock', 'unblock', i.user, () => api.unblock(i.user.id)),
   ])));
   state.pendingCount = incoming.length;
   badge('nav-people-badge', state.pendingCount);
@@ -929,6 +945,9 @@ function renderSearch() {
   const relation = new Map(state.friends.map((i) => [i.user.id, i.status]));
   $('search-results').replaceChildren(...state.search.map((u) => {
     if (u.id === state.me.id) return personRow(u, [h('span', { class: 'hint', text: 'You' })]);
+    if (state.blocked.some((b) => b.user.id === u.id)) {
+      return personRow(u, [h('span', { class: 'hint', text: 'Blocked' }), action('Unblock', 'unblock', u, () => api.unblock(u.id))]);
+    }
     switch (relation.get(u.id)) {
       case 'accepted':
         return personRow(u, [h('button', { type: 'button', dataset: { action: 'message' }, 'aria-label': `Message: ${displayName(u)}`, onclick: () => openChat(u) }, 'Message')]);
@@ -937,7 +956,7 @@ function renderSearch() {
       case 'incoming':
         return personRow(u, [action('Accept', 'accept', u, () => api.accept(u.id), 'primary')]);
       default:
-        return personRow(u, [action('Add friend', 'add', u, () => api.requestFriend(u.id), 'primary')]);
+        return personRow(u, [action('Add friend', 'add', u, () => api.requestFriend(u.id), 'primary'), blockAction(u)]);
     }
   }));
 }
