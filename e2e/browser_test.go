@@ -329,7 +329,11 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	bob.click(personIn("friends-list", aliceNick) + ` button[data-action="message"]`)
 	alice.waitFor("the chat view", `!document.getElementById('chat-view').hidden && document.activeElement.id === 'message-input'`)
 	bob.waitFor("the chat view", `!document.getElementById('chat-view').hidden`)
+	// Typing: Alice types, Bob sees it in the chat's header; her message clears it.
+	alice.do(chromedp.SendKeys(chromedp.CSS("#message-input"), "Hel"))
+	bob.waitFor("Alice typing, in Bob's chat header", `document.getElementById('chat-typing').textContent === 'Alice Liddell is typing…'`)
 	alice.sendMessage("Hello Bob! <b>not bold</b>")
+	bob.waitFor("the typing notice gone with the message", `document.getElementById('chat-typing').textContent === ''`)
 	bob.waitFor("Alice's message, live", countMessages("Hello Bob! <b>not bold</b>")+` === 1`)
 	if n := evalIn[int](bob, `document.querySelectorAll('#messages b').length`); n != 0 {
 		t.Fatal("message text was rendered as markup")

@@ -423,6 +423,10 @@ func TestListenLoginFrames(t *testing.T) {
 	if m := l.frame("message.new"); m["text"] != "live now" {
 		t.Fatalf("message.new: %v", m)
 	}
+	alice.ok("typing", bob.nick)
+	if m := l.frame("typing"); m["peer_id"] == nil || m["expires_in_ms"] != float64(6000) {
+		t.Fatalf("typing: %v", m)
+	}
 	carol.ok("friends", "remove", bob.nick) // cancelling a request pushes nothing…
 	bob.ok("friends", "add", carol.nick)
 	carol.ok("friends", "accept", bob.nick) // …accepting one does

@@ -292,6 +292,11 @@ func (c *Client) RemoveFriend(ctx context.Context, userID string) error {
 	return c.do(ctx, request{method: "DELETE", path: "/api/v1/friends/" + url.PathEscape(userID), auth: true}, nil)
 }
 
+// Typing tells peerID that the caller is typing in their chat.
+func (c *Client) Typing(ctx context.Context, peerID string) error {
+	return c.do(ctx, request{method: "POST", path: "/api/v1/chats/" + url.PathEscape(peerID) + "/typing", auth: true}, nil)
+}
+
 // Block blocks userID; Unblock lifts it; Blocks lists the users the caller blocks.
 func (c *Client) Block(ctx context.Context, userID string) error {
 	return c.do(ctx, request{method: "PUT", path: "/api/v1/blocks/" + url.PathEscape(userID), auth: true}, nil)

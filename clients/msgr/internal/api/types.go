@@ -130,9 +130,16 @@ const (
 	FrameProfileUpdated = "profile.updated"
 	FrameMessageEdited  = "message.edited"
 	FrameMessageDeleted = "message.deleted"
+	FrameTyping         = "typing"
 	FrameMessagesUnread = "messages.unread"
 	FrameFriendsPending = "friends.pending"
 )
+
+// TypingData is the data of a typing frame: who is typing to you, for how long to show it.
+type TypingData struct {
+	PeerID      string `json:"peer_id"`
+	ExpiresInMS int    `json:"expires_in_ms"`
+}
 
 // UnreadData is the data of a messages.unread frame.
 type UnreadData struct {

@@ -100,6 +100,24 @@ func (a *app) deleteCmd() *cobra.Command {
 	}
 }
 
+func (a *app) typingCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "typing NICKNAME",
+		Short: "Tell a friend that you are typing (they see it for a few seconds)",
+		Args:  cobra.ExactArgs(1),
+		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			c, _, peer, err := a.peer(args[0])
+			if err != nil {
+				return err
+			}
+			if err := c.Typing(a.ctx, peer.ID); err != nil {
+				return err
+			}
+			return a.done(map[string]any{"user": peer, "typing": true}, "told %s you are typing", peer.Nickname)
+		}),
+	}
+}
+
 func randomID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)

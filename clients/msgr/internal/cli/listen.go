@@ -40,8 +40,8 @@ func (a *app) listenCmd() *cobra.Command {
 		Short: "Print live pushes (messages, reads, friend requests) as they arrive, until Ctrl-C",
 		Long: `Connect to the push WebSocket and print every frame as it arrives: on entering, the unread messages
 (messages.unread) and pending friend requests (friends.pending); then message.new, message.read,
-friend.request, friend.accepted, friend.removed, profile.updated, message.edited, message.deleted (and any
-newer type, as it came).
+friend.request, friend.accepted, friend.removed, profile.updated, message.edited, message.deleted, typing (and
+any newer type, as it came).
 
 With --json every frame is printed as it came, one JSON object per line. Connection news go to standard
 error. When the connection drops, msgr reconnects with exponential back-off (0.5 s doubling up to 30 s, with

@@ -272,6 +272,12 @@ func (p *Printer) Frame(f api.Frame, names Namer) error {
 			}
 			return nil
 		}
+	case api.FrameTyping:
+		var d api.TypingData
+		if json.Unmarshal(f.Data, &d) == nil {
+			head("%s is typing", clean(names.Name(d.PeerID)))
+			return nil
+		}
 	case api.FrameMessageRead:
 		var r api.ReadData
 		if json.Unmarshal(f.Data, &r) == nil {

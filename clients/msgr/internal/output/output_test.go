@@ -134,6 +134,7 @@ func TestFramesForPeople(t *testing.T) {
 		{api.Frame{Type: api.FrameMessageNew, Data: newMsg}, []string{"message.new", "#6 bob → ada: hello"}},
 		{api.Frame{Type: api.FrameMessageRead, Data: json.RawMessage(`{"peer_id":"u-bob","up_to_id":"6"}`)}, []string{"message.read", "bob read your messages up to #6"}},
 		{api.Frame{Type: api.FrameFriendAccepted, Data: json.RawMessage(`{"user":{"nickname":"carol","display_name":"Carol"}}`)}, []string{"friend.accepted", "carol (Carol) accepted"}},
+		{api.Frame{Type: api.FrameTyping, Data: json.RawMessage(`{"peer_id":"carol-id","expires_in_ms":6000}`)}, []string{"typing", "is typing"}},
 		{api.Frame{Type: api.FrameProfileUpdated, Data: json.RawMessage(`{"user":{"nickname":"carol","display_name":"Carol C."}}`)}, []string{"profile.updated", "carol (Carol C.) changed their profile"}},
 		{api.Frame{Type: "typing.started", Data: json.RawMessage(`{"peer_id":"u-bob"}`)}, []string{"typing.started", `{"peer_id":"u-bob"}`}},
 	} {

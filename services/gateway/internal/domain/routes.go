@@ -70,5 +70,6 @@ var Routes = []Route{
 	{Method: http.MethodPost, Path: "/api/v1/chats/:user_id/read", To: Messages},
 	{Method: http.MethodPatch, Path: "/api/v1/chats/:user_id/messages/:message_id", To: Messages},
 	{Method: http.MethodDelete, Path: "/api/v1/chats/:user_id/messages/:message_id", To: Messages},
+	{Method: http.MethodPost, Path: "/api/v1/chats/:user_id/typing", To: Messages},
 	{Method: http.MethodGet, Path: "/api/v1/chats", To: Messages},
 }

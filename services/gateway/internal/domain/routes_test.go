@@ -40,6 +40,7 @@ var contractRoutes = []struct {
 	{"DELETE", "/api/v1/blocks/:user_id", Friends, false},
 	{"PATCH", "/api/v1/chats/:user_id/messages/:message_id", Messages, false},
 	{"DELETE", "/api/v1/chats/:user_id/messages/:message_id", Messages, false},
+	{"POST", "/api/v1/chats/:user_id/typing", Messages, false},
 }
 
 func TestEveryContractRouteGoesToItsOwnerWithItsAuthRequirement(t *testing.T) {

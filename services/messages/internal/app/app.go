@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/cache"
 	"simplemessenger/platform/jsonx"
 
 	"simplemessenger/services/messages/internal/domain"
@@ -94,11 +95,14 @@ type Application struct {
 	pub      Publisher
 	relay    Notifier
 	now      func() time.Time
+	// typing remembers, per sender and chat, that a typing push went out less than TypingInterval ago.
+	typing *cache.Cache[[2]string, struct{}]
 }
 
 // New makes the application.
 func New(repo Repository, friends Friends, profiles Profiles, pub Publisher, relay Notifier) *Application {
-	return &Application{repo: repo, friends: friends, profiles: profiles, pub: pub, relay: relay, now: time.Now}
+	typing, _ := cache.New[[2]string, struct{}](TypingInterval, 100_000) // cannot fail with these arguments
+	return &Application{repo: repo, friends: friends, profiles: profiles, pub: pub, relay: relay, now: time.Now, typing: typing}
 }
 
 // Source is the events' source.
@@ -113,6 +117,8 @@ const (
 	// FrameMessageEdited and FrameMessageDeleted go to both participants when the sender changes a message.
 	FrameMessageEdited  = "message.edited"
 	FrameMessageDeleted = "message.deleted"
+	// FrameTyping tells a user that a friend is typing in their chat.
+	FrameTyping = "typing"
 )
 
 // MessageView is a message as clients see it: in the send answer, history, pushes and the chat list alike, so

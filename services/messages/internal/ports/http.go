@@ -38,6 +38,7 @@ func (s *HTTPServer) Register(r gin.IRouter, auth gin.HandlerFunc) {
 	chats.POST("/:user_id/read", s.read)
 	chats.PATCH("/:user_id/messages/:message_id", s.edit)
 	chats.DELETE("/:user_id/messages/:message_id", s.delete)
+	chats.POST("/:user_id/typing", s.typing)
 }
 
 type sendRequest struct {
@@ -86,6 +87,15 @@ func (s *HTTPServer) edit(c *gin.Context) {
 // delete answers 204, also for a message deleted before.
 func (s *HTTPServer) delete(c *gin.Context) {
 	if _, err := s.app.DeleteMessage(c.Request.Context(), caller(c), c.Param("user_id"), c.Param("message_id")); err != nil {
+		respond(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// typing answers 204, also when the notice was coalesced with a recent one.
+func (s *HTTPServer) typing(c *gin.Context) {
+	if _, err := s.app.Typing(c.Request.Context(), caller(c), c.Param("user_id")); err != nil {
 		respond(c, err)
 		return
 	}

@@ -181,6 +181,7 @@ export class Api {
   }
   editMessage(peerId, id, text) { return this.call('PATCH', `/chats/${enc(peerId)}/messages/${enc(id)}`, { json: { text } }); }
   deleteMessage(peerId, id) { return this.call('DELETE', `/chats/${enc(peerId)}/messages/${enc(id)}`); }
+  typing(peerId) { return this.call('POST', `/chats/${enc(peerId)}/typing`); }
   markRead(peerId, upToId) { return this.call('POST', `/chats/${enc(peerId)}/read`, { json: { up_to_id: upToId } }); }
   sessions() { return this.call('GET', '/auth/sessions'); }
   revokeSession(id) { return this.call('DELETE', `/auth/sessions/${enc(id)}`); }

@@ -6,6 +6,7 @@ import { $, h, say, cmpId, maxId, displayName, avatar, formatTime, dayKey, dayLa
 const PAGE = 30; // messages per history page (the contract allows up to 100)
 const TEXT_MAX = 4000; // the contract's longest message, in Unicode code points
 const COUNT_FROM = 3500; // the composer shows its count from here on
+const TYPING_EVERY = 3000; // while the user types, the peer is told at most this often (ms)
 const AVATAR_MAX = 1 << 20;
 
 const api = new Api({ onSessionEnded: (reason) => sessionEnded(reason) });
@@ -361,6 +362,9 @@ function onFrame({ type, data }) {
     case 'message.deleted':
       onMessageChanged(data);
       break;
+    case 'typing':
+      if (state.chat && state.chat.peer.id === data.peer_id) showTyping(Number(data.expires_in_ms) || 6000);
+      break;
     case 'message.read': {
       state.readMarks.set(data.peer_id, maxId(state.readMarks.get(data.peer_id), data.up_to_id));
       if (state.chat && state.chat.peer.id === data.peer_id) renderMessages(state.chat);
@@ -409,6 +413,7 @@ function onFrame({ type, data }) {
 
 function onMessage(m) {
   const mine = m.sender_id === state.me.id;
+  if (!mine && state.chat && state.chat.peer.id === m.sender_id) showTyping(0); // the message they were typing
   const peerId = mine ? m.recipient_id : m.sender_id;
   const chat = state.chat && state.chat.peer.id === peerId ? state.chat : null;
   let c = state.chats.get(peerId);
@@ -540,6 +545,7 @@ async function openChat(peer) {
     draftText: '',
   };
   state.chat = chat;
+  showTyping(0);
   showChatPeer(chat.peer);
   $('messages').replaceChildren();
   $('load-older').hidden = true;
@@ -794,7 +800,25 @@ $('message-input').addEventListener('input', () => {
   say('send-error', '');
   updateCount();
   fitComposer();
+  tellTyping();
 });
+
+/** Tells the open chat's peer that I am typing, at most every TYPING_EVERY ms; never for an empty box. */
+function tellTyping() {
+  const chat = state.chat;
+  if (!chat || !$('message-input').value.trim() || Date.now() - (chat.typingSent || 0) < TYPING_EVERY) return;
+  chat.typingSent = Date.now();
+  api.typing(chat.peer.id).catch(() => {}); // a notice that does not arrive is no loss
+}
+
+let typingTimer = null;
+
+/** Shows (or, with 0, clears) "typing…" for the open chat's peer. */
+function showTyping(ms) {
+  clearTimeout(typingTimer);
+  say('chat-typing', ms > 0 && state.chat ? `${displayName(state.chat.peer)} is typing…` : '');
+  if (ms > 0) typingTimer = setTimeout(() => say('chat-typing', ''), ms);
+}
 
 $('message-input').addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
