@@ -389,7 +389,7 @@ func TestConversation(t *testing.T) {
 	}
 
 	// bob blocks alice: she can no longer write to him, and he sees whom he blocks; then he lifts it.
-	bob.ok("friends", "block", alice.nick)
+	bob.ok("block", alice.nick)
 	if out := bob.ok("friends", "blocked"); !strings.Contains(out, alice.nick) {
 		t.Fatalf("friends blocked: %q", out)
 	}

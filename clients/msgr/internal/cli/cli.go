@@ -188,7 +188,7 @@ arguments.
 		}
 	}
 	add("account", a.registerCmd(), a.loginCmd(), a.logoutCmd(), a.whoamiCmd(), a.profileCmd(), a.avatarCmd())
-	add("people", a.searchCmd(), a.friendsCmd())
+	add("people", a.searchCmd(), a.friendsCmd(), a.blockCmd(), a.unblockCmd())
 	add("chat", a.sendCmd(), a.editCmd(), a.deleteCmd(), a.typingCmd(), a.historyCmd(), a.readCmd(), a.chatsCmd(), a.listenCmd())
 	return root
 }

@@ -83,21 +83,7 @@ func (a *app) friendsCmd() *cobra.Command {
 			return list(api.StatusIncoming)
 		}),
 	}
-	// byNick runs fn with the user NICKNAME names.
-	byNick := func(use, short string, fn func(c *api.Client, u api.User) error) *cobra.Command {
-		return &cobra.Command{
-			Use:   use + " NICKNAME",
-			Short: short,
-			Args:  cobra.ExactArgs(1),
-			RunE: a.run(func(cmd *cobra.Command, args []string) error {
-				c, _, u, err := a.peer(args[0])
-				if err != nil {
-					return err
-				}
-				return fn(c, u)
-			}),
-		}
-	}
+	byNick := a.byNick
 	add := byNick("add", "Ask a user to be friends", func(c *api.Client, u api.User) error {
 		r, err := c.RequestFriend(a.ctx, u.ID)
 		if err != nil {
@@ -128,18 +114,7 @@ func (a *app) friendsCmd() *cobra.Command {
 		}
 		return a.done(map[string]any{"user": u, "status": "removed"}, "removed %s", u.Nickname)
 	})
-	block := byNick("block", "Block a user: no requests or messages from them any more; they are not told", func(c *api.Client, u api.User) error {
-		if err := c.Block(a.ctx, u.ID); err != nil {
-			return err
-		}
-		return a.done(map[string]any{"user": u, "status": "blocked"}, "blocked %s", u.Nickname)
-	})
-	unblock := byNick("unblock", "Lift your block of a user", func(c *api.Client, u api.User) error {
-		if err := c.Unblock(a.ctx, u.ID); err != nil {
-			return err
-		}
-		return a.done(map[string]any{"user": u, "status": "unblocked"}, "unblocked %s", u.Nickname)
-	})
+	block, unblock := a.blockCmd(), a.unblockCmd()
 	blocked := &cobra.Command{
 		Use:   "blocked",
 		Short: "List the people you block",
@@ -158,4 +133,39 @@ func (a *app) friendsCmd() *cobra.Command {
 	}
 	cmd.AddCommand(listCmd, pending, add, accept, decline, remove, block, unblock, blocked)
 	return cmd
+}
+
+// blockCmd and unblockCmd are `friends block|unblock NICK`, and `block|unblock NICK` at the top too.
+func (a *app) blockCmd() *cobra.Command {
+	return a.byNick("block", "Block a user: no requests or messages from them any more; they are not told", func(c *api.Client, u api.User) error {
+		if err := c.Block(a.ctx, u.ID); err != nil {
+			return err
+		}
+		return a.done(map[string]any{"user": u, "status": "blocked"}, "blocked %s", u.Nickname)
+	})
+}
+
+func (a *app) unblockCmd() *cobra.Command {
+	return a.byNick("unblock", "Lift your block of a user", func(c *api.Client, u api.User) error {
+		if err := c.Unblock(a.ctx, u.ID); err != nil {
+			return err
+		}
+		return a.done(map[string]any{"user": u, "status": "unblocked"}, "unblocked %s", u.Nickname)
+	})
+}
+
+// byNick is a command USE NICKNAME that runs fn with the user NICKNAME names.
+func (a *app) byNick(use, short string, fn func(c *api.Client, u api.User) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use + " NICKNAME",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: a.run(func(cmd *cobra.Command, args []string) error {
+			c, _, u, err := a.peer(args[0])
+			if err != nil {
+				return err
+			}
+			return fn(c, u)
+		}),
+	}
 }
