@@ -346,6 +346,22 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	bob.waitFor("the third message", countMessages("Fine, thanks.")+` === 1`)
 	alice.shot("03-chat-view")
 
+	// Alice edits her message, then deletes another: Bob's page follows both live (message.edited, message.deleted),
+	// and Bob has no Edit or Delete on Alice's messages.
+	alice.sendMessage("a typo, soon gone")
+	bob.waitFor("the message to be deleted", countMessages("a typo, soon gone")+` === 1`)
+	alice.do(chromedp.Evaluate[chromedp.Void](`window.prompt = () => 'Fine, thanks!'; window.confirm = () => true;`))
+	msgWith := func(text string) string {
+		return fmt.Sprintf(`[...document.querySelectorAll('#messages li.msg')].find(l => l.querySelector('.text').textContent === %s)`, js(text))
+	}
+	alice.do(chromedp.Evaluate[chromedp.Void](msgWith("Fine, thanks.") + `.querySelector('button[data-action="edit"]').click()`))
+	bob.waitFor("Alice's edit, live", `(() => { const m = `+msgWith("Fine, thanks!")+`; return !!m && !!m.querySelector('.edited'); })()`)
+	alice.do(chromedp.Evaluate[chromedp.Void](msgWith("a typo, soon gone") + `.querySelector('button[data-action="delete"]').click()`))
+	bob.waitFor("Alice's delete, live: a tombstone", countMessages("a typo, soon gone")+` === 0 && `+countMessages("Message deleted")+` === 1`)
+	if n := evalIn[int](bob, `document.querySelectorAll('#messages li.theirs .actions').length`); n != 0 {
+		t.Fatalf("Bob has %d Edit/Delete actions on Alice's messages", n)
+	}
+
 	// Bob goes back to his chat list and loses the network: his socket drops, and what Alice writes meanwhile
 	// cannot reach him live.
 	bob.click("#nav-chats")
@@ -366,8 +382,8 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	bob.shot("02-chat-list")
 	bob.click(chatItem(aliceNick))
 	bob.waitFor("the missed messages, once each", countMessages("Are you there?")+` === 1 && `+countMessages("Call me when you are back.")+` === 1`)
-	if n := evalIn[int](bob, `document.querySelectorAll('#messages li.msg').length`); n != 5 {
-		t.Fatalf("Bob's chat shows %d messages, want 5", n)
+	if n := evalIn[int](bob, `document.querySelectorAll('#messages li.msg').length`); n != 6 {
+		t.Fatalf("Bob's chat shows %d messages, want 6 (five and a tombstone)", n)
 	}
 	bob.waitFor("the badge cleared once read", `!document.querySelector(`+js(chatItem(aliceNick)+" .badge")+`)`)
 	newestReadByBob := `(() => { const m = [...document.querySelectorAll('#messages li.mine')].pop(); return !!m && m.querySelector('.text').textContent === 'Call me when you are back.' && !m.querySelector('.read-mark').hidden; })()`
@@ -404,7 +420,8 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	bob2.click(chatItem(aliceNick))
 	bob2.waitFor("the message written while the page was closed", countMessages("Message for later")+` === 1`)
 
-	// Infinite scroll: with more than a page of history, scrolling up loads older pages, in order, once each.
+	// Infinite scroll: with more than a page of history (47 with the tombstone), scrolling up loads older pages, in
+	// order, once each.
 	sender := &account{nickname: aliceNick, password: password}
 	sender.login(t)
 	bobID := evalIn[string](alice, `document.querySelector(`+js(chatItem(bobNick))+`).dataset.peer`)
@@ -415,10 +432,10 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	bob2.waitFor("the newest bulk message in the list", `document.querySelector(`+js(chatItem(aliceNick)+" .preview")+`).textContent === 'bulk 39'`)
 	bob2.click(chatItem(aliceNick))
 	bob2.waitFor("the newest page", countMessages("bulk 39")+` === 1`)
-	if n := evalIn[int](bob2, `document.querySelectorAll('#messages li.msg').length`); n >= 46 {
+	if n := evalIn[int](bob2, `document.querySelectorAll('#messages li.msg').length`); n >= 47 {
 		t.Fatalf("the first page already holds %d messages", n)
 	}
-	bob2.waitFor("every older page after scrolling up", `(() => { document.getElementById('history').scrollTop = 0; return document.querySelectorAll('#messages li.msg').length === 46; })()`)
+	bob2.waitFor("every older page after scrolling up", `(() => { document.getElementById('history').scrollTop = 0; return document.querySelectorAll('#messages li.msg').length === 47; })()`)
 	if ok := evalIn[bool](bob2, `(() => { const ids = [...document.querySelectorAll('#messages li.msg')].map(l => BigInt(l.dataset.id)); return ids.every((id, i) => i === 0 || id > ids[i-1]); })()`); !ok {
 		t.Fatal("the history is not in id order after paging")
 	}
@@ -467,6 +484,23 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	alice.shot("05-phone-chat-view")
 	alice.click("#back-button")
 	alice.waitFor("back to the chat list", `getComputedStyle(document.getElementById('sidebar')).display !== 'none'`)
+
+	// Bob blocks Alice: she is gone from his friends and listed as blocked; on Alice's side Bob is no longer a
+	// friend, and she was told nothing.
+	bob2.do(chromedp.Evaluate[chromedp.Void](`window.confirm = () => true;`))
+	bob2.click("#nav-people")
+	bob2.click(personIn("friends-list", aliceNick) + ` button[data-action="block"]`)
+	bob2.waitFor("Alice among the blocked", fmt.Sprintf(`!!document.querySelector(%s) && !document.querySelector(%s)`,
+		js(personIn("blocked-list", aliceNick)), js(personIn("friends-list", aliceNick))))
+	alice.do(chromedp.EmulateViewport(1280, 800))
+	alice.click("#nav-people")
+	alice.waitFor("Bob no longer among Alice's friends", fmt.Sprintf(`document.getElementById('people-error').textContent === '' && !document.querySelector(%s)`,
+		js(personIn("friends-list", bobNick))))
+	if n := evalIn[int](alice, `[...document.getElementById('announcer').textContent].length`); n != 0 {
+		if got := evalIn[string](alice, `document.getElementById('announcer').textContent`); strings.Contains(got, "removed you") {
+			t.Errorf("Alice was told of the block: %q", got)
+		}
+	}
 
 	// Log out: the login screen, and nothing of the session left in storage.
 	alice.click("#logout-button")
