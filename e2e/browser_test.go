@@ -614,6 +614,12 @@ func TestBrowserComposerFormsAndAccessibility(t *testing.T) {
 	p.waitFor("the friend", fmt.Sprintf(`!!document.querySelector(%s)`, js(personIn("friends-list", friend.nickname)+` button[data-action="message"]`)))
 	p.click(personIn("friends-list", friend.nickname) + ` button[data-action="message"]`)
 	p.waitFor("the chat view", `!document.getElementById('chat-view').hidden`)
+	// The skip link moves to the content; it is not a screen of its own, so the chat stays open.
+	p.do(chromedp.Evaluate[chromedp.Void](`document.getElementById('skip-link').click()`))
+	time.Sleep(300 * time.Millisecond)
+	if !evalIn[bool](p, `!document.getElementById('chat-view').hidden`) {
+		t.Fatal("following the skip link closed the chat")
+	}
 
 	// 4,001 characters (one of them outside the BMP: counted as one, as the contract counts) are refused with the
 	// reason, and stay in the box, whole; nothing is sent.

@@ -65,9 +65,12 @@ func GetJSON(ctx context.Context, client *http.Client, url string, out any) (int
 	return exchange(ctx, client, http.MethodGet, url, nil, out)
 }
 
-// PostJSON posts in, encoded as JSON, to url with client, and decodes a 200 answer's JSON body into out (nil:
+// PostJSON posts in, encoded as JSON (nil: no body), to url with client, and decodes a 200 answer's JSON body into out (nil:
 // the body is not read). Statuses and errors are as for GetJSON.
 func PostJSON(ctx context.Context, client *http.Client, url string, in, out any) (int, error) {
+	if in == nil {
+		return exchange(ctx, client, http.MethodPost, url, nil, out) // no body at all, not "null"
+	}
 	body, err := json.Marshal(in)
 	if err != nil {
 		return 0, fmt.Errorf("encode request of POST %s: %w", url, err)

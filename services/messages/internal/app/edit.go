@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 
 	"simplemessenger/platform/broker"
 	"simplemessenger/platform/contract"
@@ -11,9 +12,20 @@ import (
 
 // EditMessage changes the text of one of the editor's own messages in their chat with peerID (the id as
 // clients write it), and tells both participants (message.edited). The message keeps its id and place; history
-// shows edited_at. ErrMessageNotFound for an id that names no message of that chat; domain.ErrNotYourMessage
-// for the peer's message; domain.ErrMessageDeleted for a deleted one.
+// shows edited_at. ErrNotFriends when the two are no longer friends; ErrMessageNotFound for an id that names no
+// message of that chat; domain.ErrNotYourMessage for the peer's message; domain.ErrMessageDeleted for a deleted one.
 func (a *Application) EditMessage(ctx context.Context, editorID, peerID, rawID, text string) (MessageView, error) {
+	// An edit says something new to the peer, so it needs what sending needs: a friendship (a block or an
+	// unfriending ends it). A delete only takes words back, and stays allowed.
+	if contract.ValidUserID(peerID) {
+		friends, err := a.friends.AreFriends(ctx, editorID, peerID)
+		if err != nil {
+			return MessageView{}, fmt.Errorf("%w: friends: %v", ErrUnavailable, err)
+		}
+		if !friends {
+			return MessageView{}, ErrNotFriends
+		}
+	}
 	return a.change(ctx, editorID, peerID, rawID, FrameMessageEdited, func(m domain.Message) (domain.Message, bool, error) {
 		return m.Edit(editorID, text, a.now())
 	})

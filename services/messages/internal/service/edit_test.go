@@ -131,6 +131,11 @@ func TestNobodyEditsOrDeletesSomeoneElsesMessage(t *testing.T) {
 	if page := decode[struct{ Items []edited }](t, h.call(bob, "GET", "/api/v1/chats/"+alice.ID+"/messages", "")); page.Items[1].Text != "mine" || page.Items[1].EditedAt != nil {
 		t.Errorf("the message changed: %+v", page.Items[1])
 	}
+	// Once they are no longer friends (unfriended, or blocked), an edit would say something new: refused; a
+	// delete only takes words back: allowed.
+	h.unfriend(alice, bob)
+	want(t, "an edit after unfriending", h.call(alice, "PATCH", "/api/v1/chats/"+bob.ID+"/messages/"+m.ID, `{"text":"sneaky"}`), 403, "not_friends")
+	want(t, "a delete after unfriending", h.call(alice, "DELETE", "/api/v1/chats/"+bob.ID+"/messages/"+m.ID, ""), 204, "")
 }
 
 // changedUnread waits for the messages.unread entry frame.

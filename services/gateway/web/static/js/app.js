@@ -66,9 +66,14 @@ async function route() {
   routing = true;
   try {
     if (m && m[1]) {
-      const id = decodeURIComponent(m[1]);
-      let peer = state.chats.get(id)?.peer;
-      if (!peer) peer = await api.user(id).catch(() => null);
+      let id = '';
+      try {
+        id = decodeURIComponent(m[1]);
+      } catch {
+        id = ''; // a malformed URL names no chat
+      }
+      let peer = id ? state.chats.get(id)?.peer : null;
+      if (!peer && id) peer = await api.user(id).catch(() => null);
       if (peer && state.me) openChat(peer);
       else show('chats');
     } else if (m && m[2]) {
@@ -82,7 +87,8 @@ async function route() {
 }
 
 window.addEventListener('popstate', () => {
-  if (state.me) route();
+  // Only the messenger's own URLs (#/…): an in-page link such as the skip link's #main is not a screen.
+  if (state.me && (location.hash === '' || location.hash.startsWith('#/'))) route();
 });
 
 function show(view, { focus = true, peerId } = {}) {
@@ -205,7 +211,7 @@ async function enterApp() {
 }
 
 function resetUI() {
-  for (const id of ['chat-list', 'messages', 'search-results', 'incoming-list', 'outgoing-list', 'friends-list', 'sessions-list']) {
+  for (const id of ['chat-list', 'messages', 'search-results', 'incoming-list', 'outgoing-list', 'friends-list', 'blocked-list', 'sessions-list']) {
     $(id).replaceChildren();
   }
   chatListKey = '';
@@ -220,6 +226,7 @@ function sessionEnded(reason) {
   state = freshState();
   resetUI();
   clearAuthForms();
+  if (wasIn) history.replaceState(null, '', location.pathname); // whoever logs in next starts at their own chat list
   if (!wasIn && reason === 'no_session') return;
   showAuth(reason === 'revoked'
     ? 'This session was ended (logged out or revoked elsewhere). Please log in again.'
@@ -634,7 +641,10 @@ function merge(chat, items) {
   let added = 0;
   for (const m of items) {
     const old = chat.messages.get(m.id);
-    if (!old || old.edited_at !== m.edited_at || old.deleted_at !== m.deleted_at) {
+    // A late push must not undo a newer version: a deletion stays, and of two edits the later one wins.
+    const newer = !old || (m.deleted_at && !old.deleted_at)
+      || (!old.deleted_at && !m.deleted_at && (m.edited_at || '') > (old.edited_at || ''));
+    if (newer) {
       chat.messages.set(m.id, m);
       chat.nodes.delete(m.id);
       added++;
@@ -646,6 +656,7 @@ function merge(chat, items) {
 /** A message edited or deleted (by the push, or the answer to my own call): shown as it is now. */
 function onMessageChanged(m) {
   const peerId = m.sender_id === state.me.id ? m.recipient_id : m.sender_id;
+  if (m.deleted_at && m.sender_id !== state.me.id) loadChats(); // an unread message may have left my count
   if (state.chat && state.chat.peer.id === peerId && merge(state.chat, [m])) renderMessages(state.chat);
   const c = state.chats.get(peerId);
   if (c && c.last_message && c.last_message.id === m.id) {
