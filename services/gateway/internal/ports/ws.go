@@ -463,11 +463,6 @@ func NewPushMetrics(reg prometheus.Registerer) (*PushMetrics, error) {
 			Help: "Push frames by type and result: sent (written to the socket), dropped (socket too slow, failed or " +
 				"closed), duplicate (a second entry reply for the same connection, not sent).",
 		}, []string{"type", "result"}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gateway_websocket_dropped_total",
-			Help: "Push connections closed by the gateway, by reason (slow_client, write_failed, ping_timeout, revoked, " +
-				"enter_failed, broker_reconnect).",
-		}, []string{"reason"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "gateway_push_delivery_seconds",
 			Help: "Time from a push's creation by its producer (the event's time, set in the transaction that " +
@@ -481,13 +476,17 @@ func NewPushMetrics(reg prometheus.Registerer) (*PushMetrics, error) {
 			Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21},
 		}, []string{"type"}),
 	}
-	if err := metrics.Register(reg, m.connections, m.frames, m.dropped, m.latency, m.fanout); err != nil {
+	if err := metrics.Register(reg, m.connections, m.frames, m.latency, m.fanout); err != nil {
 		return nil, err
 	}
 	// Every reason exists at 0 from the start (a dashboard shows 0, not "No data").
-	for _, r := range app.DropReasons {
-		m.dropped.WithLabelValues(r)
+	dropped, err := metrics.NewCounts(reg, "gateway_websocket_dropped_total",
+		"Push connections closed by the gateway, by reason (slow_client, write_failed, ping_timeout, revoked, "+
+			"enter_failed, broker_reconnect).", "reason", app.DropReasons...)
+	if err != nil {
+		return nil, err
 	}
+	m.dropped = dropped
 	return m, nil
 }
 
