@@ -27,7 +27,47 @@ const (
 	UserUpdated    = "profiles.user.updated"
 	// PasswordChanged: a user changed their password (PasswordChangedData); auth ends their other sessions.
 	PasswordChanged = "profiles.user.password_changed"
+	// UserLeft: the last socket of a user on one gateway closed (UserLeftData); PresenceHeartbeat: a gateway
+	// still holds sockets of these users (PresenceHeartbeatData). With UserEntered they are what friends keeps
+	// presence from.
+	UserLeft          = "gateway.user.left"
+	PresenceHeartbeat = "gateway.presence.heartbeat"
 )
+
+// GatewayPresence is what a gateway's statement about a user's sockets carries besides the user: which gateway
+// (one id per process), where the statement stands in that gateway's order (Seq: a later statement about a user
+// wins over an earlier one, in whatever order they arrive), and how long it holds unless renewed (LeaseMillis:
+// a gateway that dies stops renewing, so its users go offline when their leases run out).
+type GatewayPresence struct {
+	GatewayID   string `json:"gateway_id,omitempty"`
+	Seq         uint64 `json:"seq,omitempty"`
+	LeaseMillis int64  `json:"lease_ms,omitempty"`
+}
+
+// Valid reports whether the statement can be kept: a gateway that sends none (an older one) is not counted.
+func (p GatewayPresence) Valid() bool {
+	return p.GatewayID != "" && len(p.GatewayID) <= 64 && p.Seq > 0 && p.LeaseMillis > 0
+}
+
+// Lease is how long the statement holds.
+func (p GatewayPresence) Lease() time.Duration {
+	return time.Duration(p.LeaseMillis) * time.Millisecond
+}
+
+// UserLeftData: the user has no socket left on the gateway.
+type UserLeftData struct {
+	UserID string `json:"user_id"`
+	GatewayPresence
+}
+
+// PresenceHeartbeatData: the gateway holds sockets of these users (one event for up to HeartbeatBatch users).
+type PresenceHeartbeatData struct {
+	UserIDs []string `json:"user_ids"`
+	GatewayPresence
+}
+
+// HeartbeatBatch bounds the users of one heartbeat event.
+const HeartbeatBatch = 1000
 
 // SessionRevokedData is what gateways are told about a revoked session: refuse its tokens until ExpiresAt.
 type SessionRevokedData struct {
@@ -66,6 +106,8 @@ type UserEnteredData struct {
 	SessionID string `json:"session_id"`
 	// ConnectionID names the socket that opened; replies carry it so that only that socket gets them.
 	ConnectionID string `json:"connection_id"`
+	// The user is connected on this gateway (empty from a gateway that keeps no presence).
+	GatewayPresence
 }
 
 // NewUserEntered is the event announcing e, from source (the gateway).

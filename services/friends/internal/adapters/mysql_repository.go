@@ -95,12 +95,7 @@ func (r *MySQLRepository) change(ctx context.Context, tx *sql.Tx, pair domain.Pa
 	if err != nil {
 		return err
 	}
-	for _, ev := range events {
-		if err := broker.Enqueue(ctx, tx, ev); err != nil {
-			return err
-		}
-	}
-	return nil
+	return broker.Enqueue(ctx, tx, events...)
 }
 
 // Get returns the pair's relationship, nil when there is none.

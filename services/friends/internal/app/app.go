@@ -75,6 +75,7 @@ type Notifier interface{ Notify() }
 // Application is the service's use cases.
 type Application struct {
 	repo      Repository
+	presence  PresenceRepository
 	profiles  Profiles
 	publisher Publisher
 	relay     Notifier
@@ -82,6 +83,6 @@ type Application struct {
 }
 
 // New makes the application.
-func New(repo Repository, profiles Profiles, publisher Publisher, relay Notifier) *Application {
-	return &Application{repo: repo, profiles: profiles, publisher: publisher, relay: relay, now: time.Now}
+func New(repo Repository, presence PresenceRepository, profiles Profiles, publisher Publisher, relay Notifier) *Application {
+	return &Application{repo: repo, presence: presence, profiles: profiles, publisher: publisher, relay: relay, now: time.Now}
 }

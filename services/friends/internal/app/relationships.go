@@ -182,6 +182,11 @@ type Item struct {
 	User   UserSummary `json:"user"`
 	Status domain.View `json:"status"`
 	Since  time.Time   `json:"since"`
+	// Online and LastSeenAt are the friend's presence (additions to v1): on accepted friendships only, so that
+	// nobody else learns when a user is around. LastSeenAt is absent while the friend is online, or if they
+	// have never been seen.
+	Online     *bool      `json:"online,omitempty"`
+	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
 }
 
 // List returns me's friends and requests that the filter selects, newest first. Users that profiles no
@@ -203,16 +208,27 @@ func (a *Application) List(ctx context.Context, me string, filter domain.Filter)
 	if err != nil {
 		return nil, err
 	}
+	var presence map[string]domain.Presence
+	if filter == domain.FilterAccepted || filter == domain.FilterAll {
+		if presence, err = a.presence.Presence(ctx, ids); err != nil {
+			return nil, err
+		}
+	}
 	for _, r := range rels {
 		p, ok := profiles[r.Pair.Other(me)]
 		if !ok {
 			continue
 		}
-		items = append(items, Item{
-			User:   summary(p),
-			Status: r.ViewOf(me),
-			Since:  r.Since.UTC(),
-		})
+		item := Item{User: summary(p), Status: r.ViewOf(me), Since: r.Since.UTC()}
+		if r.Friends() && presence != nil {
+			seen := presence[p.ID]
+			item.Online = &seen.Online
+			if !seen.Online && !seen.LastSeen.IsZero() {
+				at := seen.LastSeen.UTC()
+				item.LastSeenAt = &at
+			}
+		}
+		items = append(items, item)
 	}
 	return items, nil
 }

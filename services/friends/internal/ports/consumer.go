@@ -3,6 +3,7 @@ package ports
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"simplemessenger/platform/broker"
@@ -16,7 +17,12 @@ import (
 const (
 	UserEnteredQueue = "friends.user-entered"
 	UserUpdatedQueue = "friends.user-updated"
+	// PresenceQueue takes the gateways' statements about their users' sockets (PresenceKeys).
+	PresenceQueue = "friends.presence"
 )
+
+// PresenceKeys are the events presence is kept from.
+var PresenceKeys = []string{events.UserEntered, events.UserLeft, events.PresenceHeartbeat}
 
 // UserEntered replies to a user's entering the messenger with their pending requests, pushed to the socket
 // that opened.
@@ -30,5 +36,41 @@ func UserUpdated(a *app.Application) broker.Handler {
 			return broker.Permanent(fmt.Errorf("malformed %s event %s: %v", ev.Type, ev.ID, err))
 		}
 		return a.ProfileChanged(ctx, d.User)
+	}
+}
+
+// Presence keeps the gateways' statements about their users' sockets: a user's entry, their last socket on a
+// gateway closing, and the heartbeats that renew them. A statement without a gateway (from a gateway that keeps
+// no presence) is skipped; a malformed one is poison.
+func Presence(a *app.Application) broker.Handler {
+	return func(ctx context.Context, _ *sql.Tx, ev broker.Event) error {
+		malformed := func(err error) error {
+			if err == nil {
+				err = errors.New("a field is missing or out of range")
+			}
+			return broker.Permanent(fmt.Errorf("malformed %s event %s: %w", ev.Type, ev.ID, err))
+		}
+		switch ev.Type {
+		case events.UserEntered:
+			var e events.UserEnteredData
+			if err := ev.Decode(&e); err != nil || e.UserID == "" {
+				return malformed(err)
+			}
+			return a.Connected(ctx, e, ev.Time)
+		case events.UserLeft:
+			var e events.UserLeftData
+			if err := ev.Decode(&e); err != nil || e.UserID == "" || !e.Valid() {
+				return malformed(err)
+			}
+			return a.Disconnected(ctx, e, ev.Time)
+		case events.PresenceHeartbeat:
+			var e events.PresenceHeartbeatData
+			if err := ev.Decode(&e); err != nil || !e.Valid() || len(e.UserIDs) > events.HeartbeatBatch {
+				return malformed(err)
+			}
+			return a.Heartbeat(ctx, e, ev.Time)
+		default:
+			return broker.Permanent(fmt.Errorf("%s is not a presence event (event %s)", ev.Type, ev.ID))
+		}
 	}
 }

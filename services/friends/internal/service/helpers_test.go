@@ -42,12 +42,16 @@ type harness struct {
 	pushes []broker.Event
 }
 
-func start(t *testing.T) *harness {
+// start runs the service with the test configuration, changed by each of adjust.
+func start(t *testing.T, adjust ...func(*service.Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, profiles: profilestest.New(t)}
 	cfg := service.DefaultConfig()
 	cfg.ProfilesURL = h.profiles.URL
 	cfg.ProfilesTimeout = 2 * time.Second
+	for _, f := range adjust {
+		f(&cfg)
+	}
 	s := servicetest.Start(t, cfg, service.Build)
 	h.url, h.iss, h.db = s.URL, s.Issuer, s.DB
 	h.conn = broker.Dial(s.Broker, nil, nil)
@@ -194,9 +198,11 @@ func (h *harness) befriend(a, b user) {
 
 // item is one entry of a friends list.
 type item struct {
-	User   map[string]any `json:"user"`
-	Status string         `json:"status"`
-	Since  string         `json:"since"`
+	User       map[string]any `json:"user"`
+	Status     string         `json:"status"`
+	Since      string         `json:"since"`
+	Online     *bool          `json:"online"`
+	LastSeenAt *time.Time     `json:"last_seen_at"`
 }
 
 func (h *harness) list(as user, query string) []item {

@@ -32,15 +32,19 @@ type Config struct {
 	// ProfilesURL is where the profiles service answers user lookups.
 	ProfilesURL     string        `env:"PROFILES_URL"`
 	ProfilesTimeout time.Duration `env:"PROFILES_TIMEOUT"`
+	// PresenceSweepInterval is how often this replica ends the presence leases that ran out (a gateway that
+	// died stops renewing its users'): a user is shown online at most this long after their lease ended.
+	PresenceSweepInterval time.Duration `env:"PRESENCE_SWEEP_INTERVAL"`
 }
 
 // DefaultConfig is the local development setup.
 func DefaultConfig() Config {
 	return Config{
-		Settings:        bootstrap.Defaults(Name, "127.0.0.1:8083", "127.0.0.1:9083"),
-		Config:          authn.DefaultConfig(),
-		ProfilesURL:     "http://127.0.0.1:8082",
-		ProfilesTimeout: 5 * time.Second,
+		Settings:              bootstrap.Defaults(Name, "127.0.0.1:8083", "127.0.0.1:9083"),
+		Config:                authn.DefaultConfig(),
+		ProfilesURL:           "http://127.0.0.1:8082",
+		ProfilesTimeout:       5 * time.Second,
+		PresenceSweepInterval: 5 * time.Second,
 	}
 }
 
@@ -51,6 +55,8 @@ func (c Config) validate() error {
 		return errors.New("PROFILES_URL is required")
 	case c.ProfilesTimeout <= 0:
 		return errors.New("PROFILES_TIMEOUT must be positive")
+	case c.PresenceSweepInterval <= 0:
+		return errors.New("PRESENCE_SWEEP_INTERVAL must be positive")
 	}
 	return c.Config.Validate()
 }
@@ -60,7 +66,8 @@ func (c Config) validate() error {
 func Build(ctx context.Context, cfg Config) (*server.App, error) {
 	return bootstrap.BuildWithDatabase(ctx, Name, cfg.Settings, cfg.validate, migrations.FS, func(d bootstrap.Deps) error {
 		profiles := adapters.NewProfilesClient(cfg.ProfilesURL, httpclient.New(cfg.ProfilesTimeout))
-		application := app.New(adapters.NewMySQLRepository(d.DB), profiles, d.Broker, d.Relay)
+		repo := adapters.NewMySQLRepository(d.DB)
+		application := app.New(repo, repo, profiles, d.Broker, d.Relay)
 
 		ports.NewHTTPServer(application).Register(d.Router, authn.Middleware(bootstrap.Verifier(d.App, cfg.Config)))
 		// A read and a reply: the inbox only records that the entry was answered.
@@ -71,6 +78,16 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 		// the same profile again, which changes nothing).
 		bootstrap.Consume(d.App, d.Broker, broker.Subscription{
 			Queue: ports.UserUpdatedQueue, Keys: []string{events.UserUpdated}, DB: d.DB, Handle: ports.UserUpdated(application),
+		})
+		// Presence: the gateways' statements, each applied in its own transaction (the lease's seq makes a
+		// redelivery change nothing), and the sweep that ends the leases of gateways that stopped renewing them.
+		bootstrap.Consume(d.App, d.Broker, broker.Subscription{
+			Queue: ports.PresenceQueue, Keys: ports.PresenceKeys, DB: d.DB, Handle: ports.Presence(application),
+		})
+		d.App.Every(cfg.PresenceSweepInterval, func(ctx context.Context) {
+			if _, err := application.SweepPresence(ctx); err != nil && ctx.Err() == nil {
+				d.App.Log.WarnContext(ctx, "presence sweep failed; the next one tries again", "error", err)
+			}
 		})
 		return nil
 	})

@@ -9,8 +9,9 @@ import (
 	"simplemessenger/platform/events"
 )
 
-// EntryPublisher publishes gateway.user.entered directly (with the broker's confirm): there is no database
-// change to keep it atomic with, and the socket waits for it.
+// EntryPublisher publishes the gateway's announcements about its sockets directly (with the broker's confirm):
+// gateway.user.entered, and the presence statements gateway.user.left and gateway.presence.heartbeat. There is
+// no database change to keep them atomic with, and the socket waits for its entry.
 type EntryPublisher struct {
 	Conn *broker.Conn
 	Log  *slog.Logger
@@ -24,10 +25,32 @@ func (p EntryPublisher) PublishEntered(ctx context.Context, e events.UserEntered
 	if err != nil {
 		return err
 	}
-	err = p.Conn.Publish(ctx, ev)
+	return p.publish(ctx, ev, "user_id", e.UserID)
+}
+
+// PublishLeft announces that a user's last socket here closed.
+func (p EntryPublisher) PublishLeft(ctx context.Context, e events.UserLeftData) error {
+	ev, err := broker.NewEvent("gateway", events.UserLeft, e)
+	if err != nil {
+		return err
+	}
+	return p.publish(ctx, ev, "user_id", e.UserID)
+}
+
+// PublishHeartbeat lists users still connected here.
+func (p EntryPublisher) PublishHeartbeat(ctx context.Context, e events.PresenceHeartbeatData) error {
+	ev, err := broker.NewEvent("gateway", events.PresenceHeartbeat, e)
+	if err != nil {
+		return err
+	}
+	return p.publish(ctx, ev, "users", len(e.UserIDs))
+}
+
+func (p EntryPublisher) publish(ctx context.Context, ev broker.Event, attrs ...any) error {
+	err := p.Conn.Publish(ctx, ev)
 	if errors.Is(err, broker.ErrUnroutable) {
 		if p.Log != nil {
-			p.Log.WarnContext(ctx, "nobody consumes "+events.UserEntered+"; no entry replies will come", "user_id", e.UserID)
+			p.Log.WarnContext(ctx, "nobody consumes "+ev.Type, attrs...)
 		}
 		return nil
 	}

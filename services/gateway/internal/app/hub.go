@@ -103,6 +103,14 @@ type EntryPublisher interface {
 	PublishEntered(ctx context.Context, e events.UserEnteredData) error
 }
 
+// PresencePublisher publishes what this gateway says about its users' sockets, for friends to keep presence
+// from: events.UserLeft when a user's last socket here closes, and events.PresenceHeartbeat for the users still
+// connected. Both return once the broker has confirmed (or refused) the event.
+type PresencePublisher interface {
+	PublishLeft(ctx context.Context, e events.UserLeftData) error
+	PublishHeartbeat(ctx context.Context, e events.PresenceHeartbeatData) error
+}
+
 // PushObserver records what happens to sockets and frames (metrics).
 type PushObserver interface {
 	Connections(delta int)
@@ -134,11 +142,23 @@ type Connection struct {
 // is registered and gateway.user.entered is published, so the replies to that event are routed to this
 // gateway and find the socket. Bindings are counted per user: the first socket binds, the last one unbinds.
 // Delivery happens on the push consumer's goroutine, in arrival order, and never blocks on a socket.
+//
+// Presence: the hub numbers what it says about a user's sockets (entered, left, heartbeat) in one sequence per
+// process (GatewayID), so that friends keeps the latest statement whatever order the events arrive in. A user's
+// first socket is announced by their entered event, their last socket's closing by events.UserLeft, and every
+// HeartbeatInterval the users still connected are listed again (Beat), renewing their leases of
+// Lease; a gateway that dies stops renewing, and its users go offline when the leases run out.
 type Hub struct {
-	binder  Binder
-	entries EntryPublisher
-	obs     PushObserver
-	log     *slog.Logger
+	binder   Binder
+	entries  EntryPublisher
+	presence PresencePublisher
+	obs      PushObserver
+	log      *slog.Logger
+	// GatewayID names this process in presence statements; HeartbeatInterval is how often the connected users
+	// are listed again, Lease how long each statement holds (0: presence is not kept).
+	GatewayID                string
+	HeartbeatInterval, Lease time.Duration
+	seq                      atomic.Uint64
 	// EnterTimeout bounds binding and publishing the entered event; LeaveTimeout the unbinding.
 	EnterTimeout, LeaveTimeout time.Duration
 	// DrainPeriod spreads the closing of the sockets at shutdown (0: all at once); DrainTimeout bounds the wait
@@ -169,8 +189,8 @@ type userBinding struct {
 	holders int // goroutines holding or waiting for mu (guarded by Hub.usersMu)
 }
 
-// NewHub makes the hub; obs may be nil.
-func NewHub(binder Binder, entries EntryPublisher, obs PushObserver, log *slog.Logger) *Hub {
+// NewHub makes the hub; presence and obs may be nil (no presence kept, no metrics).
+func NewHub(binder Binder, entries EntryPublisher, presence PresencePublisher, obs PushObserver, log *slog.Logger) *Hub {
 	if obs == nil {
 		obs = nopObserver{}
 	}
@@ -178,7 +198,7 @@ func NewHub(binder Binder, entries EntryPublisher, obs PushObserver, log *slog.L
 		log = slog.Default()
 	}
 	return &Hub{
-		binder: binder, entries: entries, obs: obs, log: log,
+		binder: binder, entries: entries, presence: presence, obs: obs, log: log, GatewayID: uuid.NewString(),
 		EnterTimeout: 5 * time.Second, LeaveTimeout: 5 * time.Second, DrainTimeout: 10 * time.Second,
 		byID:      map[string]*Connection{},
 		byUser:    map[string]map[string]*Connection{},
@@ -213,6 +233,9 @@ func (h *Hub) Enter(ctx context.Context, userID, sessionID string, s Socket) (*C
 	}
 	u.sockets++
 	h.register(c)
+	// Numbered after the registration, under the user's lock: a heartbeat that lists the user, or their leaving,
+	// is ordered consistently with it (see Heartbeat).
+	stated := h.statement()
 	h.unlockUser(userID, u)
 
 	if h.isStopping() {
@@ -220,7 +243,8 @@ func (h *Hub) Enter(ctx context.Context, userID, sessionID string, s Socket) (*C
 		return nil, ErrStopping
 	}
 	// Only now, with the key bound and the socket registered, may the services answer.
-	if err := h.entries.PublishEntered(ctx, events.UserEnteredData{UserID: userID, SessionID: sessionID, ConnectionID: c.ID}); err != nil {
+	entered := events.UserEnteredData{UserID: userID, SessionID: sessionID, ConnectionID: c.ID, GatewayPresence: stated}
+	if err := h.entries.PublishEntered(ctx, entered); err != nil {
 		h.Leave(c)
 		return nil, fmt.Errorf("publish %s: %w", events.UserEntered, err)
 	}
@@ -233,16 +257,72 @@ func (h *Hub) Leave(c *Connection) {
 		return
 	}
 	u := h.lockUser(c.UserID)
-	defer h.unlockUser(c.UserID, u)
 	u.sockets--
 	if u.sockets > 0 {
+		h.unlockUser(c.UserID, u)
 		return
 	}
+	stated := h.statement()
 	ctx, cancel := context.WithTimeout(context.Background(), h.LeaveTimeout)
 	defer cancel()
 	if err := h.binder.Unbind(ctx, broker.PushKey(c.UserID)); err != nil {
 		// The binding stays until the queue goes; pushes for this user are then delivered to nobody here.
 		h.log.Warn("cannot unbind a user's pushes", "user_id", c.UserID, "error", err)
+	}
+	h.unlockUser(c.UserID, u)
+	if h.presence == nil || !stated.Valid() {
+		return
+	}
+	if err := h.presence.PublishLeft(ctx, events.UserLeftData{UserID: c.UserID, GatewayPresence: stated}); err != nil {
+		// The user's lease here runs out by itself.
+		h.log.Warn("cannot announce that a user left", "user_id", c.UserID, "error", err)
+	}
+}
+
+// statement numbers a new presence statement (none when presence is not kept).
+func (h *Hub) statement() events.GatewayPresence {
+	if h.presence == nil || h.Lease <= 0 {
+		return events.GatewayPresence{}
+	}
+	return events.GatewayPresence{GatewayID: h.GatewayID, Seq: h.seq.Add(1), LeaseMillis: h.Lease.Milliseconds()}
+}
+
+// Heartbeat lists the users connected here, renewing their leases; it returns how many it listed.
+//
+// Order: the sequence number is read before the users are, so a user's leaving that is not reflected in the
+// list (it unregistered after the list was taken) is numbered after the heartbeat and wins over it; a user's
+// entering numbered after it only repeats what the list says.
+func (h *Hub) Heartbeat(ctx context.Context) (int, error) {
+	if h.presence == nil || h.Lease <= 0 {
+		return 0, nil
+	}
+	seq := h.seq.Load()
+	h.mu.RLock()
+	users := make([]string, 0, len(h.byUser))
+	for id := range h.byUser {
+		users = append(users, id)
+	}
+	h.mu.RUnlock()
+	if seq == 0 || len(users) == 0 {
+		return 0, nil
+	}
+	stated := events.GatewayPresence{GatewayID: h.GatewayID, Seq: seq, LeaseMillis: h.Lease.Milliseconds()}
+	for start := 0; start < len(users); start += events.HeartbeatBatch {
+		batch := users[start:min(start+events.HeartbeatBatch, len(users))]
+		if err := h.presence.PublishHeartbeat(ctx, events.PresenceHeartbeatData{UserIDs: batch, GatewayPresence: stated}); err != nil {
+			return start, err
+		}
+	}
+	return len(users), nil
+}
+
+// Beat sends one heartbeat, within HeartbeatInterval (the service runs it every HeartbeatInterval). A failure
+// is logged: the users' leases run out unless the next one gets through.
+func (h *Hub) Beat(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, h.HeartbeatInterval)
+	defer cancel()
+	if _, err := h.Heartbeat(ctx); err != nil {
+		h.log.Warn("presence heartbeat failed; the users' leases run out unless the next one gets through", "error", err)
 	}
 }
 

@@ -60,8 +60,27 @@ func (j *journal) PublishEntered(_ context.Context, e events.UserEnteredData) er
 	if j.pubErr != nil {
 		return j.pubErr
 	}
-	j.add("entered " + e.UserID)
+	j.add("entered " + e.UserID + presenceOf(e.GatewayPresence))
 	return nil
+}
+
+func (j *journal) PublishLeft(_ context.Context, e events.UserLeftData) error {
+	j.add("left " + e.UserID + presenceOf(e.GatewayPresence))
+	return nil
+}
+
+func (j *journal) PublishHeartbeat(_ context.Context, e events.PresenceHeartbeatData) error {
+	users := slices.Sorted(slices.Values(e.UserIDs))
+	j.add(fmt.Sprintf("heartbeat %v", users) + presenceOf(e.GatewayPresence))
+	return nil
+}
+
+// presenceOf is a statement's sequence number and lease ("" when presence is not kept).
+func presenceOf(p events.GatewayPresence) string {
+	if !p.Valid() {
+		return ""
+	}
+	return fmt.Sprintf(" #%d %dms", p.Seq, p.LeaseMillis)
 }
 
 // fakeSocket has a bounded buffer like the real one.
@@ -132,7 +151,7 @@ func (c *counts) Fanout(typ string, sockets int) {
 }
 
 func newHub(j *journal, obs app.PushObserver) *app.Hub {
-	return app.NewHub(j, j, obs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return app.NewHub(j, j, j, obs, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func enter(t *testing.T, h *app.Hub, user, session string, s app.Socket) *app.Connection {
@@ -468,5 +487,51 @@ func TestRunAfterDrainDoesNotWaitAgain(t *testing.T) {
 	}
 	if s.closedWith() != app.CloseGoingAway {
 		t.Fatalf("closed with %d, want 1001", s.closedWith())
+	}
+}
+
+func TestPresenceStatementsAreNumberedInTheOrderOfTheSocketsComingAndGoing(t *testing.T) {
+	j := &journal{}
+	h := newHub(j, nil)
+	h.Lease = 30 * time.Second
+	a1, a2, b := newSocket(8), newSocket(8), newSocket(8)
+	ca1 := enter(t, h, "ua", "s1", a1)
+	ca2 := enter(t, h, "ua", "s2", a2)
+	cb := enter(t, h, "ub", "s3", b)
+	if n, err := h.Heartbeat(context.Background()); n != 2 || err != nil {
+		t.Fatalf("heartbeat listed %d users: %v", n, err)
+	}
+	h.Leave(ca1) // ua still has a socket: nothing to say
+	h.Leave(ca2)
+	if n, err := h.Heartbeat(context.Background()); n != 1 || err != nil {
+		t.Fatalf("heartbeat listed %d users: %v", n, err)
+	}
+	h.Leave(cb)
+	if n, err := h.Heartbeat(context.Background()); n != 0 || err != nil {
+		t.Fatalf("heartbeat with nobody connected listed %d users: %v", n, err)
+	}
+	want := []string{
+		"bind user.ua", "entered ua #1 30000ms", "entered ua #2 30000ms",
+		"bind user.ub", "entered ub #3 30000ms",
+		"heartbeat [ua ub] #3 30000ms",
+		"unbind user.ua", "left ua #4 30000ms",
+		"heartbeat [ub] #4 30000ms",
+		"unbind user.ub", "left ub #5 30000ms",
+	}
+	if got := j.list(); !slices.Equal(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+func TestAHubWithoutALeaseSaysNothingOfPresence(t *testing.T) {
+	j := &journal{}
+	h := newHub(j, nil)
+	c := enter(t, h, "ua", "s1", newSocket(8))
+	if n, err := h.Heartbeat(context.Background()); n != 0 || err != nil {
+		t.Errorf("heartbeat listed %d users: %v", n, err)
+	}
+	h.Leave(c)
+	if got, want := j.list(), []string{"bind user.ua", "entered ua", "unbind user.ua"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

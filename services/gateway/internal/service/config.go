@@ -64,6 +64,10 @@ type Config struct {
 	// of a replica to the others in the same instant. 0 closes them all at once. Keep it under the pod's
 	// termination grace period minus the preStop pause (the chart sets 15s of 30s).
 	WSDrainPeriod time.Duration `env:"WS_DRAIN_PERIOD"`
+	// PresenceHeartbeat is how often the gateway lists its connected users to friends, which keeps presence;
+	// each statement holds for three heartbeats, so the users of a gateway that dies go offline within about
+	// 3× this plus friends' PRESENCE_SWEEP_INTERVAL. 0 keeps no presence.
+	PresenceHeartbeat time.Duration `env:"PRESENCE_HEARTBEAT"`
 }
 
 // DefaultConfig is the configuration of a local stack.
@@ -88,6 +92,7 @@ func DefaultConfig() Config {
 		WSPongTimeout:      10 * time.Second,
 		WSWriteTimeout:     10 * time.Second,
 		WSSendBuffer:       256,
+		PresenceHeartbeat:  10 * time.Second,
 	}
 }
 
@@ -99,6 +104,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("WS_PING_INTERVAL, WS_PONG_TIMEOUT, WS_WRITE_TIMEOUT and WS_SEND_BUFFER must be positive")
 	case c.WSDrainPeriod < 0:
 		return fmt.Errorf("WS_DRAIN_PERIOD must not be negative")
+	case c.PresenceHeartbeat < 0:
+		return fmt.Errorf("PRESENCE_HEARTBEAT must not be negative")
 	case c.UpstreamTimeout <= 0:
 		return fmt.Errorf("UPSTREAM_TIMEOUT must be positive")
 	}
@@ -115,6 +122,7 @@ type policies struct {
 	site        *web.Site
 	socket      ports.SocketConfig
 	drainPeriod time.Duration
+	heartbeat   time.Duration
 }
 
 // newPolicies parses the configuration into the gateway's rules; an error names the variable to fix.
@@ -125,6 +133,7 @@ func newPolicies(c Config) (policies, error) {
 	p := policies{
 		socket:      ports.SocketConfig{PingInterval: c.WSPingInterval, PongTimeout: c.WSPongTimeout, WriteTimeout: c.WSWriteTimeout, SendBuffer: c.WSSendBuffer},
 		drainPeriod: c.WSDrainPeriod,
+		heartbeat:   c.PresenceHeartbeat,
 	}
 	var err error
 	if p.upstreams, err = parseUpstreams(c); err != nil {

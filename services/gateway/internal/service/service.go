@@ -34,7 +34,7 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 		if err != nil {
 			return err
 		}
-		hub := pushes(a, conn, cfg.Broker, pushMetrics, p.drainPeriod)
+		hub := pushes(a, conn, cfg.Broker, pushMetrics, p)
 
 		// Forwarded calls are bounded by UPSTREAM_TIMEOUT, above the services' own HTTP_HANDLER_TIMEOUT, so a
 		// service that gives up on a silent dependency answers its 503 before the gateway would cut it.
@@ -67,15 +67,21 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 // users connected here (the hub binds a user's key before announcing their socket), with one consumer, so a
 // socket gets its pushes in the order they were published. At shutdown the hub closes the sockets (going
 // away), spread over drainPeriod while the push consumer still runs, so clients reconnect to another replica a
-// few at a time.
-func pushes(a *server.App, conn *broker.Conn, cfg broker.Config, m *ports.PushMetrics, drainPeriod time.Duration) *app.Hub {
+// few at a time. The hub also keeps its users' presence statements flowing to friends (a heartbeat every
+// PRESENCE_HEARTBEAT, each holding for three).
+func pushes(a *server.App, conn *broker.Conn, cfg broker.Config, m *ports.PushMetrics, p policies) *app.Hub {
 	binder := broker.NewBinder()
-	hub := app.NewHub(binder, adapters.EntryPublisher{Conn: conn, Log: a.Log}, m, a.Log)
+	announcer := adapters.EntryPublisher{Conn: conn, Log: a.Log}
+	hub := app.NewHub(binder, announcer, announcer, m, a.Log)
+	if p.heartbeat > 0 {
+		hub.HeartbeatInterval, hub.Lease = p.heartbeat, 3*p.heartbeat
+		a.Every(p.heartbeat, hub.Beat)
+	}
 	bootstrap.Consume(a, conn, broker.Subscription{
 		Queue: Name + ".push", Exchange: cfg.PushExchange(), Binder: binder, Transient: true,
 		Handle: hub.HandlePush, OnReady: hub.BrokerReady,
 	})
-	hub.DrainPeriod = drainPeriod
+	hub.DrainPeriod = p.drainPeriod
 	a.OnDrain(hub.Drain)
 	a.Go(hub.Run)
 	return hub

@@ -1,0 +1,2 @@
+DROP TABLE presence_leases;
+DROP TABLE presence;

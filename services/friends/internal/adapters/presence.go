@@ -1,0 +1,199 @@
+package adapters
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"simplemessenger/platform/broker"
+	"simplemessenger/platform/mysqlx"
+
+	"simplemessenger/services/friends/internal/app"
+	"simplemessenger/services/friends/internal/domain"
+)
+
+// endedLeaseKept is how long an ended lease stays, keeping its seq against a late statement.
+const endedLeaseKept = time.Hour
+
+// State applies the statement l to the user's lease on its gateway, unless the lease holds a later one, and
+// announces the user's presence when it changed.
+func (r *MySQLRepository) State(ctx context.Context, l domain.Lease, now time.Time, announce app.AnnounceFunc) error {
+	return r.presenceChange(ctx, l.UserID, now, announce, func(tx *sql.Tx) error {
+		// Assignments run left to right and see the columns already assigned: seq goes last, so each IF compares
+		// with the stored statement's seq.
+		_, err := tx.ExecContext(ctx, `INSERT INTO presence_leases (user_id, gateway_id, seq, connected, seen_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON DUPLICATE KEY UPDATE
+				connected = IF(VALUES(seq) >= seq, VALUES(connected), connected),
+				seen_at = GREATEST(seen_at, VALUES(seen_at)),
+				expires_at = IF(VALUES(seq) >= seq, VALUES(expires_at), expires_at),
+				seq = GREATEST(seq, VALUES(seq))`,
+			l.UserID, l.GatewayID, l.Seq, l.Connected, l.At, l.Expires)
+		return err
+	})
+}
+
+// Renew extends the connected leases that gateway holds for users until expires, and returns the users who
+// have none there (their presence statement must be applied with State).
+func (r *MySQLRepository) Renew(ctx context.Context, gatewayID string, users []string, at, expires time.Time) ([]string, error) {
+	if len(users) == 0 {
+		return nil, nil
+	}
+	in := "?" + strings.Repeat(", ?", len(users)-1)
+	args := []any{expires, at, gatewayID}
+	for _, u := range users {
+		args = append(args, u)
+	}
+	if _, err := r.db.ExecContext(ctx, `UPDATE presence_leases SET expires_at = GREATEST(expires_at, ?), seen_at = GREATEST(seen_at, ?)
+		WHERE gateway_id = ? AND connected AND user_id IN (`+in+`)`, args...); err != nil {
+		return nil, err
+	}
+	rows, err := r.db.QueryContext(ctx, `SELECT user_id FROM presence_leases WHERE gateway_id = ? AND connected AND user_id IN (`+in+`)`, args[2:]...)
+	if err != nil {
+		return nil, err
+	}
+	held, err := mysqlx.Collect(rows, func(rs *sql.Rows) (id string, err error) { return id, rs.Scan(&id) })
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(held))
+	for _, id := range held {
+		have[id] = true
+	}
+	var missing []string
+	for _, u := range users {
+		if !have[u] {
+			missing = append(missing, u)
+		}
+	}
+	return missing, nil
+}
+
+// Expire ends up to limit users' connected leases that ran out by now (their gateway stopped renewing them),
+// announcing each user that this takes offline, and forgets leases ended long ago. It returns how many users it
+// looked at.
+func (r *MySQLRepository) Expire(ctx context.Context, now time.Time, limit int, announce app.AnnounceFunc) (int, error) {
+	rows, err := r.db.QueryContext(ctx, "SELECT DISTINCT user_id FROM presence_leases WHERE connected AND expires_at <= ? LIMIT ?", now, limit)
+	if err != nil {
+		return 0, err
+	}
+	users, err := mysqlx.Collect(rows, func(rs *sql.Rows) (id string, err error) { return id, rs.Scan(&id) })
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range users {
+		if err := r.presenceChange(ctx, u, now, announce, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, "UPDATE presence_leases SET connected = FALSE WHERE user_id = ? AND connected AND expires_at <= ?", u, now)
+			return err
+		}); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := r.db.ExecContext(ctx, "DELETE FROM presence_leases WHERE NOT connected AND expires_at < ? LIMIT 1000", now.Add(-endedLeaseKept)); err != nil {
+		return len(users), err
+	}
+	return len(users), nil
+}
+
+// Presence returns the presence of those of ids that have ever been seen, by id.
+func (r *MySQLRepository) Presence(ctx context.Context, ids []string) (map[string]domain.Presence, error) {
+	out := map[string]domain.Presence{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := r.db.QueryContext(ctx, "SELECT user_id, online, last_seen_at FROM presence WHERE user_id IN (?"+strings.Repeat(", ?", len(ids)-1)+")", args...)
+	if err != nil {
+		return nil, err
+	}
+	got, err := mysqlx.Collect(rows, func(rs *sql.Rows) (domain.Presence, error) { return scanPresence(rs) })
+	for _, p := range got {
+		out[p.UserID] = p
+	}
+	return out, err
+}
+
+func scanPresence(s scanner) (domain.Presence, error) {
+	var p domain.Presence
+	var seen sql.NullTime
+	err := s.Scan(&p.UserID, &p.Online, &seen)
+	if seen.Valid {
+		p.LastSeen = seen.Time.UTC()
+	}
+	return p, err
+}
+
+// presenceChange runs change on the user's leases under their presence row's lock, then compares whether they
+// are online now (a connected lease that has not run out) with what the row says. On a change it stores the new
+// presence and enqueues the events announce makes for it, addressed to the user's friends who are online, in
+// the same transaction. A deadlock victim runs again.
+func (r *MySQLRepository) presenceChange(ctx context.Context, userID string, now time.Time, announce app.AnnounceFunc, change func(*sql.Tx) error) error {
+	var err error
+	for range changeAttempts {
+		err = mysqlx.InTxWith(ctx, r.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, "INSERT IGNORE INTO presence (user_id) VALUES (?)", userID); err != nil {
+				return err
+			}
+			before, err := scanPresence(tx.QueryRowContext(ctx, "SELECT user_id, online, last_seen_at FROM presence WHERE user_id = ? FOR UPDATE", userID))
+			if err != nil {
+				return err
+			}
+			if err := change(tx); err != nil {
+				return err
+			}
+			var online bool
+			var seen sql.NullTime
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(connected AND expires_at > ?), FALSE), MAX(seen_at)
+				FROM presence_leases WHERE user_id = ?`, now, userID).Scan(&online, &seen); err != nil {
+				return err
+			}
+			after := domain.Presence{UserID: userID, Online: online, LastSeen: before.LastSeen}
+			if seen.Valid && seen.Time.After(after.LastSeen) {
+				after.LastSeen = seen.Time.UTC()
+			}
+			if after.Online == before.Online {
+				if !after.LastSeen.Equal(before.LastSeen) {
+					_, err = tx.ExecContext(ctx, "UPDATE presence SET last_seen_at = ? WHERE user_id = ?", after.LastSeen, userID)
+				}
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE presence SET online = ?, last_seen_at = ? WHERE user_id = ?", after.Online, after.LastSeen, userID); err != nil {
+				return err
+			}
+			audience, err := onlineFriends(ctx, tx, userID)
+			if err != nil {
+				return err
+			}
+			events, err := announce(after, audience)
+			if err != nil {
+				return err
+			}
+			return broker.Enqueue(ctx, tx, events...)
+		})
+		if !mysqlx.IsDeadlock(err) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("presence of %s: %w", userID, err)
+	}
+	return nil
+}
+
+// onlineFriends are the user's friends that friends last saw online.
+func onlineFriends(ctx context.Context, tx *sql.Tx, userID string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT f.friend_id FROM (
+			SELECT user_high AS friend_id FROM relationships WHERE user_low = ? AND status = 'accepted'
+			UNION ALL
+			SELECT user_low FROM relationships WHERE user_high = ? AND status = 'accepted'
+		) f JOIN presence p ON p.user_id = f.friend_id AND p.online`, userID, userID)
+	if err != nil {
+		return nil, err
+	}
+	return mysqlx.Collect(rows, func(rs *sql.Rows) (id string, err error) { return id, rs.Scan(&id) })
+}

@@ -1,0 +1,259 @@
+package service_test
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"simplemessenger/platform/broker"
+	"simplemessenger/platform/broker/brokertest"
+	"simplemessenger/platform/events"
+	"simplemessenger/platform/server/servertest"
+
+	"simplemessenger/services/friends/internal/service"
+)
+
+// gateway plays one gateway process stating its users' sockets, as the real one does (one id, one sequence).
+type gateway struct {
+	h     *harness
+	id    string
+	seq   uint64
+	lease time.Duration
+}
+
+func (h *harness) gateway(lease time.Duration) *gateway {
+	return &gateway{h: h, id: uuid.NewString(), lease: lease}
+}
+
+func (g *gateway) stated() events.GatewayPresence {
+	g.seq++
+	return events.GatewayPresence{GatewayID: g.id, Seq: g.seq, LeaseMillis: g.lease.Milliseconds()}
+}
+
+func (g *gateway) publish(typ string, data any) {
+	g.h.t.Helper()
+	ev, err := broker.NewEvent("gateway", typ, data)
+	if err != nil {
+		g.h.t.Fatal(err)
+	}
+	brokertest.PublishUntilRouted(g.h.t, g.h.conn, ev)
+}
+
+// enter opens a socket of u here; it returns the statement, to replay it late.
+func (g *gateway) enter(u user) events.UserEnteredData {
+	e := events.UserEnteredData{UserID: u.ID, SessionID: uuid.NewString(), ConnectionID: uuid.NewString(), GatewayPresence: g.stated()}
+	g.publish(events.UserEntered, e)
+	return e
+}
+
+func (g *gateway) leave(u user) {
+	g.publish(events.UserLeft, events.UserLeftData{UserID: u.ID, GatewayPresence: g.stated()})
+}
+
+func (g *gateway) heartbeat(users ...user) {
+	var ids []string
+	for _, u := range users {
+		ids = append(ids, u.ID)
+	}
+	p := events.GatewayPresence{GatewayID: g.id, Seq: g.seq, LeaseMillis: g.lease.Milliseconds()}
+	g.publish(events.PresenceHeartbeat, events.PresenceHeartbeatData{UserIDs: ids, GatewayPresence: p})
+}
+
+type presencePush struct {
+	UserID     string     `json:"user_id"`
+	Online     bool       `json:"online"`
+	LastSeenAt *time.Time `json:"last_seen_at"`
+}
+
+// presence waits for the n-th presence push (from 1) to that user about who.
+func (h *harness) presence(to, who user, n int) presencePush {
+	h.t.Helper()
+	var got []presencePush
+	if !servertest.Eventually(h.t, 5*time.Second, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		got = got[:0]
+		for _, ev := range h.pushes {
+			var d presencePush
+			if ev.Type == "presence" && ev.RoutingKey() == broker.PushKey(to.ID) && ev.Decode(&d) == nil && d.UserID == who.ID {
+				got = append(got, d)
+			}
+		}
+		return len(got) >= n
+	}, "") {
+		h.t.Fatalf("presence push %d to %s about %s not within 5 s (got %+v)", n, to.Nickname, who.Nickname, got)
+	}
+	return got[n-1]
+}
+
+// presencePushes counts the presence pushes to that user, about anyone.
+func (h *harness) presencePushes(to user) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, ev := range h.pushes {
+		if ev.Type == "presence" && ev.RoutingKey() == broker.PushKey(to.ID) {
+			n++
+		}
+	}
+	return n
+}
+
+// friendItem is who as they appear in as's friends list.
+func (h *harness) friendItem(as, who user) item {
+	h.t.Helper()
+	for _, it := range h.list(as, "") {
+		if it.User["id"] == who.ID {
+			return it
+		}
+	}
+	h.t.Fatalf("%s is not in %s's list", who.Nickname, as.Nickname)
+	return item{}
+}
+
+func TestPresenceReachesOnlyOnlineFriendsAndFriendsListsCarryIt(t *testing.T) {
+	h := start(t)
+	me, bob, cat, dan := h.user("me"), h.user("bob"), h.user("cat"), h.user("dan")
+	h.befriend(me, bob)
+	h.befriend(me, cat) // cat never comes online
+	h.ask(dan, me).is(t, http.StatusCreated, "")
+	gw := h.gateway(time.Minute)
+	gw.enter(bob)
+	gw.enter(dan)
+
+	// Before me was ever seen: offline, no last seen.
+	if it := h.friendItem(bob, me); it.Online == nil || *it.Online || it.LastSeenAt != nil {
+		t.Errorf("never seen: online %v, last seen %v", it.Online, it.LastSeenAt)
+	}
+	entered := gw.enter(me)
+	if p := h.presence(bob, me, 1); !p.Online || p.LastSeenAt != nil {
+		t.Errorf("coming online: %+v", p)
+	}
+	if it := h.friendItem(bob, me); it.Online == nil || !*it.Online || it.LastSeenAt != nil {
+		t.Errorf("bob's list while me is online: online %v, last seen %v", it.Online, it.LastSeenAt)
+	}
+	// Only friends: a pending request in either direction shows nothing.
+	for _, it := range append(h.list(dan, ""), h.list(me, "?status=incoming")...) {
+		if it.Online != nil || it.LastSeenAt != nil {
+			t.Errorf("%s sees presence on a request: %+v", it.Status, it)
+		}
+	}
+
+	left := time.Now()
+	gw.leave(me)
+	p := h.presence(bob, me, 2)
+	if p.Online || p.LastSeenAt == nil || p.LastSeenAt.Before(left.Add(-time.Second)) || p.LastSeenAt.After(time.Now()) {
+		t.Errorf("going offline: %+v (left at %v)", p, left)
+	}
+	if it := h.friendItem(bob, me); it.Online == nil || *it.Online || it.LastSeenAt == nil || !it.LastSeenAt.Equal(*p.LastSeenAt) {
+		t.Errorf("bob's list after me left: online %v, last seen %v (pushed %v)", it.Online, it.LastSeenAt, p.LastSeenAt)
+	}
+	if n := h.presencePushes(cat); n != 0 {
+		t.Errorf("cat is offline, yet got %d presence pushes", n)
+	}
+	if n := h.presencePushes(dan); n != 0 {
+		t.Errorf("dan is not a friend, yet got %d presence pushes", n)
+	}
+
+	// A statement that arrives late (the entry, redelivered after the leaving) changes nothing.
+	gw.publish(events.UserEntered, entered)
+	gw.heartbeat(bob) // a later event through the same queue: once bob's is handled, so is the late entry
+	time.Sleep(300 * time.Millisecond)
+	if it := h.friendItem(bob, me); it.Online == nil || *it.Online {
+		t.Errorf("a late entry brought me back online: %+v", it)
+	}
+	if n := h.presencePushes(bob); n != 2 {
+		t.Errorf("bob got %d presence pushes, want 2", n)
+	}
+}
+
+func TestAUserIsOnlineWhileAnyGatewayHoldsASocket(t *testing.T) {
+	h := start(t)
+	me, bob := h.user("me"), h.user("bob")
+	h.befriend(me, bob)
+	gw1, gw2 := h.gateway(time.Minute), h.gateway(time.Minute)
+	gw1.enter(bob)
+	gw1.enter(me)
+	h.presence(bob, me, 1)
+	gw2.enter(me)
+	gw1.leave(me) // still on gw2
+	gw2.heartbeat(me)
+	time.Sleep(300 * time.Millisecond)
+	if it := h.friendItem(bob, me); it.Online == nil || !*it.Online {
+		t.Errorf("me is still connected on the second gateway: %+v", it)
+	}
+	gw2.leave(me)
+	if p := h.presence(bob, me, 2); p.Online {
+		t.Errorf("both gateways said me left: %+v", p)
+	}
+	if n := h.presencePushes(bob); n != 2 {
+		t.Errorf("bob got %d presence pushes, want 2 (online, offline)", n)
+	}
+}
+
+func TestAGatewayThatStopsRenewingLosesItsUsersWithinTheLeaseAndASweep(t *testing.T) {
+	const sweep = 200 * time.Millisecond
+	h := start(t, func(c *service.Config) { c.PresenceSweepInterval = sweep })
+	me, bob := h.user("me"), h.user("bob")
+	h.befriend(me, bob)
+	steady, dying := h.gateway(time.Minute), h.gateway(2*time.Second)
+	steady.enter(bob)
+	dying.enter(me)
+	h.presence(bob, me, 1)
+	// Renewed, the lease outlives its first term.
+	for range 3 {
+		time.Sleep(time.Second)
+		dying.heartbeat(me)
+	}
+	beat := time.Now()
+	if it := h.friendItem(bob, me); it.Online == nil || !*it.Online {
+		t.Fatalf("renewed for 3 s of a 2 s lease, me must still be online: %+v", it)
+	}
+	// The gateway dies: no more heartbeats, no leaving.
+	p := h.presence(bob, me, 2)
+	took := time.Since(beat)
+	if p.Online || p.LastSeenAt == nil || p.LastSeenAt.Before(beat.Add(-time.Second)) || p.LastSeenAt.After(beat.Add(time.Second)) {
+		t.Errorf("after the lease ran out: %+v, want offline, last seen at the last heartbeat %v", p, beat)
+	}
+	if bound := 2*time.Second + sweep + time.Second; took > bound {
+		t.Errorf("offline %v after the last heartbeat, over lease + sweep + 1 s = %v", took, bound)
+	}
+	// A heartbeat that gets through again (the gateway was only cut off) brings the user back.
+	dying.heartbeat(me)
+	if p := h.presence(bob, me, 3); !p.Online {
+		t.Errorf("renewed again: %+v", p)
+	}
+	var types []string
+	for _, o := range h.outbox() {
+		if o.Type == "presence" {
+			types = append(types, o.RoutingKey)
+		}
+	}
+	if want := slices.Repeat([]string{broker.PushKey(bob.ID)}, 3); !slices.Equal(types, want) {
+		t.Errorf("presence pushes in the outbox: %v, want %v", types, want)
+	}
+}
+
+func TestMalformedPresenceStatementsArePoisonAndChangeNothing(t *testing.T) {
+	h := start(t)
+	me, bob := h.user("me"), h.user("bob")
+	h.befriend(me, bob)
+	gw := h.gateway(time.Minute)
+	gw.enter(bob)
+	gw.publish(events.UserLeft, map[string]any{"user_id": me.ID}) // no gateway, no seq
+	gw.publish(events.PresenceHeartbeat, map[string]any{"gateway_id": gw.id, "seq": 1, "lease_ms": 1000, "user_ids": slices.Repeat([]string{me.ID}, events.HeartbeatBatch+1)})
+	// An entry from a gateway that keeps no presence: greeted, but nobody comes online.
+	brokertest.Enter(t, h.conn, me.ID, "conn-1")
+	h.reply(me, "conn-1")
+	gw.heartbeat(bob)
+	time.Sleep(300 * time.Millisecond)
+	if it := h.friendItem(bob, me); it.Online == nil || *it.Online {
+		t.Errorf("malformed statements made me online: %+v", it)
+	}
+	if n := h.presencePushes(bob); n != 0 {
+		t.Errorf("bob got %d presence pushes", n)
+	}
+}
