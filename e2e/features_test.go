@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -86,4 +88,102 @@ func TestBlocksThroughTheGateway(t *testing.T) {
 	}
 	must(t, call(t, "DELETE", "/api/v1/blocks/"+b.id, a.access, nil), 204, "unblock")
 	must(t, call(t, "POST", "/api/v1/friends/requests", b.access, map[string]any{"user_id": a.id}), 201, "a request after the unblock")
+}
+
+// presenceOf waits for s's nth presence push (from 1) about user, which must say online, and returns its data.
+func presenceOf(t *testing.T, s *socket, user string, nth int, online bool, d time.Duration) map[string]any {
+	t.Helper()
+	var got []map[string]any
+	if !s.waitUntil(d, func(fs []frame) bool {
+		got = got[:0]
+		for _, f := range fs {
+			var p map[string]any
+			if f.Type == "presence" && json.Unmarshal(f.Data, &p) == nil && p["user_id"] == user {
+				got = append(got, p)
+			}
+		}
+		return len(got) >= nth
+	}) {
+		t.Fatalf("no presence push %d about %s within %v (got %v)", nth, user, d, got)
+	}
+	if got[nth-1]["online"] != online {
+		t.Fatalf("presence push %d about %s: %v, want online %v", nth, user, got[nth-1], online)
+	}
+	return got[nth-1]
+}
+
+// friendPresence is how user appears in the friends list of as: online, and last_seen_at ("" if absent).
+func friendPresence(t *testing.T, as *account, user string) (bool, string) {
+	t.Helper()
+	for _, it := range must(t, call(t, "GET", "/api/v1/friends?status=accepted", as.access, nil), 200, "friends").items(t) {
+		if u, _ := it["user"].(map[string]any); u["id"] == user {
+			online, ok := it["online"].(bool)
+			if !ok {
+				t.Fatalf("a friend's item has no online: %v", it)
+			}
+			seen, _ := it["last_seen_at"].(string)
+			return online, seen
+		}
+	}
+	t.Fatalf("%s is not among the friends", user)
+	return false, ""
+}
+
+// Presence: friends see each other come and go, whichever gateway replica holds the socket; strangers see
+// nothing; and a gateway that dies (SIGKILL: no socket closes, no event) leaves its users online only until their
+// lease (3 heartbeats) runs out and friends' sweep (PRESENCE_SWEEP_INTERVAL, 5 s) notices.
+func TestPresenceThroughTheGatewayAndAGatewayThatDies(t *testing.T) {
+	if external {
+		t.Skip("starts and kills a gateway process of its own")
+	}
+	t.Parallel()
+	a, b, c := register(t, "pra"), register(t, "prb"), register(t, "prc")
+	befriend(t, a, b)
+	sb, sc := connect(t, b), connect(t, c)
+
+	// A socket on the stack's gateway, closed: online, then offline with a last seen.
+	sa := connect(t, a)
+	presenceOf(t, sb, a.id, 1, true, 3*time.Second)
+	if online, _ := friendPresence(t, b, a.id); !online {
+		t.Error("b's list shows a offline while a's socket is open")
+	}
+	sa.close()
+	off := presenceOf(t, sb, a.id, 2, false, 3*time.Second)
+	if online, seen := friendPresence(t, b, a.id); online || seen == "" || seen != off["last_seen_at"] {
+		t.Errorf("b's list after a left: online %v, last seen %q (pushed %v)", online, seen, off["last_seen_at"])
+	}
+
+	// A second gateway with a 1 s heartbeat (a 3 s lease): a stays online over several leases, then the gateway
+	// is killed.
+	const heartbeat, lease, sweep = time.Second, 3 * time.Second, 5 * time.Second
+	gw, err := stack.StartGateway("presence-gateway", "PRESENCE_HEARTBEAT="+heartbeat.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stack.StopProcess("presence-gateway") })
+	connectTo(t, gw, a)
+	presenceOf(t, sb, a.id, 3, true, 3*time.Second)
+	time.Sleep(2 * lease)
+	if online, _ := friendPresence(t, b, a.id); !online {
+		t.Fatalf("a went offline while the gateway kept renewing: %d presence frames", len(sb.all("presence")))
+	}
+	killed := time.Now()
+	if err := stack.Kill("presence-gateway", syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	bound := lease + sweep + 2*time.Second
+	presenceOf(t, sb, a.id, 4, false, bound+5*time.Second)
+	took := time.Since(killed)
+	if took > bound {
+		t.Errorf("a shown online %v after their gateway died, over the bound %v (lease %v + sweep %v + 2 s)", took, bound, lease, sweep)
+	}
+	t.Logf("presence: offline %v after the gateway's SIGKILL (lease %v, sweep %v)", took.Round(100*time.Millisecond), lease, sweep)
+	if n := len(sc.all("presence")); n != 0 {
+		t.Errorf("a stranger got %d presence pushes", n)
+	}
+	for _, it := range must(t, call(t, "GET", "/api/v1/friends", c.access, nil), 200, "friends").items(t) {
+		if _, ok := it["online"]; ok {
+			t.Errorf("a stranger's list carries presence: %v", it)
+		}
+	}
 }
