@@ -322,6 +322,8 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 		peer string
 	}{{alice, bobNick}, {bob, aliceNick}} {
 		side.p.waitFor("the new friend among the chats", `document.querySelector(`+js(chatItem(side.peer)+" .preview")+`)?.textContent === 'No messages yet'`)
+		// Presence: both are connected, so each sees the other online (the dot on the avatar).
+		side.p.waitFor("the new friend online", `!!document.querySelector(`+js(chatItem(side.peer)+` [data-presence="online"] .presence-dot`)+`)`)
 	}
 
 	// Both open the chat; each message appears live on the other side, and each sees the other's read mark.
@@ -329,6 +331,7 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	bob.click(personIn("friends-list", aliceNick) + ` button[data-action="message"]`)
 	alice.waitFor("the chat view", `!document.getElementById('chat-view').hidden && document.activeElement.id === 'message-input'`)
 	bob.waitFor("the chat view", `!document.getElementById('chat-view').hidden`)
+	alice.waitFor("Bob online, in Alice's chat header", `document.getElementById('chat-presence').textContent === 'online'`)
 	// Typing: Alice types, Bob sees it in the chat's header; her message clears it.
 	alice.do(chromedp.SendKeys(chromedp.CSS("#message-input"), "Hel"))
 	bob.waitFor("Alice typing, in Bob's chat header", `document.getElementById('chat-typing').textContent === 'Alice Liddell is typing…'`)
@@ -407,8 +410,12 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	bob.do(chromedp.NavigateForward())
 	bob.waitFor("Forward: the chat again", `location.hash.startsWith('#/chat/') && !document.getElementById('chat-view').hidden`)
 
-	// Bob closes his page; Alice writes; Bob opens the messenger in a new tab, logs in again and finds it.
+	// Bob closes his page: Alice sees him go offline at once (his socket closed), with when he was last seen.
+	// Alice writes; Bob opens the messenger in a new tab, logs in again and finds it.
+	alice.waitFor("Bob online before he leaves", `document.getElementById('chat-presence').textContent === 'online'`)
 	bob.close()
+	alice.waitFor("Bob offline, last seen, in Alice's chat header", `document.getElementById('chat-presence').textContent.startsWith('last seen ')`)
+	alice.waitFor("Bob's dot gone from Alice's chat list", `!!document.querySelector(`+js(chatItem(bobNick)+` [data-presence="offline"]`)+`) && !document.querySelector(`+js(chatItem(bobNick)+` .presence-dot`)+`)`)
 	alice.sendMessage("Message for later")
 	bob2 := openPage(t, bob.browser, "bob-again")
 	bob2.do(chromedp.Navigate(stack.GatewayURL + "/"))
@@ -417,6 +424,7 @@ func TestBrowserTwoPeopleChatLiveAndCatchUp(t *testing.T) {
 	bob2.fill("#login-password", password)
 	bob2.pressEnter("#login-password")
 	bob2.waitFor("the unread badge after logging in", `document.querySelector(`+js(chatItem(aliceNick)+" .badge")+`)?.textContent === '1'`)
+	alice.waitFor("Bob online again once he logged in", `document.getElementById('chat-presence').textContent === 'online'`)
 	bob2.click(chatItem(aliceNick))
 	bob2.waitFor("the message written while the page was closed", countMessages("Message for later")+` === 1`)
 

@@ -331,8 +331,26 @@ func TestConversation(t *testing.T) {
 		t.Fatalf("send: %q", out)
 	}
 	l.line("message.new", alice.nick, "hello, Bob")
+	// Presence: bob is listening, so alice's friends list shows him online; when he stops, alice (listening
+	// now) is told, and her list says when he was last seen.
+	deadline := time.Now().Add(5 * time.Second)
+	for out := alice.ok("friends"); !regexpLine(out, bob.nick, "online"); out = alice.ok("friends") {
+		if time.Now().After(deadline) {
+			t.Fatalf("friends while bob listens: %q", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	la := alice.listen()
+	la.line("messages.unread")
 	if code := l.interrupt(); code != 0 {
 		t.Fatalf("listen after Ctrl-C: exit %d, want 0; stderr:\n%s", code, l.errb)
+	}
+	la.line("presence", bob.nick, "went offline")
+	if out := alice.ok("friends"); !regexpLine(out, bob.nick, "last", "seen") || regexpLine(out, bob.nick, "online") {
+		t.Fatalf("friends after bob stopped listening: %q", out)
+	}
+	if code := la.interrupt(); code != 0 {
+		t.Fatalf("alice's listen after Ctrl-C: exit %d; stderr:\n%s", code, la.errb)
 	}
 
 	bob.ok("send", alice.nick, "hi", "Alice")

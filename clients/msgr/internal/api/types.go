@@ -55,6 +55,9 @@ type Friend struct {
 	User   UserSummary `json:"user"`
 	Status string      `json:"status"`
 	Since  time.Time   `json:"since"`
+	// Online and LastSeenAt: a friend's presence (confirmed friends only; absent on requests).
+	Online     *bool      `json:"online,omitempty"`
+	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
 }
 
 // FriendList is the answer of GET /friends (and the data of a friends.pending frame).
@@ -131,6 +134,7 @@ const (
 	FrameMessageEdited  = "message.edited"
 	FrameMessageDeleted = "message.deleted"
 	FrameTyping         = "typing"
+	FramePresence       = "presence"
 	FrameMessagesUnread = "messages.unread"
 	FrameFriendsPending = "friends.pending"
 )
@@ -139,6 +143,13 @@ const (
 type TypingData struct {
 	PeerID      string `json:"peer_id"`
 	ExpiresInMS int    `json:"expires_in_ms"`
+}
+
+// PresenceData is the data of a presence frame: a friend came online or went offline.
+type PresenceData struct {
+	UserID     string     `json:"user_id"`
+	Online     bool       `json:"online"`
+	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
 }
 
 // UnreadData is the data of a messages.unread frame.

@@ -151,11 +151,26 @@ func (p *Printer) Friends(l api.FriendList) error {
 		return nil
 	}
 	w := p.table()
-	fmt.Fprintln(w, "NICKNAME\tDISPLAY NAME\tSTATUS\tSINCE")
+	fmt.Fprintln(w, "NICKNAME\tDISPLAY NAME\tSTATUS\tSINCE\tPRESENCE")
 	for _, f := range l.Items {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", clean(f.User.Nickname), Shorten(f.User.DisplayName, 40), FriendStatus(f.Status), p.time(f.Since))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", clean(f.User.Nickname), Shorten(f.User.DisplayName, 40), FriendStatus(f.Status), p.time(f.Since), p.presence(f))
 	}
 	return w.Flush()
+}
+
+// presence is a friend's "online", "last seen <time>" or "offline"; "" for a request (nobody else's presence is
+// shown).
+func (p *Printer) presence(f api.Friend) string {
+	switch {
+	case f.Online == nil:
+		return ""
+	case *f.Online:
+		return "online"
+	case f.LastSeenAt != nil:
+		return "last seen " + p.time(*f.LastSeenAt)
+	default:
+		return "offline"
+	}
 }
 
 // Blocks shows the users the caller blocks.
@@ -276,6 +291,16 @@ func (p *Printer) Frame(f api.Frame, names Namer) error {
 		var d api.TypingData
 		if json.Unmarshal(f.Data, &d) == nil {
 			head("%s is typing", clean(names.Name(d.PeerID)))
+			return nil
+		}
+	case api.FramePresence:
+		var d api.PresenceData
+		if json.Unmarshal(f.Data, &d) == nil {
+			if d.Online {
+				head("%s is online", clean(names.Name(d.UserID)))
+			} else {
+				head("%s went offline", clean(names.Name(d.UserID)))
+			}
 			return nil
 		}
 	case api.FrameMessageRead:

@@ -42,8 +42,9 @@ created       2026-11-27 14:33:07
 
 func TestTablesAlignColumns(t *testing.T) {
 	p, b := human()
+	online := true
 	_ = p.Friends(api.FriendList{Items: []api.Friend{
-		{User: api.UserSummary{ID: "1", Nickname: "ada", DisplayName: "Ada"}, Status: "accepted", Since: at},
+		{User: api.UserSummary{ID: "1", Nickname: "ada", DisplayName: "Ada"}, Status: "accepted", Since: at, Online: &online},
 		{User: api.UserSummary{ID: "2", Nickname: "bartholomew", DisplayName: "Bart"}, Status: "incoming", Since: at},
 	}})
 	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
@@ -53,6 +54,10 @@ func TestTablesAlignColumns(t *testing.T) {
 	col := strings.Index(lines[0], "STATUS")
 	if strings.Index(lines[1], "friend") != col || strings.Index(lines[2], "asks you") != col {
 		t.Fatalf("STATUS column not aligned:\n%s", b)
+	}
+	// Presence is shown for friends only.
+	if col := strings.Index(lines[0], "PRESENCE"); strings.Index(lines[1], "online") != col || strings.Contains(lines[2], "online") {
+		t.Fatalf("PRESENCE column:\n%s", b)
 	}
 }
 

@@ -32,6 +32,7 @@ function freshState() {
     chats: new Map(), // peer id -> {peer, last_message, unread_count, since (a friend without messages yet)}
     readMarks: new Map(), // peer id -> the newest of my messages the peer has read (chat list, message.read pushes)
     friends: [], // GET /friends items
+    presence: new Map(), // friend id -> {online, last_seen_at}: the friends list's, then the presence pushes'
     blocked: [], // GET /blocks items
     pendingCount: 0,
     search: [],
@@ -40,9 +41,35 @@ function freshState() {
   };
 }
 
-/** A person's avatar, loaded again after their profile changed (the URL is the same, the picture may not be). */
+/**
+ * A person's avatar, loaded again after their profile changed (the URL is the same, the picture may not be), with
+ * a green dot while they are online (friends only: nobody else's presence is known).
+ */
 function personAvatar(user) {
-  return avatar(user, state.avatarVersions.get(user.id));
+  const pic = avatar(user, state.avatarVersions.get(user.id));
+  const p = state.presence.get(user.id);
+  if (!p) return pic;
+  return h('span', { class: 'avatar-wrap', dataset: { presence: p.online ? 'online' : 'offline' } },
+    pic,
+    p.online ? h('span', { class: 'presence-dot', title: 'online' }) : null,
+    h('span', { class: 'sr-only', text: p.online ? ', online' : '' }));
+}
+
+/** "online", "last seen …", or "" for someone whose presence is unknown (not a friend, never seen). */
+function presenceText(userId) {
+  const p = state.presence.get(userId);
+  if (!p) return '';
+  if (p.online) return 'online';
+  return p.last_seen_at ? `last seen ${formatTime(p.last_seen_at)}` : 'offline';
+}
+
+/** A friend's presence changed (a presence push, or the friends list): every place it shows follows. */
+function presenceChanged(userId, online, lastSeenAt) {
+  state.presence.set(userId, { online: Boolean(online), last_seen_at: lastSeenAt || null });
+  chatListKey = '';
+  renderChatList();
+  if (state.chat && state.chat.peer.id === userId) say('chat-presence', presenceText(userId));
+  if (state.view === 'people') renderPeople();
 }
 
 // ---------------------------------------------------------------- screens
@@ -353,10 +380,11 @@ function openView(view) {
 // ---------------------------------------------------------------- push frames
 
 function onSocketOpen() {
-  // Entering again: the server sends the entry frames; the chat list and the open chat catch up by REST.
+  // Entering again: the server sends the entry frames; the chat list, the friends (with their presence, which
+  // changed unseen while the socket was down) and the open chat catch up by REST.
   loadChats();
   catchUpOpenChat();
-  if (state.view === 'people') loadPeople();
+  loadPeople();
 }
 
 function onFrame({ type, data }) {
@@ -412,6 +440,9 @@ function onFrame({ type, data }) {
       break;
     case 'profile.updated':
       if (data.user && data.user.id) profileChanged(data.user);
+      break;
+    case 'presence':
+      if (data.user_id) presenceChanged(data.user_id, data.online, data.last_seen_at);
       break;
     default:
     // Unknown frame types are ignored (the contract may add some).
@@ -503,7 +534,7 @@ function renderChatList() {
   const chatsSorted = [...state.chats.values()].sort((a, b) => chatTime(b) - chatTime(a)
     || cmpId(b.last_message?.id || '0', a.last_message?.id || '0'));
   // Rebuilt only when something shown changed: a node replaced under the pointer would lose the user's click.
-  const key = JSON.stringify([state.chat?.peer.id, chatsSorted.map((c) => [c.peer.id, displayName(c.peer), c.peer.has_avatar, c.last_message?.id, c.last_message?.text, c.last_message?.deleted_at, c.unread_count])]);
+  const key = JSON.stringify([state.chat?.peer.id, chatsSorted.map((c) => [c.peer.id, displayName(c.peer), c.peer.has_avatar, c.last_message?.id, c.last_message?.text, c.last_message?.deleted_at, c.unread_count, presenceText(c.peer.id)])]);
   if (key === chatListKey && $('chat-list').childElementCount === chatsSorted.length) return;
   chatListKey = key;
   const focused = document.activeElement && document.activeElement.classList.contains('chat-item')
@@ -587,6 +618,7 @@ async function openChat(peer) {
 function showChatPeer(peer) {
   $('chat-title').textContent = displayName(peer);
   $('chat-avatar').replaceChildren(personAvatar(peer));
+  say('chat-presence', presenceText(peer.id));
   say('chat-bio', peer.bio || '');
 }
 
@@ -886,6 +918,9 @@ async function loadPeople() {
     if (!state.me) return;
     state.friends = res.items || [];
     state.blocked = blocked.items || [];
+    state.presence = new Map(state.friends.filter((i) => i.status === 'accepted' && 'online' in i)
+      .map((i) => [i.user.id, { online: i.online, last_seen_at: i.last_seen_at || null }]));
+    if (state.chat) say('chat-presence', presenceText(state.chat.peer.id));
     say('people-error', '');
     renderPeople();
     syncFriendChats();
@@ -962,6 +997,7 @@ function renderPeople() {
     action('Cancel request', 'cancel', i.user, () => api.removeFriend(i.user.id)),
   ])));
   fill('friends-list', 'friends-empty', by('accepted').map((i) => personRow(i.user, [
+    h('span', { class: 'hint presence', text: presenceText(i.user.id) }),
     h('button', { type: 'button', dataset: { action: 'message' }, 'aria-label': `Message: ${displayName(i.user)}`, onclick: () => openChat(i.user) }, 'Message'),
     action('Remove', 'remove', i.user, async () => {
       if (window.confirm(`Remove ${displayName(i.user)} from your friends?`)) await api.removeFriend(i.user.id);
