@@ -12,7 +12,7 @@
 #   series        after a scripted chat, every metric a dashboard or rule queries has a series
 #   trace         one message send is one trace in Jaeger, gateway -> messages -> friends -> RabbitMQ -> socket
 #   autoscaling   the gateway's HPA scales out under bench/'s history load and back in, draining sockets
-#   alert         friends scaled to 0 fires ServiceDown within its `for` + a scrape + an evaluation interval
+#   alert         friends scaled to 0 fires ServiceDown within its `for` + a scrape interval of its pod going
 #   policy        the chart's NetworkPolicies are enforced (kube-router's firewall): a pod that is not the gateway
 #                 is refused by messages, while the gateway, DNS, MySQL and RabbitMQ still work
 #

@@ -35,8 +35,10 @@ func (r *MySQLRepository) State(ctx context.Context, l domain.Lease, now time.Ti
 	})
 }
 
-// Renew extends the connected leases that gateway holds for users until expires, and returns the users who
-// have none there (their presence statement must be applied with State).
+// Renew extends the connected leases that gateway holds for users until expires, and returns the users it
+// cannot simply renew: those it holds no connected lease for, and those not shown online (their lease had run out
+// before it was stored, say after friends lagged): their statement must be applied with State, which announces
+// them.
 func (r *MySQLRepository) Renew(ctx context.Context, gatewayID string, users []string, at, expires time.Time) ([]string, error) {
 	if len(users) == 0 {
 		return nil, nil
@@ -50,7 +52,8 @@ func (r *MySQLRepository) Renew(ctx context.Context, gatewayID string, users []s
 		WHERE gateway_id = ? AND connected AND user_id IN (`+in+`)`, args...); err != nil {
 		return nil, err
 	}
-	rows, err := r.db.QueryContext(ctx, `SELECT user_id FROM presence_leases WHERE gateway_id = ? AND connected AND user_id IN (`+in+`)`, args[2:]...)
+	rows, err := r.db.QueryContext(ctx, `SELECT l.user_id FROM presence_leases l JOIN presence p ON p.user_id = l.user_id AND p.online
+		WHERE l.gateway_id = ? AND l.connected AND l.user_id IN (`+in+`)`, args[2:]...)
 	if err != nil {
 		return nil, err
 	}

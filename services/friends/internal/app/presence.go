@@ -30,7 +30,8 @@ type PresenceRepository interface {
 	// State applies one statement (unless the gateway's lease for the user holds a later one); when the user
 	// comes online or goes offline, it stores that and the events of announce (outbox) in the same transaction.
 	State(ctx context.Context, l domain.Lease, now time.Time, announce AnnounceFunc) error
-	// Renew extends the connected leases the gateway holds for users; it returns the users it holds none for.
+	// Renew extends the connected leases the gateway holds for users; it returns the users it holds none for,
+	// or who are not shown online.
 	Renew(ctx context.Context, gatewayID string, users []string, at, expires time.Time) (missing []string, err error)
 	// Expire ends up to limit users' leases that ran out by now, as State would; it returns how many users it
 	// looked at.
@@ -56,8 +57,8 @@ func (a *Application) Disconnected(ctx context.Context, e events.UserLeftData, a
 }
 
 // Heartbeat renews a gateway's leases of the users it lists, made at; a user it holds no lease for (a statement
-// lost or not yet arrived, or one the sweeper ended) is stated connected again, unless a later statement says
-// otherwise.
+// lost or not yet arrived, or one the sweeper ended), or one not shown online (a lease stored after it had run
+// out), is stated connected again, unless a later statement says otherwise.
 func (a *Application) Heartbeat(ctx context.Context, e events.PresenceHeartbeatData, at time.Time) error {
 	expires := at.Add(e.Lease())
 	if !expires.After(a.now()) {

@@ -257,3 +257,29 @@ func TestMalformedPresenceStatementsArePoisonAndChangeNothing(t *testing.T) {
 		t.Errorf("bob got %d presence pushes", n)
 	}
 }
+
+func TestAHeartbeatBringsBackAUserWhoseEntryCameAfterItsLeaseRanOut(t *testing.T) {
+	h := start(t)
+	me, bob := h.user("me"), h.user("bob")
+	h.befriend(me, bob)
+	gw := h.gateway(30 * time.Second)
+	gw.enter(bob)
+	// The entry is handled a minute late (friends was behind): its lease had run out, so me is not online.
+	ev, err := broker.NewEvent("gateway", events.UserEntered, events.UserEnteredData{
+		UserID: me.ID, SessionID: uuid.NewString(), ConnectionID: uuid.NewString(), GatewayPresence: gw.stated()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Time = ev.Time.Add(-time.Minute)
+	brokertest.PublishUntilRouted(t, h.conn, ev)
+	gw.heartbeat(bob)
+	time.Sleep(300 * time.Millisecond)
+	if it := h.friendItem(bob, me); it.Online == nil || *it.Online {
+		t.Fatalf("an entry whose lease ran out before it was handled: %+v", it)
+	}
+	// The gateway's next heartbeat still lists me: online, and bob is told.
+	gw.heartbeat(me, bob)
+	if p := h.presence(bob, me, 1); !p.Online {
+		t.Errorf("after the heartbeat: %+v", p)
+	}
+}
