@@ -91,7 +91,7 @@ func (b *bench) floor(ctx context.Context) error {
 		p99 := &row{Measure: "5 floor", Metric: fmt.Sprintf("c=%d p99", c), Unit: "ms"}
 		for run := 1; run <= b.s.Runs; run++ {
 			logf("floor: raw INSERT c=%d run %d", c, run)
-			sum := closedLoop(ctx, c, b.s.Warmup, b.s.Duration, func(ctx context.Context, w int) error {
+			sum := b.measured(ctx, fmt.Sprintf("floor INSERT c=%d", c), run, c, func(ctx context.Context, w int) error {
 				chat := rand.IntN(1000)
 				from, to := ids[2*chat], ids[2*chat+1]
 				_, err := db.ExecContext(ctx, "INSERT INTO messages (chat_id, sender_id, recipient_id, client_message_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -36,7 +36,7 @@ func (b *bench) historyReads(ctx context.Context) error {
 		if b.s.Pprof && run == 1 {
 			profiles = b.profile(ctx, fmt.Sprintf("history-c%d", b.s.HistoryConc))
 		}
-		sum := closedLoop(ctx, b.s.HistoryConc, b.s.Warmup, b.s.Duration, func(ctx context.Context, w int) error {
+		sum := b.measured(ctx, fmt.Sprintf("history c=%d", b.s.HistoryConc), run, b.s.HistoryConc, func(ctx context.Context, w int) error {
 			p := b.pairs[w%n]
 			_, err := b.c.history(ctx, p[0], p[1].id, 50)
 			return err

@@ -188,6 +188,7 @@ func run(ctx context.Context, s settings, rep *report) error {
 	if _, ok := rep.Details["throughput"]; ok {
 		b.floorRatio()
 	}
+	b.costTargets()
 	if want("growth") {
 		for _, n := range s.Growth[min(1, len(s.Growth)):] {
 			if ctx.Err() != nil {

@@ -61,6 +61,8 @@ type report struct {
 	Host     map[string]any `json:"host"`
 	Settings map[string]any `json:"settings"`
 	Rows     []*row         `json:"rows"`
+	// Costs are what one operation cost each process (issue 17), one entry a measured run.
+	Costs    []costRow      `json:"costs,omitempty"`
 	Details  map[string]any `json:"details"`
 	Problems []string       `json:"problems,omitempty"`
 }
@@ -111,9 +113,45 @@ func (rep *report) table(w io.Writer) {
 			fmt.Fprintf(w, "  note [%s %s]: %s\n", r.Measure, r.Metric, r.Note)
 		}
 	}
+	rep.costTable(w)
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "  problem: %s\n", p)
 	}
+}
+
+// costRow is one measured run's cost per operation.
+type costRow struct {
+	Operation string  `json:"operation"`
+	Run       int     `json:"run"`
+	Rate      float64 `json:"rate"`
+	cost
+}
+
+// costTable prints the CPU per operation of every process (ms), the servers' total and the client's apart, then
+// MariaDB statements (all, writes, commits) and broker publishes per operation.
+func (rep *report) costTable(w io.Writer) {
+	if len(rep.Costs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\ncost per operation (CPU ms of each process over the measured window / operations; statements and publishes per operation):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	head := append([]string{"operation", "run", "rate/s"}, servers...)
+	head = append(head, "server", "client", "stmts", "writes", "commits", "publishes")
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, c := range rep.Costs {
+		cells := []string{c.Operation, fmt.Sprint(c.Run), formatFigure(c.Rate)}
+		for _, s := range servers {
+			if v, ok := c.CPUms[s]; ok {
+				cells = append(cells, fmt.Sprintf("%.3f", v))
+			} else {
+				cells = append(cells, "-")
+			}
+		}
+		cells = append(cells, fmt.Sprintf("%.3f", c.ServerMs), fmt.Sprintf("%.3f", c.ClientMs),
+			fmt.Sprintf("%.2f", c.Statements), fmt.Sprintf("%.2f", c.Writes), fmt.Sprintf("%.2f", c.Commits), fmt.Sprintf("%.2f", c.Publishes))
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+	}
+	tw.Flush()
 }
 
 func formatFigure(v float64) string {

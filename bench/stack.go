@@ -35,6 +35,46 @@ type bench struct {
 	all        []*user
 
 	maxSendRate float64 // highest measured send rate, for the push measurement
+
+	meter   *meter  // the processes' CPU, MariaDB's statements, the publishes (nil: not measured)
+	meterDB *sql.DB // the meter's connection for SHOW GLOBAL STATUS
+}
+
+// startMeter prepares the cost measurement of every closed loop (issue 17); without it the bench still runs.
+func (b *bench) startMeter() {
+	db, err := openDB("", 1)
+	if err != nil {
+		b.rep.problem("cost per operation not measured: %v", err)
+		return
+	}
+	m, missing := newMeter(b.pids, b.admins, db)
+	if len(missing) > 0 {
+		b.rep.problem("cost per operation without %v: no such process found", missing)
+	}
+	b.meter, b.meterDB = m, db
+}
+
+// measured is closedLoop that also records what one operation cost (a costRow named operation, this run).
+func (b *bench) measured(ctx context.Context, operation string, run, workers int, op func(ctx context.Context, worker int) error) summary {
+	var w *window
+	if b.meter != nil {
+		w = &window{m: b.meter, ctx: ctx}
+	}
+	sum := closedLoopMarked(ctx, workers, b.s.Warmup, b.s.Duration, w.mark, func(ctx context.Context, worker int) (time.Duration, error) {
+		return 0, op(ctx, worker)
+	})
+	if w == nil {
+		return sum
+	}
+	c, err := w.cost(sum.Count)
+	if err != nil {
+		b.rep.problem("cost of %s: %v", operation, err)
+		return sum
+	}
+	b.rep.Costs = append(b.rep.Costs, costRow{Operation: operation, Run: run, Rate: sum.PerSecond, cost: c})
+	logf("  cost per operation: servers %.3f ms CPU (MariaDB %.3f), client %.3f ms, %.2f statements, %.2f publishes",
+		c.ServerMs, c.CPUms["mariadb"], c.ClientMs, c.Statements, c.Publishes)
+	return sum
 }
 
 // stackEnv is the production-like configuration of the stack the bench starts: info logs; GOMEMLIMIT at 90 %
@@ -58,6 +98,7 @@ func newBench(ctx context.Context, s settings, rep *report) (*bench, error) {
 			}
 		}
 		rep.Settings["stack"] = "running stack at " + s.URL + " (its own limits and log level apply)"
+		b.startMeter()
 		return b, nil
 	}
 	dir, err := os.MkdirTemp("", "messenger-bench-")
@@ -90,10 +131,14 @@ func newBench(ctx context.Context, s settings, rep *report) (*bench, error) {
 	rep.Settings["stack"] = "own stack at " + st.GatewayURL
 	rep.Settings["stack_env"] = stackEnv
 	logf("stack ready at %s", st.GatewayURL)
+	b.startMeter()
 	return b, nil
 }
 
 func (b *bench) close() {
+	if b.meterDB != nil {
+		b.meterDB.Close()
+	}
 	if b.stack != nil {
 		logf("stopping the stack")
 		b.stack.Stop()

@@ -92,6 +92,15 @@ func closedLoop(ctx context.Context, workers int, warmup, duration time.Duration
 // closedLoopTimed is closedLoop where op may time its call itself (a non-zero duration), for calls whose
 // measured part ends before they return.
 func closedLoopTimed(ctx context.Context, workers int, warmup, duration time.Duration, op func(ctx context.Context, worker int) (time.Duration, error)) summary {
+	return closedLoopMarked(ctx, workers, warmup, duration, nil, op)
+}
+
+// closedLoopMarked is closedLoopTimed that calls mark(true) as the measured window opens and mark(false) as it
+// closes (a cost window's readings).
+func closedLoopMarked(ctx context.Context, workers int, warmup, duration time.Duration, mark func(opening bool), op func(ctx context.Context, worker int) (time.Duration, error)) summary {
+	if mark == nil {
+		mark = func(bool) {}
+	}
 	var r recorder
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -114,11 +123,13 @@ func closedLoopTimed(ctx context.Context, workers int, warmup, duration time.Dur
 		}()
 	}
 	sleep(ctx, warmup)
+	mark(true)
 	r.active.Store(true)
 	start := time.Now()
 	sleep(ctx, duration)
 	r.active.Store(false) // calls still in flight finish unrecorded; none is cut
 	elapsed := time.Since(start)
+	mark(false)
 	stop.Store(true)
 	wg.Wait()
 	return r.summary(elapsed)

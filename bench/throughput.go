@@ -25,7 +25,7 @@ func (b *bench) throughput(ctx context.Context) error {
 			if b.s.Pprof && run == 1 && c == b.s.Concurrency[len(b.s.Concurrency)-1] {
 				profiles = b.profile(ctx, fmt.Sprintf("send-c%d", c))
 			}
-			sum := closedLoop(ctx, c, b.s.Warmup, b.s.Duration, func(ctx context.Context, w int) error {
+			sum := b.measured(ctx, fmt.Sprintf("send c=%d", c), run, c, func(ctx context.Context, w int) error {
 				p := b.pairs[w%len(b.pairs)]
 				_, err := b.c.send(ctx, p[0], p[1].id, messageText(int(seq.Add(1))))
 				return err
