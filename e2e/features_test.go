@@ -147,6 +147,17 @@ func TestPresenceThroughTheGatewayAndAGatewayThatDies(t *testing.T) {
 	if online, _ := friendPresence(t, b, a.id); !online {
 		t.Error("b's list shows a offline while a's socket is open")
 	}
+	// Each new socket gets its friends' presence at once (friends.presence), with the version to compare.
+	sb2 := connect(t, b)
+	snap := sb2.waitFor(t, "friends.presence", 3*time.Second).object(t)
+	items, _ := snap["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("friends.presence of b: %v", snap)
+	}
+	if p, _ := items[0].(map[string]any); p["user_id"] != a.id || p["online"] != true || p["version"] != float64(1) {
+		t.Errorf("friends.presence of b: %v", p)
+	}
+	sb2.close()
 	sa.close()
 	off := presenceOf(t, sb, a.id, 2, false, 3*time.Second)
 	if online, seen := friendPresence(t, b, a.id); online || seen == "" || seen != off["last_seen_at"] {

@@ -102,3 +102,16 @@ func Start[C any](t *testing.T, cfg C, build func(context.Context, C) (*server.A
 	}
 	return s
 }
+
+// WaitConsuming waits (10 s at most) until each of the service's consumers named by queues is consuming, its queue
+// declared and bound. A test that publishes events as another service would must wait for all of them: the
+// first queue bound makes a publish routable, and an event published before another consumer's queue exists
+// never reaches that one.
+func (s *Service) WaitConsuming(t testing.TB, queues ...string) {
+	t.Helper()
+	for _, q := range queues {
+		servertest.Eventually(t, 10*time.Second, func() bool {
+			return servertest.Metric(t, s.Admin, "broker_consumers", "queue", q) >= 1
+		}, "the consumer %s is not consuming", q)
+	}
+}

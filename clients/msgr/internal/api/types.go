@@ -125,18 +125,19 @@ type BlockList struct {
 
 // Push frame types of the contract (others may come and are shown as they are).
 const (
-	FrameMessageNew     = "message.new"
-	FrameMessageRead    = "message.read"
-	FrameFriendRequest  = "friend.request"
-	FrameFriendAccepted = "friend.accepted"
-	FrameFriendRemoved  = "friend.removed"
-	FrameProfileUpdated = "profile.updated"
-	FrameMessageEdited  = "message.edited"
-	FrameMessageDeleted = "message.deleted"
-	FrameTyping         = "typing"
-	FramePresence       = "presence"
-	FrameMessagesUnread = "messages.unread"
-	FrameFriendsPending = "friends.pending"
+	FrameMessageNew      = "message.new"
+	FrameMessageRead     = "message.read"
+	FrameFriendRequest   = "friend.request"
+	FrameFriendAccepted  = "friend.accepted"
+	FrameFriendRemoved   = "friend.removed"
+	FrameProfileUpdated  = "profile.updated"
+	FrameMessageEdited   = "message.edited"
+	FrameMessageDeleted  = "message.deleted"
+	FrameTyping          = "typing"
+	FramePresence        = "presence"
+	FrameFriendsPresence = "friends.presence"
+	FrameMessagesUnread  = "messages.unread"
+	FrameFriendsPending  = "friends.pending"
 )
 
 // TypingData is the data of a typing frame: who is typing to you, for how long to show it.
@@ -150,6 +151,12 @@ type PresenceData struct {
 	UserID     string     `json:"user_id"`
 	Online     bool       `json:"online"`
 	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
+	Version    uint64     `json:"version"`
+}
+
+// FriendsPresenceData is the data of the friends.presence login frame: every friend's presence.
+type FriendsPresenceData struct {
+	Items []PresenceData `json:"items"`
 }
 
 // UnreadData is the data of a messages.unread frame.

@@ -303,6 +303,21 @@ func (p *Printer) Frame(f api.Frame, names Namer) error {
 			}
 			return nil
 		}
+	case api.FrameFriendsPresence:
+		var d api.FriendsPresenceData
+		if json.Unmarshal(f.Data, &d) == nil {
+			var online []string
+			for _, p := range d.Items {
+				if p.Online {
+					online = append(online, clean(names.Name(p.UserID)))
+				}
+			}
+			head("%d of %d friend(s) online", len(online), len(d.Items))
+			for _, n := range online {
+				item("%s is online", n)
+			}
+			return nil
+		}
 	case api.FrameMessageRead:
 		var r api.ReadData
 		if json.Unmarshal(f.Data, &r) == nil {

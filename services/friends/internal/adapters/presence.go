@@ -110,7 +110,7 @@ func (r *MySQLRepository) Presence(ctx context.Context, ids []string) (map[strin
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := r.db.QueryContext(ctx, "SELECT user_id, online, last_seen_at FROM presence WHERE user_id IN (?"+strings.Repeat(", ?", len(ids)-1)+")", args...)
+	rows, err := r.db.QueryContext(ctx, "SELECT user_id, online, last_seen_at, version FROM presence WHERE user_id IN (?"+strings.Repeat(", ?", len(ids)-1)+")", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +124,7 @@ func (r *MySQLRepository) Presence(ctx context.Context, ids []string) (map[strin
 func scanPresence(s scanner) (domain.Presence, error) {
 	var p domain.Presence
 	var seen sql.NullTime
-	err := s.Scan(&p.UserID, &p.Online, &seen)
+	err := s.Scan(&p.UserID, &p.Online, &seen, &p.Version)
 	if seen.Valid {
 		p.LastSeen = seen.Time.UTC()
 	}
@@ -142,7 +142,7 @@ func (r *MySQLRepository) presenceChange(ctx context.Context, userID string, now
 			if _, err := tx.ExecContext(ctx, "INSERT IGNORE INTO presence (user_id) VALUES (?)", userID); err != nil {
 				return err
 			}
-			before, err := scanPresence(tx.QueryRowContext(ctx, "SELECT user_id, online, last_seen_at FROM presence WHERE user_id = ? FOR UPDATE", userID))
+			before, err := scanPresence(tx.QueryRowContext(ctx, "SELECT user_id, online, last_seen_at, version FROM presence WHERE user_id = ? FOR UPDATE", userID))
 			if err != nil {
 				return err
 			}
@@ -155,7 +155,7 @@ func (r *MySQLRepository) presenceChange(ctx context.Context, userID string, now
 				FROM presence_leases WHERE user_id = ?`, now, userID).Scan(&online, &seen); err != nil {
 				return err
 			}
-			after := domain.Presence{UserID: userID, Online: online, LastSeen: before.LastSeen}
+			after := domain.Presence{UserID: userID, Online: online, LastSeen: before.LastSeen, Version: before.Version}
 			if seen.Valid && seen.Time.After(after.LastSeen) {
 				after.LastSeen = seen.Time.UTC()
 			}
@@ -165,7 +165,8 @@ func (r *MySQLRepository) presenceChange(ctx context.Context, userID string, now
 				}
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, "UPDATE presence SET online = ?, last_seen_at = ? WHERE user_id = ?", after.Online, after.LastSeen, userID); err != nil {
+			after.Version++
+			if _, err := tx.ExecContext(ctx, "UPDATE presence SET online = ?, last_seen_at = ?, version = ? WHERE user_id = ?", after.Online, after.LastSeen, after.Version, userID); err != nil {
 				return err
 			}
 			audience, err := onlineFriends(ctx, tx, userID)
@@ -188,13 +189,17 @@ func (r *MySQLRepository) presenceChange(ctx context.Context, userID string, now
 	return nil
 }
 
-// onlineFriends are the user's friends that friends last saw online.
+// onlineFriends are the user's friends that friends last saw online. Their presence rows are read with a shared
+// lock: a friend whose presence is changing at the same moment (their row locked by that change) is waited for,
+// or the two changes deadlock and one runs again. So of two friends coming online together, the second to commit
+// sees the first online and tells them, and the snapshot each socket gets at its entry (PresenceOf) cannot miss
+// a change that committed before its user's own.
 func onlineFriends(ctx context.Context, tx *sql.Tx, userID string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT f.friend_id FROM (
-			SELECT user_high AS friend_id FROM relationships WHERE user_low = ? AND status = 'accepted'
+	rows, err := tx.QueryContext(ctx, `SELECT p.user_id FROM presence p WHERE p.online AND p.user_id IN (
+			SELECT user_high FROM relationships WHERE user_low = ? AND status = 'accepted'
 			UNION ALL
 			SELECT user_low FROM relationships WHERE user_high = ? AND status = 'accepted'
-		) f JOIN presence p ON p.user_id = f.friend_id AND p.online`, userID, userID)
+		) LOCK IN SHARE MODE`, userID, userID)
 	if err != nil {
 		return nil, err
 	}

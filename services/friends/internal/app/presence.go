@@ -11,15 +11,26 @@ import (
 	"simplemessenger/services/friends/internal/domain"
 )
 
-// PushPresence goes to a user's online friends when the user comes online or goes offline.
-const PushPresence = "presence"
+// PushPresence goes to a user's online friends when the user comes online or goes offline; PushFriendsPresence
+// is the entry reply with the presence of every friend, once per socket.
+const (
+	PushPresence        = "presence"
+	PushFriendsPresence = "friends.presence"
+)
 
-// PresencePushData is the data of a presence push.
+// PresencePushData is the data of a presence push, and an item of friends.presence.
 type PresencePushData struct {
 	UserID string `json:"user_id"`
 	Online bool   `json:"online"`
 	// LastSeenAt is when the user was last seen online (absent while online or when never seen).
 	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
+	// Version counts the user's changes of presence: a client keeps what it heard with the highest.
+	Version uint64 `json:"version"`
+}
+
+// FriendsPresenceData is the data of friends.presence.
+type FriendsPresenceData struct {
+	Items []PresencePushData `json:"items"`
 }
 
 // AnnounceFunc makes the events that announce a user's new presence to audience (their friends who are online).
@@ -106,13 +117,48 @@ func (a *Application) state(ctx context.Context, l domain.Lease) error {
 	return nil
 }
 
-// announcePresence pushes p to each of audience.
-func (a *Application) announcePresence(p domain.Presence, audience []string) ([]broker.Event, error) {
-	data := PresencePushData{UserID: p.UserID, Online: p.Online}
+// PresenceSnapshot answers a socket's entry (after its own presence statement is kept) with the presence of
+// every friend of its user, pushed to that socket: whatever changed before is in it, and whatever changes after
+// is pushed to the user, now online (see the repository's onlineFriends).
+func (a *Application) PresenceSnapshot(ctx context.Context, e events.UserEnteredData) error {
+	rels, err := a.repo.List(ctx, e.UserID, domain.FilterAccepted)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(rels))
+	for i, r := range rels {
+		ids[i] = r.Pair.Other(e.UserID)
+	}
+	known, err := a.presence.Presence(ctx, ids)
+	if err != nil {
+		return err
+	}
+	data := FriendsPresenceData{Items: make([]PresencePushData, 0, len(ids))}
+	for _, id := range ids {
+		p := known[id]
+		p.UserID = id
+		data.Items = append(data.Items, presenceData(p))
+	}
+	ev, err := events.ReplyToEntry(Source, e, PushFriendsPresence, data)
+	if err != nil {
+		return err
+	}
+	return a.publisher.Publish(ctx, ev)
+}
+
+// presenceData is p as pushes and lists show it.
+func presenceData(p domain.Presence) PresencePushData {
+	data := PresencePushData{UserID: p.UserID, Online: p.Online, Version: p.Version}
 	if !p.Online && !p.LastSeen.IsZero() {
 		seen := p.LastSeen.UTC()
 		data.LastSeenAt = &seen
 	}
+	return data
+}
+
+// announcePresence pushes p to each of audience.
+func (a *Application) announcePresence(p domain.Presence, audience []string) ([]broker.Event, error) {
+	data := presenceData(p)
 	out := make([]broker.Event, 0, len(audience))
 	for _, to := range audience {
 		ev, err := broker.NewPush(Source, to, PushPresence, data)

@@ -187,6 +187,8 @@ type Item struct {
 	// have never been seen.
 	Online     *bool      `json:"online,omitempty"`
 	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
+	// PresenceVersion is the version of that presence (as in the presence pushes): a client keeps the newest.
+	PresenceVersion *uint64 `json:"presence_version,omitempty"`
 }
 
 // List returns me's friends and requests that the filter selects, newest first. Users that profiles no
@@ -221,12 +223,8 @@ func (a *Application) List(ctx context.Context, me string, filter domain.Filter)
 		}
 		item := Item{User: summary(p), Status: r.ViewOf(me), Since: r.Since.UTC()}
 		if r.Friends() && presence != nil {
-			seen := presence[p.ID]
-			item.Online = &seen.Online
-			if !seen.Online && !seen.LastSeen.IsZero() {
-				at := seen.LastSeen.UTC()
-				item.LastSeenAt = &at
-			}
+			d := presenceData(presence[p.ID])
+			item.Online, item.LastSeenAt, item.PresenceVersion = &d.Online, d.LastSeenAt, &d.Version
 		}
 		items = append(items, item)
 	}

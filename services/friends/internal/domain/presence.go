@@ -8,6 +8,8 @@ type Presence struct {
 	Online bool
 	// LastSeen is the newest statement of any gateway about the user (zero: never seen).
 	LastSeen time.Time
+	// Version counts the user's changes of Online: of two things said about a user, the higher version is newer.
+	Version uint64
 }
 
 // Lease is what one gateway says about a user's sockets there: connected or not, as of its statement Seq (one

@@ -53,10 +53,13 @@ func Presence(a *app.Application) broker.Handler {
 		switch ev.Type {
 		case events.UserEntered:
 			var e events.UserEnteredData
-			if err := ev.Decode(&e); err != nil || e.UserID == "" {
+			if err := ev.Decode(&e); err != nil || e.UserID == "" || e.ConnectionID == "" {
 				return malformed(err)
 			}
-			return a.Connected(ctx, e, ev.Time)
+			if err := a.Connected(ctx, e, ev.Time); err != nil {
+				return err
+			}
+			return a.PresenceSnapshot(ctx, e)
 		case events.UserLeft:
 			var e events.UserLeftData
 			if err := ev.Decode(&e); err != nil || e.UserID == "" || !e.Valid() {

@@ -18,6 +18,7 @@ import (
 	"simplemessenger/platform/server/servertest"
 	"simplemessenger/platform/servicetest"
 
+	"simplemessenger/services/friends/internal/ports"
 	"simplemessenger/services/friends/internal/service"
 )
 
@@ -40,6 +41,9 @@ type harness struct {
 
 	mu     sync.Mutex
 	pushes []broker.Event
+
+	svc *servicetest.Service
+	cfg service.Config
 }
 
 // start runs the service with the test configuration, changed by each of adjust.
@@ -53,7 +57,9 @@ func start(t *testing.T, adjust ...func(*service.Config)) *harness {
 		f(&cfg)
 	}
 	s := servicetest.Start(t, cfg, service.Build)
+	s.WaitConsuming(t, ports.UserEnteredQueue, ports.UserUpdatedQueue, ports.PresenceQueue)
 	h.url, h.iss, h.db = s.URL, s.Issuer, s.DB
+	h.svc, h.cfg = s, cfg
 	h.conn = broker.Dial(s.Broker, nil, nil)
 	t.Cleanup(func() { h.conn.Close() })
 	h.collectPushes(s.Broker)
@@ -226,4 +232,20 @@ func summary(items []item) []string {
 		out = append(out, it.User["nickname"].(string)+":"+it.Status)
 	}
 	return out
+}
+
+// replica starts a second replica of the service on the same database and exchange: the two compete for the
+// events of every queue, as replicas do in a cluster.
+func (h *harness) replica() {
+	h.t.Helper()
+	cfg := h.cfg
+	h.svc.Configure(h.t, &cfg)
+	app, err := service.Build(context.Background(), cfg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	_, admin := servertest.Serve(h.t, app)
+	servertest.Eventually(h.t, 10*time.Second, func() bool {
+		return servertest.Metric(h.t, admin, "broker_consumers", "queue", ports.PresenceQueue) >= 1
+	}, "the replica's presence consumer is not consuming")
 }

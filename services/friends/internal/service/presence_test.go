@@ -1,8 +1,10 @@
 package service_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,6 +51,29 @@ func (g *gateway) enter(u user) events.UserEnteredData {
 	return e
 }
 
+// online opens a socket of u here and waits for its entry reply with the friends' presence: u's statement is
+// kept by then, so u is online for whatever happens next.
+func (g *gateway) online(u user) {
+	g.h.t.Helper()
+	e := g.enter(u)
+	g.h.snapshot(u, e.ConnectionID)
+}
+
+// snapshot waits for the friends.presence reply to that connection and returns its items by user id.
+func (h *harness) snapshot(to user, connectionID string) map[string]presencePush {
+	h.t.Helper()
+	ev := h.waitPush(to, "friends.presence", "to "+connectionID, func(ev broker.Event) bool { return ev.ConnectionID == connectionID })
+	var d struct{ Items []presencePush }
+	if err := ev.Decode(&d); err != nil || d.Items == nil {
+		h.t.Fatalf("friends.presence %s: %v", ev.Data, err)
+	}
+	out := map[string]presencePush{}
+	for _, it := range d.Items {
+		out[it.UserID] = it
+	}
+	return out
+}
+
 func (g *gateway) leave(u user) {
 	g.publish(events.UserLeft, events.UserLeftData{UserID: u.ID, GatewayPresence: g.stated()})
 }
@@ -66,6 +91,7 @@ type presencePush struct {
 	UserID     string     `json:"user_id"`
 	Online     bool       `json:"online"`
 	LastSeenAt *time.Time `json:"last_seen_at"`
+	Version    uint64     `json:"version"`
 }
 
 // presence waits for the n-th presence push (from 1) to that user about who.
@@ -121,8 +147,8 @@ func TestPresenceReachesOnlyOnlineFriendsAndFriendsListsCarryIt(t *testing.T) {
 	h.befriend(me, cat) // cat never comes online
 	h.ask(dan, me).is(t, http.StatusCreated, "")
 	gw := h.gateway(time.Minute)
-	gw.enter(bob)
-	gw.enter(dan)
+	gw.online(bob)
+	gw.online(dan)
 
 	// Before me was ever seen: offline, no last seen.
 	if it := h.friendItem(bob, me); it.Online == nil || *it.Online || it.LastSeenAt != nil {
@@ -175,7 +201,7 @@ func TestAUserIsOnlineWhileAnyGatewayHoldsASocket(t *testing.T) {
 	me, bob := h.user("me"), h.user("bob")
 	h.befriend(me, bob)
 	gw1, gw2 := h.gateway(time.Minute), h.gateway(time.Minute)
-	gw1.enter(bob)
+	gw1.online(bob)
 	gw1.enter(me)
 	h.presence(bob, me, 1)
 	gw2.enter(me)
@@ -200,7 +226,7 @@ func TestAGatewayThatStopsRenewingLosesItsUsersWithinTheLeaseAndASweep(t *testin
 	me, bob := h.user("me"), h.user("bob")
 	h.befriend(me, bob)
 	steady, dying := h.gateway(time.Minute), h.gateway(2*time.Second)
-	steady.enter(bob)
+	steady.online(bob)
 	dying.enter(me)
 	h.presence(bob, me, 1)
 	// Renewed, the lease outlives its first term.
@@ -242,7 +268,7 @@ func TestMalformedPresenceStatementsArePoisonAndChangeNothing(t *testing.T) {
 	me, bob := h.user("me"), h.user("bob")
 	h.befriend(me, bob)
 	gw := h.gateway(time.Minute)
-	gw.enter(bob)
+	gw.online(bob)
 	gw.publish(events.UserLeft, map[string]any{"user_id": me.ID}) // no gateway, no seq
 	gw.publish(events.PresenceHeartbeat, map[string]any{"gateway_id": gw.id, "seq": 1, "lease_ms": 1000, "user_ids": slices.Repeat([]string{me.ID}, events.HeartbeatBatch+1)})
 	// An entry from a gateway that keeps no presence: greeted, but nobody comes online.
@@ -263,7 +289,7 @@ func TestAHeartbeatBringsBackAUserWhoseEntryCameAfterItsLeaseRanOut(t *testing.T
 	me, bob := h.user("me"), h.user("bob")
 	h.befriend(me, bob)
 	gw := h.gateway(30 * time.Second)
-	gw.enter(bob)
+	gw.online(bob)
 	// The entry is handled a minute late (friends was behind): its lease had run out, so me is not online.
 	ev, err := broker.NewEvent("gateway", events.UserEntered, events.UserEnteredData{
 		UserID: me.ID, SessionID: uuid.NewString(), ConnectionID: uuid.NewString(), GatewayPresence: gw.stated()})
@@ -281,5 +307,75 @@ func TestAHeartbeatBringsBackAUserWhoseEntryCameAfterItsLeaseRanOut(t *testing.T
 	gw.heartbeat(me, bob)
 	if p := h.presence(bob, me, 1); !p.Online {
 		t.Errorf("after the heartbeat: %+v", p)
+	}
+}
+
+func TestEachSocketGetsItsFriendsPresenceAndFriendsComingOnlineTogetherLearnOfEachOther(t *testing.T) {
+	h := start(t)
+	me, bob, cat, dan := h.user("me"), h.user("bob"), h.user("cat"), h.user("dan")
+	h.befriend(me, bob)
+	h.befriend(me, cat)
+	h.befriend(bob, cat)
+	h.ask(dan, me).is(t, http.StatusCreated, "")
+	gw := h.gateway(time.Minute)
+	gw.online(bob)
+	gw.online(cat)
+	gw.leave(cat)
+	// cat's leaving is kept once bob, a friend of cat's too, hears of it (bob was online before cat came).
+	h.presence(bob, cat, 2)
+
+	e := gw.enter(me)
+	snap := h.snapshot(me, e.ConnectionID)
+	if len(snap) != 2 || !snap[bob.ID].Online || snap[bob.ID].Version != 1 || snap[cat.ID].Online || snap[cat.ID].LastSeenAt == nil || snap[cat.ID].Version != 2 {
+		t.Errorf("me's snapshot (bob online, cat last seen; dan only asked): %+v", snap)
+	}
+
+	// Pairs of friends entering at the same moment, their entries handled by two replicas at once: each ends up
+	// knowing the other online, from the snapshot or from a push, whichever is newer (the higher version).
+	h.replica()
+	const pairs = 16
+	type pair struct{ a, b user }
+	var ps []pair
+	for i := range pairs {
+		p := pair{h.user(fmt.Sprintf("a%d", i)), h.user(fmt.Sprintf("b%d", i))}
+		h.befriend(p.a, p.b)
+		ps = append(ps, p)
+	}
+	conns := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		for _, u := range []user{p.a, p.b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e := gw.enter(u)
+				mu.Lock()
+				conns[u.ID] = e.ConnectionID
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	for _, p := range ps {
+		for _, side := range [][2]user{{p.a, p.b}, {p.b, p.a}} {
+			me, other := side[0], side[1]
+			best := h.snapshot(me, conns[me.ID])[other.ID]
+			h.mu.Lock()
+			for _, ev := range h.pushes {
+				var d presencePush
+				if ev.Type == "presence" && ev.RoutingKey() == broker.PushKey(me.ID) && ev.Decode(&d) == nil && d.UserID == other.ID && d.Version > best.Version {
+					best = d
+				}
+			}
+			h.mu.Unlock()
+			if !best.Online {
+				// A push may still be on its way through the outbox.
+				best = h.presence(me, other, 1)
+			}
+			if !best.Online {
+				t.Errorf("%s does not know %s is online: %+v", me.Nickname, other.Nickname, best)
+			}
+		}
 	}
 }

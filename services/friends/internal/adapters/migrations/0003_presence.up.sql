@@ -1,11 +1,14 @@
 -- Presence (docs/architecture.md, "Where presence lives").
--- presence: one row a user who has ever been connected: whether friends last saw them online, and when they were
--- last seen (the newest statement of any gateway about them). Its row is also the user's lock: every change of
--- their presence takes it first, so replicas of friends that handle the same user's events take turns.
+-- presence: one row a user who has ever been connected: whether friends last saw them online, when they were
+-- last seen (the newest statement of any gateway about them), and version, counting the changes of online (so
+-- that a client keeps the newest of what it hears). Its row is also the user's lock: every change of their
+-- presence takes it first, so replicas of friends that handle the same user's events take turns; and a change
+-- reads the friends' rows with a shared lock, so that two friends changing at once are serialised too.
 CREATE TABLE presence (
-    user_id      CHAR(36)    NOT NULL,
-    online       BOOLEAN     NOT NULL DEFAULT FALSE,
-    last_seen_at DATETIME(6) NULL,
+    user_id      CHAR(36)        NOT NULL,
+    online       BOOLEAN         NOT NULL DEFAULT FALSE,
+    last_seen_at DATETIME(6)     NULL,
+    version      BIGINT UNSIGNED NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 

@@ -32,7 +32,7 @@ function freshState() {
     chats: new Map(), // peer id -> {peer, last_message, unread_count, since (a friend without messages yet)}
     readMarks: new Map(), // peer id -> the newest of my messages the peer has read (chat list, message.read pushes)
     friends: [], // GET /friends items
-    presence: new Map(), // friend id -> {online, last_seen_at}: the friends list's, then the presence pushes'
+    presence: new Map(), // friend id -> {online, last_seen_at, version}: the newest (highest version) heard
     blocked: [], // GET /blocks items
     pendingCount: 0,
     search: [],
@@ -63,9 +63,22 @@ function presenceText(userId) {
   return p.last_seen_at ? `last seen ${formatTime(p.last_seen_at)}` : 'offline';
 }
 
-/** A friend's presence changed (a presence push, or the friends list): every place it shows follows. */
-function presenceChanged(userId, online, lastSeenAt) {
-  state.presence.set(userId, { online: Boolean(online), last_seen_at: lastSeenAt || null });
+/**
+ * What was heard of a friend's presence (a presence push, the friends.presence entry frame, the friends list),
+ * kept only if it is newer than what is known: each change has a higher version, and the three sources may
+ * arrive in any order.
+ */
+function learnPresence(userId, online, lastSeenAt, version) {
+  const known = state.presence.get(userId);
+  const v = Number(version) || 0;
+  if (known && known.version > v) return false;
+  state.presence.set(userId, { online: Boolean(online), last_seen_at: lastSeenAt || null, version: v });
+  return true;
+}
+
+/** A friend's presence changed: every place it shows follows. */
+function presenceChanged(userId, online, lastSeenAt, version) {
+  if (!learnPresence(userId, online, lastSeenAt, version)) return;
   chatListKey = '';
   renderChatList();
   if (state.chat && state.chat.peer.id === userId) say('chat-presence', presenceText(userId));
@@ -442,7 +455,15 @@ function onFrame({ type, data }) {
       if (data.user && data.user.id) profileChanged(data.user);
       break;
     case 'presence':
-      if (data.user_id) presenceChanged(data.user_id, data.online, data.last_seen_at);
+      if (data.user_id) presenceChanged(data.user_id, data.online, data.last_seen_at, data.version);
+      break;
+    case 'friends.presence':
+      // The entry frame: every friend's presence as this connection opened.
+      for (const p of data.items || []) learnPresence(p.user_id, p.online, p.last_seen_at, p.version);
+      chatListKey = '';
+      renderChatList();
+      if (state.chat) say('chat-presence', presenceText(state.chat.peer.id));
+      if (state.view === 'people') renderPeople();
       break;
     default:
     // Unknown frame types are ignored (the contract may add some).
@@ -918,8 +939,13 @@ async function loadPeople() {
     if (!state.me) return;
     state.friends = res.items || [];
     state.blocked = blocked.items || [];
-    state.presence = new Map(state.friends.filter((i) => i.status === 'accepted' && 'online' in i)
-      .map((i) => [i.user.id, { online: i.online, last_seen_at: i.last_seen_at || null }]));
+    const friendIds = new Set();
+    for (const i of state.friends) {
+      if (i.status !== 'accepted' || !('online' in i)) continue;
+      friendIds.add(i.user.id);
+      learnPresence(i.user.id, i.online, i.last_seen_at, i.presence_version);
+    }
+    for (const id of [...state.presence.keys()]) if (!friendIds.has(id)) state.presence.delete(id);
     if (state.chat) say('chat-presence', presenceText(state.chat.peer.id));
     say('people-error', '');
     renderPeople();
