@@ -51,6 +51,10 @@ func TestTypingAndLiveProfilesThroughTheGateway(t *testing.T) {
 
 	must(t, call(t, "POST", "/api/v1/chats/"+b.id+"/typing", a.access, nil), 204, "typing")
 	sb.waitPush(t, "typing", 2*time.Second, "peer_id", a.id)
+	// Rate limited: notices within 3 s of the last one pushed are answered but coalesced, not pushed again.
+	for range 3 {
+		must(t, call(t, "POST", "/api/v1/chats/"+b.id+"/typing", a.access, nil), 204, "typing again at once")
+	}
 	mustError(t, call(t, "POST", "/api/v1/chats/"+c.id+"/typing", a.access, nil), 403, "not_friends", "typing to a stranger")
 
 	must(t, call(t, "PATCH", "/api/v1/users/me", a.access, map[string]any{"display_name": "A. Renamed"}), 200, "rename")
@@ -59,6 +63,9 @@ func TestTypingAndLiveProfilesThroughTheGateway(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if n := len(sc.all("profile.updated")) + len(sc.all("typing")); n != 0 {
 		t.Errorf("a stranger got %d of a's pushes", n)
+	}
+	if n := len(sb.all("typing")); n != 1 {
+		t.Errorf("b got %d typing pushes for four notices within 3 s, want 1", n)
 	}
 	items := must(t, call(t, "GET", "/api/v1/friends", b.access, nil), 200, "friends").items(t)
 	if u, _ := items[0]["user"].(map[string]any); u["has_avatar"] != false || u["display_name"] != "A. Renamed" {

@@ -45,6 +45,7 @@ networkPolicy:
   callees: []           # services this one calls; each gives <NAME>_URL and an egress rule
 serviceMonitor:
   enabled: true         # rendered only when the Prometheus Operator's API exists
+  reachability: true    # and a ScrapeConfig of the Service's address (ServiceDown on time), where the API has it
   interval: 30s
   scrapeTimeout: 10s
   labels: {}

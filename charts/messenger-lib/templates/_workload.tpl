@@ -39,6 +39,10 @@ The whole standard workload of one service. A service chart's only template is:
 ---
 {{ include "messenger-lib.serviceMonitor" $ctx }}
 {{- end }}
+{{- if and $v.serviceMonitor.enabled $v.serviceMonitor.reachability (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1alpha1/ScrapeConfig") }}
+---
+{{ include "messenger-lib.reachabilityScrape" $ctx }}
+{{- end }}
 {{- end -}}
 
 {{/* Refuse values that would render a workload that cannot run. */}}
@@ -421,6 +425,41 @@ spec:
   behavior:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end -}}
+
+{{/*
+The Service's own address as one more target (job="simplemessenger-reachability", every sample dropped: only
+`up` is kept). A pod target vanishes with its pod, and Prometheus marks its series stale only about two scrape
+intervals later; this target stays, and its scrape fails (nothing behind the Service: connection refused) at
+the first scrape after the last pod stops answering. So ServiceDown fires within its `for` plus one interval.
+*/}}
+{{- define "messenger-lib.reachabilityScrape" -}}
+apiVersion: monitoring.coreos.com/v1alpha1
+kind: ScrapeConfig
+metadata:
+  name: {{ include "messenger-lib.fullname" .ctx }}-reachability
+  namespace: {{ .ctx.Release.Namespace }}
+  labels:
+    {{- include "messenger-lib.labels" .ctx | nindent 4 }}
+    {{- with .v.serviceMonitor.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  staticConfigs:
+    - targets: [{{ printf "%s.%s.svc:%d" (include "messenger-lib.fullname" .ctx) .ctx.Release.Namespace (int .ports.admin) | quote }}]
+      labels:
+        service: {{ .svc }}
+  metricsPath: {{ include "messenger-lib.metricsPath" . }}
+  scrapeInterval: {{ .v.serviceMonitor.interval }}
+  scrapeTimeout: {{ .v.serviceMonitor.scrapeTimeout }}
+  relabelings:
+    - action: replace
+      targetLabel: job
+      replacement: simplemessenger-reachability
+  metricRelabelings:
+    - action: drop
+      sourceLabels: [__name__]
+      regex: .+
 {{- end -}}
 
 {{- define "messenger-lib.serviceMonitor" -}}
