@@ -46,6 +46,8 @@ networkPolicy:
 serviceMonitor:
   enabled: true         # rendered only when the Prometheus Operator's API exists
   reachability: true    # and a ScrapeConfig of the Service's address (ServiceDown on time), where the API has it
+  reachabilityInterval: 5s
+  reachabilityTimeout: 2s
   interval: 30s
   scrapeTimeout: 10s
   labels: {}

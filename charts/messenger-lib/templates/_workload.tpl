@@ -430,8 +430,10 @@ spec:
 {{/*
 The Service's own address as one more target (job="simplemessenger-reachability", every sample dropped: only
 `up` is kept). A pod target vanishes with its pod, and Prometheus marks its series stale only about two scrape
-intervals later; this target stays, and its scrape fails (nothing behind the Service: connection refused) at
-the first scrape after the last pod stops answering. So ServiceDown fires within its `for` plus one interval.
+intervals later; this target stays, and its scrape fails (nothing behind the Service) at the first scrape after
+the last pod stops answering. It is scraped more often than the pods (reachabilityInterval, 5 s) with a short
+timeout (a Service without endpoints may drop the connection rather than refuse it), so ServiceDown fires within
+its `for` plus less than one of the pods' scrape intervals.
 */}}
 {{- define "messenger-lib.reachabilityScrape" -}}
 apiVersion: monitoring.coreos.com/v1alpha1
@@ -450,8 +452,8 @@ spec:
       labels:
         service: {{ .svc }}
   metricsPath: {{ include "messenger-lib.metricsPath" . }}
-  scrapeInterval: {{ .v.serviceMonitor.interval }}
-  scrapeTimeout: {{ .v.serviceMonitor.scrapeTimeout }}
+  scrapeInterval: {{ .v.serviceMonitor.reachabilityInterval }}
+  scrapeTimeout: {{ .v.serviceMonitor.reachabilityTimeout }}
   relabelings:
     - action: replace
       targetLabel: job
