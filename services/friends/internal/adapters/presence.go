@@ -139,7 +139,9 @@ func (r *MySQLRepository) presenceChange(ctx context.Context, userID string, now
 	var err error
 	for range changeAttempts {
 		err = mysqlx.InTxWith(ctx, r.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, "INSERT IGNORE INTO presence (user_id) VALUES (?)", userID); err != nil {
+			// The row exists from then on; an existing one is locked exclusively at once (INSERT IGNORE would take a
+			// shared lock first, and two changes of one user upgrading theirs would deadlock).
+			if _, err := tx.ExecContext(ctx, "INSERT INTO presence (user_id) VALUES (?) ON DUPLICATE KEY UPDATE user_id = user_id", userID); err != nil {
 				return err
 			}
 			before, err := scanPresence(tx.QueryRowContext(ctx, "SELECT user_id, online, last_seen_at, version FROM presence WHERE user_id = ? FOR UPDATE", userID))
@@ -194,14 +196,27 @@ func (r *MySQLRepository) presenceChange(ctx context.Context, userID string, now
 // or the two changes deadlock and one runs again. So of two friends coming online together, the second to commit
 // sees the first online and tells them, and the snapshot each socket gets at its entry (PresenceOf) cannot miss
 // a change that committed before its user's own.
+//
+// Each side of the pair is one query that starts from the user's relationships (an index range) and joins their
+// presence rows by primary key, so only the friends' rows are locked (a subquery in IN would scan, and lock, the
+// whole table).
 func onlineFriends(ctx context.Context, tx *sql.Tx, userID string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT p.user_id FROM presence p WHERE p.online AND p.user_id IN (
-			SELECT user_high FROM relationships WHERE user_low = ? AND status = 'accepted'
-			UNION ALL
-			SELECT user_low FROM relationships WHERE user_high = ? AND status = 'accepted'
-		) LOCK IN SHARE MODE`, userID, userID)
-	if err != nil {
-		return nil, err
+	var out []string
+	for _, q := range []string{
+		`SELECT STRAIGHT_JOIN p.user_id FROM relationships r JOIN presence p ON p.user_id = r.user_high
+			WHERE r.user_low = ? AND r.status = 'accepted' AND p.online LOCK IN SHARE MODE`,
+		`SELECT STRAIGHT_JOIN p.user_id FROM relationships r JOIN presence p ON p.user_id = r.user_low
+			WHERE r.user_high = ? AND r.status = 'accepted' AND p.online LOCK IN SHARE MODE`,
+	} {
+		rows, err := tx.QueryContext(ctx, q, userID)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := mysqlx.Collect(rows, func(rs *sql.Rows) (id string, err error) { return id, rs.Scan(&id) })
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ids...)
 	}
-	return mysqlx.Collect(rows, func(rs *sql.Rows) (id string, err error) { return id, rs.Scan(&id) })
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"simplemessenger/platform/broker"
+	"simplemessenger/platform/contract"
 	"simplemessenger/platform/events"
 
 	"simplemessenger/services/friends/internal/app"
@@ -70,6 +71,11 @@ func Presence(a *app.Application) broker.Handler {
 			var e events.PresenceHeartbeatData
 			if err := ev.Decode(&e); err != nil || !e.Valid() || len(e.UserIDs) > events.HeartbeatBatch {
 				return malformed(err)
+			}
+			for _, id := range e.UserIDs {
+				if !contract.ValidUserID(id) {
+					return malformed(fmt.Errorf("user id %q", id))
+				}
 			}
 			return a.Heartbeat(ctx, e, ev.Time)
 		default:
