@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"simplemessenger/platform/metrics"
+	"simplemessenger/platform/mysqlx"
 )
 
 const (
@@ -188,15 +188,15 @@ func (r *Relay) flushBatch(ctx context.Context) (int, error) {
 		row := rows[n]
 		pubErr = fmt.Errorf("publish outbox row %d (%s %s): %w", row.seq, row.typ, row.id, pubErr)
 	}
-	sent := make([]any, n)
-	for i := range n {
-		sent[i] = rows[i].seq
-	}
-	if len(sent) > 0 {
+	if n > 0 {
+		seqs := make([]uint64, n)
+		for i := range n {
+			seqs[i] = rows[i].seq
+		}
 		// Mark exactly the rows published, never a seq range: a transaction that took a lower seq may
 		// commit after our SELECT, and its row must stay pending.
-		q := "UPDATE outbox SET published_at = NOW(6) WHERE seq IN (?" + strings.Repeat(", ?", len(sent)-1) + ")"
-		if _, err := tx.ExecContext(ctx, q, sent...); err != nil {
+		in, sent := mysqlx.In(seqs)
+		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET published_at = NOW(6) WHERE seq IN ("+in+")", sent...); err != nil {
 			return 0, errors.Join(pubErr, err)
 		}
 		if err := tx.Commit(); err != nil {

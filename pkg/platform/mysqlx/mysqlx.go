@@ -274,6 +274,19 @@ func IsDeadlock(err error) bool {
 	return errors.As(err, &me) && me.Number == 1213
 }
 
+// In is the placeholders and arguments of `IN (…)` over values, which must not be empty: "?, ?, ?" and the
+// values as arguments.
+func In[V any](values []V) (string, []any) {
+	args := make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
+	}
+	return "?" + strings.Repeat(", ?", len(values)-1), args
+}
+
+// ScanString is the Collect scanner of rows of one string column (ids).
+func ScanString(rows *sql.Rows) (s string, err error) { return s, rows.Scan(&s) }
+
 // Collect scans every row with scan and closes rows: the loop every repository needs, written once. It returns
 // an empty (not nil) slice when there are no rows, so lists encode as [] in JSON.
 func Collect[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error) {

@@ -109,9 +109,15 @@ func Start[C any](t *testing.T, cfg C, build func(context.Context, C) (*server.A
 // never reaches that one.
 func (s *Service) WaitConsuming(t testing.TB, queues ...string) {
 	t.Helper()
+	WaitConsuming(t, s.Admin, queues...)
+}
+
+// WaitConsuming is Service.WaitConsuming for the service whose admin server is at adminURL (another replica).
+func WaitConsuming(t testing.TB, adminURL string, queues ...string) {
+	t.Helper()
 	for _, q := range queues {
 		servertest.Eventually(t, 10*time.Second, func() bool {
-			return servertest.Metric(t, s.Admin, "broker_consumers", "queue", q) >= 1
+			return servertest.Metric(t, adminURL, "broker_consumers", "queue", q) >= 1
 		}, "the consumer %s is not consuming", q)
 	}
 }

@@ -192,7 +192,7 @@ func (r *MySQLRepository) Blocking(ctx context.Context, a, b string) (aBlocksB, 
 	if err != nil {
 		return false, false, err
 	}
-	blockers, err := mysqlx.Collect(rows, func(rs *sql.Rows) (id string, err error) { return id, rs.Scan(&id) })
+	blockers, err := mysqlx.Collect(rows, mysqlx.ScanString)
 	for _, id := range blockers {
 		aBlocksB = aBlocksB || id == a
 		bBlocksA = bBlocksA || id == b

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"simplemessenger/platform/broker"
@@ -43,11 +42,8 @@ func (r *MySQLRepository) Renew(ctx context.Context, gatewayID string, users []s
 	if len(users) == 0 {
 		return nil, nil
 	}
-	in := "?" + strings.Repeat(", ?", len(users)-1)
-	args := []any{expires, at, gatewayID}
-	for _, u := range users {
-		args = append(args, u)
-	}
+	in, ids := mysqlx.In(users)
+	args := append([]any{expires, at, gatewayID}, ids...)
 	if _, err := r.db.ExecContext(ctx, `UPDATE presence_leases SET expires_at = GREATEST(expires_at, ?), seen_at = GREATEST(seen_at, ?)
 		WHERE gateway_id = ? AND connected AND user_id IN (`+in+`)`, args...); err != nil {
 		return nil, err
@@ -57,7 +53,7 @@ func (r *MySQLRepository) Renew(ctx context.Context, gatewayID string, users []s
 	if err != nil {
 		return nil, err
 	}
-	held, err := mysqlx.Collect(rows, func(rs *sql.Rows) (id string, err error) { return id, rs.Scan(&id) })
+	held, err := mysqlx.Collect(rows, mysqlx.ScanString)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +78,7 @@ func (r *MySQLRepository) Expire(ctx context.Context, now time.Time, limit int, 
 	if err != nil {
 		return 0, err
 	}
-	users, err := mysqlx.Collect(rows, func(rs *sql.Rows) (id string, err error) { return id, rs.Scan(&id) })
+	users, err := mysqlx.Collect(rows, mysqlx.ScanString)
 	if err != nil {
 		return 0, err
 	}
@@ -106,11 +102,8 @@ func (r *MySQLRepository) Presence(ctx context.Context, ids []string) (map[strin
 	if len(ids) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := r.db.QueryContext(ctx, "SELECT user_id, online, last_seen_at, version FROM presence WHERE user_id IN (?"+strings.Repeat(", ?", len(ids)-1)+")", args...)
+	in, args := mysqlx.In(ids)
+	rows, err := r.db.QueryContext(ctx, "SELECT user_id, online, last_seen_at, version FROM presence WHERE user_id IN ("+in+")", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +205,7 @@ func onlineFriends(ctx context.Context, tx *sql.Tx, userID string) ([]string, er
 		if err != nil {
 			return nil, err
 		}
-		ids, err := mysqlx.Collect(rows, func(rs *sql.Rows) (id string, err error) { return id, rs.Scan(&id) })
+		ids, err := mysqlx.Collect(rows, mysqlx.ScanString)
 		if err != nil {
 			return nil, err
 		}

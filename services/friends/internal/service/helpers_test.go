@@ -245,7 +245,5 @@ func (h *harness) replica() {
 		h.t.Fatal(err)
 	}
 	_, admin := servertest.Serve(h.t, app)
-	servertest.Eventually(h.t, 10*time.Second, func() bool {
-		return servertest.Metric(h.t, admin, "broker_consumers", "queue", ports.PresenceQueue) >= 1
-	}, "the replica's presence consumer is not consuming")
+	servicetest.WaitConsuming(h.t, admin, ports.PresenceQueue)
 }

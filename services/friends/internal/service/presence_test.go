@@ -74,6 +74,13 @@ func (h *harness) snapshot(to user, connectionID string) map[string]presencePush
 	return out
 }
 
+// settle returns once the service has handled every statement published before: the presence queue has one
+// consumer here, which handles its events in order, so a new user's entry and its reply mark the point.
+func (g *gateway) settle() {
+	g.h.t.Helper()
+	g.online(g.h.user("settle"))
+}
+
 func (g *gateway) leave(u user) {
 	g.publish(events.UserLeft, events.UserLeftData{UserID: u.ID, GatewayPresence: g.stated()})
 }
@@ -186,8 +193,7 @@ func TestPresenceReachesOnlyOnlineFriendsAndFriendsListsCarryIt(t *testing.T) {
 
 	// A statement that arrives late (the entry, redelivered after the leaving) changes nothing.
 	gw.publish(events.UserEntered, entered)
-	gw.heartbeat(bob) // a later event through the same queue: once bob's is handled, so is the late entry
-	time.Sleep(300 * time.Millisecond)
+	gw.settle()
 	if it := h.friendItem(bob, me); it.Online == nil || *it.Online {
 		t.Errorf("a late entry brought me back online: %+v", it)
 	}
@@ -207,7 +213,7 @@ func TestAUserIsOnlineWhileAnyGatewayHoldsASocket(t *testing.T) {
 	gw2.enter(me)
 	gw1.leave(me) // still on gw2
 	gw2.heartbeat(me)
-	time.Sleep(300 * time.Millisecond)
+	gw1.settle()
 	if it := h.friendItem(bob, me); it.Online == nil || !*it.Online {
 		t.Errorf("me is still connected on the second gateway: %+v", it)
 	}
@@ -274,8 +280,7 @@ func TestMalformedPresenceStatementsArePoisonAndChangeNothing(t *testing.T) {
 	// An entry from a gateway that keeps no presence: greeted, but nobody comes online.
 	brokertest.Enter(t, h.conn, me.ID, "conn-1")
 	h.reply(me, "conn-1")
-	gw.heartbeat(bob)
-	time.Sleep(300 * time.Millisecond)
+	gw.settle()
 	if it := h.friendItem(bob, me); it.Online == nil || *it.Online {
 		t.Errorf("malformed statements made me online: %+v", it)
 	}
@@ -298,8 +303,7 @@ func TestAHeartbeatBringsBackAUserWhoseEntryCameAfterItsLeaseRanOut(t *testing.T
 	}
 	ev.Time = ev.Time.Add(-time.Minute)
 	brokertest.PublishUntilRouted(t, h.conn, ev)
-	gw.heartbeat(bob)
-	time.Sleep(300 * time.Millisecond)
+	gw.settle()
 	if it := h.friendItem(bob, me); it.Online == nil || *it.Online {
 		t.Fatalf("an entry whose lease ran out before it was handled: %+v", it)
 	}

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"simplemessenger/platform/broker"
@@ -84,11 +83,8 @@ func (r *MySQLRepository) GetMany(ctx context.Context, ids []string) ([]domain.U
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := r.db.QueryContext(ctx, "SELECT "+userColumns+" FROM users WHERE id IN (?"+strings.Repeat(", ?", len(ids)-1)+")", args...)
+	in, args := mysqlx.In(ids)
+	rows, err := r.db.QueryContext(ctx, "SELECT "+userColumns+" FROM users WHERE id IN ("+in+")", args...)
 	if err != nil {
 		return nil, err
 	}
