@@ -104,11 +104,6 @@ func (a *Application) SweepPresence(ctx context.Context) (int, error) {
 	}
 }
 
-// Presence returns the presence of the users ids, by id (those never seen are absent).
-func (a *Application) Presence(ctx context.Context, ids []string) (map[string]domain.Presence, error) {
-	return a.presence.Presence(ctx, ids)
-}
-
 func (a *Application) state(ctx context.Context, l domain.Lease) error {
 	if err := a.presence.State(ctx, l, a.now(), a.announcePresence); err != nil {
 		return err
