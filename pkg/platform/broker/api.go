@@ -10,8 +10,9 @@
 // Topology, all named after Config.Exchange so that a test can isolate itself by choosing a unique name:
 //
 //	<Exchange>                 durable topic exchange of domain events (routing key = event type)
-//	<Exchange>.push            durable topic exchange of pushes to users' sockets (routing key = user.<id>),
-//	                           bound per connected user by each gateway's transient queue (see Binder)
+//	<Exchange>.push            durable topic exchange of pushes to users' sockets (routing key user.<id>, or
+//	                           user.<id>.<id> for both participants of a chat), bound per connected user
+//	                           (PushBindings) by each gateway's transient queue (see Binder)
 //	<Exchange>.<Queue>         durable quorum queue of one consumer (dead-letters to <Exchange>.dlx)
 //	<Exchange>.dlx             topic exchange receiving rejected and poison messages
 //	<Exchange>.dead-letters    durable queue bound to <Exchange>.dlx with "#", kept for inspection
@@ -24,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -96,6 +98,36 @@ const pushSuffix = "push"
 // PushKey is the routing key of the pushes to one user on the push exchange.
 func PushKey(userID string) string { return "user." + userID }
 
+// PairPushKey is the routing key of a push to two users at once (the two participants of a chat): the broker
+// routes the one message to the queues of both users' sockets, and a queue that has both gets it once.
+func PairPushKey(first, second string) string { return "user." + first + "." + second }
+
+// PushBindings are the keys a queue binds to receive every push to userID: user.<id>.# matches the user's own
+// pushes (PushKey: # matches zero words too) and pair pushes that name the user first; user.*.<id> those that
+// name the user second. User ids hold no dots, so every id is one word of the key.
+func PushBindings(userID string) []string {
+	return []string{"user." + userID + ".#", "user.*." + userID}
+}
+
+// PushUsers returns the users a push's routing key addresses: one for PushKey, two for PairPushKey, none for a
+// key that is neither.
+func PushUsers(key string) []string {
+	rest, ok := strings.CutPrefix(key, "user.")
+	if !ok || rest == "" {
+		return nil
+	}
+	first, second, pair := strings.Cut(rest, ".")
+	switch {
+	case !pair:
+		return []string{first}
+	case first == "" || second == "" || strings.Contains(second, "."):
+		return nil
+	case first == second:
+		return []string{first}
+	}
+	return []string{first, second}
+}
+
 // Event is the envelope of every event. A domain event (NewEvent) goes to the domain exchange with its Type
 // as the routing key ("profiles.user.registered"); a push (NewPush) goes to the push exchange with the
 // routing key of its user. The route is not part of the JSON envelope.
@@ -136,6 +168,20 @@ func NewPush(source, userID, frameType string, data any) (Event, error) {
 		return Event{}, err
 	}
 	ev.exchange, ev.routingKey = pushSuffix, PushKey(userID)
+	return ev, nil
+}
+
+// NewPairPush makes one push of the same frame to every socket of two users (PairPushKey): what both
+// participants of a chat are told, as one message through the outbox and the broker instead of two.
+func NewPairPush(source, first, second, frameType string, data any) (Event, error) {
+	if first == "" || second == "" {
+		return Event{}, errors.New("broker: pair push without two user ids")
+	}
+	ev, err := NewEvent(source, frameType, data)
+	if err != nil {
+		return Event{}, err
+	}
+	ev.exchange, ev.routingKey = pushSuffix, PairPushKey(first, second)
 	return ev, nil
 }
 

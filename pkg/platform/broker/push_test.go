@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 
@@ -113,6 +114,75 @@ func TestBoundPushIsDeliveredAndAnUnboundOneIsNotAnError(t *testing.T) {
 	// A domain event nobody listens to is still an error: it means a missing consumer.
 	if err := conn.Publish(ctx, newEvent(t, "test.nobody", nil)); !errors.Is(err, broker.ErrUnroutable) {
 		t.Fatalf("unroutable domain event: Publish = %v, want ErrUnroutable", err)
+	}
+}
+
+func TestPushUsersReadsTheKeys(t *testing.T) {
+	for key, want := range map[string][]string{
+		broker.PushKey("u1"):           {"u1"},
+		broker.PairPushKey("u1", "u2"): {"u1", "u2"},
+		broker.PairPushKey("u1", "u1"): {"u1"},
+		"user.":                        nil,
+		"user.u1.":                     nil,
+		"user..u2":                     nil,
+		"user.u1.u2.u3":                nil,
+		"profiles.user.updated":        nil,
+		"users.u1":                     nil,
+	} {
+		if got := broker.PushUsers(key); !slices.Equal(got, want) {
+			t.Errorf("PushUsers(%q) = %q, want %q", key, got, want)
+		}
+	}
+	if _, err := broker.NewPairPush("messages", "u1", "", "message.new", nil); err == nil {
+		t.Fatal("pair push without a second user accepted")
+	}
+}
+
+// One pair push reaches the queue of each of its two users, once even where one queue has both (a gateway
+// with both participants connected), and no queue of a third user; the users' own pushes still arrive through
+// the same bindings.
+func TestPairPushReachesBothUsersOnce(t *testing.T) {
+	t.Parallel()
+	cfg := brokertest.Config(t)
+	conn := dial(t, cfg, metrics.New("test"))
+	both, first, second, other := newSink(), newSink(), newSink(), newSink()
+	for s, users := range map[*sink][]string{both: {"ann", "ben"}, first: {"ann"}, second: {"ben"}, other: {"cal"}} {
+		b, _ := pushQueue(t, conn, s)
+		for _, u := range users {
+			for _, key := range broker.PushBindings(u) {
+				bind(t, b, key)
+			}
+		}
+	}
+	ctx := context.Background()
+	pair, err := broker.NewPairPush("messages", "ann", "ben", "message.new", map[string]string{"id": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := newPush(t, "ben", "message.read", nil)
+	for _, ev := range []broker.Event{pair, own} {
+		if err := conn.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, s := range map[string]*sink{"both": both, "first": first, "second": second} {
+		servertest.Eventually(t, 10*time.Second, func() bool { return s.count(pair.ID) == 1 }, "%s gets the pair push", name)
+		if got := s.snapshot()[0]; got.RoutingKey() != "user.ann.ben" || !slices.Equal(broker.PushUsers(got.RoutingKey()), []string{"ann", "ben"}) {
+			t.Fatalf("%s consumed key %q", name, got.RoutingKey())
+		}
+	}
+	servertest.Eventually(t, 10*time.Second, func() bool { return both.count(own.ID) == 1 && second.count(own.ID) == 1 }, "ben's own push")
+	// A marker published after everything else shows that nothing more is on its way to the queues.
+	marker := newPush(t, "cal", "marker", nil)
+	if err := conn.Publish(ctx, marker); err != nil {
+		t.Fatal(err)
+	}
+	servertest.Eventually(t, 10*time.Second, func() bool { return other.count(marker.ID) == 1 }, "the marker")
+	if n := len(other.snapshot()); n != 1 {
+		t.Fatalf("the third user's queue got %d pushes, want the marker only", n)
+	}
+	if n, m := len(both.snapshot()), len(first.snapshot()); n != 2 || m != 1 || both.count(pair.ID) != 1 {
+		t.Fatalf("queue with both users: %d pushes (pair %d times), first user's: %d", n, both.count(pair.ID), m)
 	}
 }
 

@@ -212,9 +212,9 @@ func NewHub(binder Binder, entries EntryPublisher, presence PresencePublisher, o
 // registers the socket, then publishes gateway.user.entered. On an error the socket is not registered and
 // the caller closes it (CloseInternalError, so that the client reconnects); Leave is not needed then.
 func (h *Hub) Enter(ctx context.Context, userID, sessionID string, s Socket) (*Connection, error) {
-	if userID == "" || strings.ContainsAny(userID, "*#") {
-		// The key is bound on a topic exchange: a wildcard in it would subscribe this socket to other users'
-		// pushes. Auth issues UUIDs, so this only guards against a token that should never verify.
+	if userID == "" || strings.ContainsAny(userID, "*#.") {
+		// The keys are bound on a topic exchange: a wildcard or a dot in the id would subscribe this socket to
+		// other users' pushes. Auth issues UUIDs, so this only guards against a token that should never verify.
 		return nil, fmt.Errorf("user id %q cannot be a push routing key", userID)
 	}
 	c := &Connection{ID: uuid.NewString(), UserID: userID, SessionID: sessionID, socket: s, once: map[string]bool{}}
@@ -226,7 +226,7 @@ func (h *Hub) Enter(ctx context.Context, userID, sessionID string, s Socket) (*C
 
 	u := h.lockUser(userID)
 	if u.sockets == 0 {
-		if err := h.binder.Bind(ctx, broker.PushKey(userID)); err != nil {
+		if err := h.bindPushes(ctx, userID); err != nil {
 			h.unlockUser(userID, u)
 			return nil, fmt.Errorf("bind the user's pushes: %w", err)
 		}
@@ -265,9 +265,11 @@ func (h *Hub) Leave(c *Connection) {
 	stated := h.statement()
 	ctx, cancel := context.WithTimeout(context.Background(), h.LeaveTimeout)
 	defer cancel()
-	if err := h.binder.Unbind(ctx, broker.PushKey(c.UserID)); err != nil {
-		// The binding stays until the queue goes; pushes for this user are then delivered to nobody here.
-		h.log.Warn("cannot unbind a user's pushes", "user_id", c.UserID, "error", err)
+	for _, key := range broker.PushBindings(c.UserID) {
+		if err := h.binder.Unbind(ctx, key); err != nil {
+			// The binding stays until the queue goes; pushes for this user are then delivered to nobody here.
+			h.log.Warn("cannot unbind a user's pushes", "user_id", c.UserID, "key", key, "error", err)
+		}
 	}
 	h.unlockUser(c.UserID, u)
 	if h.presence == nil || !stated.Valid() {
@@ -277,6 +279,23 @@ func (h *Hub) Leave(c *Connection) {
 		// The user's lease here runs out by itself.
 		h.log.Warn("cannot announce that a user left", "user_id", c.UserID, "error", err)
 	}
+}
+
+// bindPushes binds every key of the user's pushes (broker.PushBindings: their own and the pair pushes of
+// their chats), or none: a key bound before a failure is unbound again.
+func (h *Hub) bindPushes(ctx context.Context, userID string) error {
+	keys := broker.PushBindings(userID)
+	for i, key := range keys {
+		if err := h.binder.Bind(ctx, key); err != nil {
+			for _, bound := range keys[:i] {
+				if uerr := h.binder.Unbind(context.WithoutCancel(ctx), bound); uerr != nil {
+					h.log.Warn("cannot unbind a user's pushes", "user_id", userID, "key", bound, "error", uerr)
+				}
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // statement numbers a new presence statement (none when presence is not kept).
@@ -327,7 +346,7 @@ func (h *Hub) Beat(ctx context.Context) {
 }
 
 // HandlePush is the broker.Handler of the push subscription: it delivers the push to the socket it names
-// (ConnectionID) or to all of its user's sockets here. It never fails: a push nobody here can take is simply
+// (ConnectionID) or to all of its user's sockets here, or both users' for a pair push (a chat's message.new). It never fails: a push nobody here can take is simply
 // dropped (the services keep what matters and send it again at the next connection).
 func (h *Hub) HandlePush(ctx context.Context, _ *sql.Tx, ev broker.Event) error {
 	h.Deliver(ctx, ev)
@@ -337,8 +356,8 @@ func (h *Hub) HandlePush(ctx context.Context, _ *sql.Tx, ev broker.Event) error 
 // Deliver is HandlePush without the handler signature. ctx carries the consumer's span: the delivery's
 // "websocket send" span is its child, and each socket's write a child of that.
 func (h *Hub) Deliver(ctx context.Context, ev broker.Event) {
-	userID, ok := strings.CutPrefix(ev.RoutingKey(), broker.PushKey(""))
-	if !ev.IsPush() || !ok || userID == "" {
+	users := broker.PushUsers(ev.RoutingKey())
+	if !ev.IsPush() || len(users) == 0 {
 		h.log.DebugContext(ctx, "ignoring an event that is not a push", "event_id", ev.ID, "routing_key", ev.RoutingKey())
 		return
 	}
@@ -358,12 +377,15 @@ func (h *Hub) Deliver(ctx context.Context, ev broker.Event) {
 	var targets []*Connection
 	h.mu.RLock()
 	if ev.ConnectionID != "" {
-		if c := h.byID[ev.ConnectionID]; c != nil && c.UserID == userID {
+		// Only a push to one user addresses one socket (the replies to gateway.user.entered).
+		if c := h.byID[ev.ConnectionID]; c != nil && len(users) == 1 && c.UserID == users[0] {
 			targets = append(targets, c)
 		}
 	} else {
-		for _, c := range h.byUser[userID] {
-			targets = append(targets, c)
+		for _, u := range users {
+			for _, c := range h.byUser[u] {
+				targets = append(targets, c)
+			}
 		}
 	}
 	h.mu.RUnlock()

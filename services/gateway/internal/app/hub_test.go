@@ -28,6 +28,7 @@ type journal struct {
 	mu      sync.Mutex
 	ops     []string
 	bindErr error
+	failKey string // Bind fails for this key only
 	pubErr  error
 }
 
@@ -46,6 +47,9 @@ func (j *journal) list() []string {
 func (j *journal) Bind(_ context.Context, key string) error {
 	if j.bindErr != nil {
 		return j.bindErr
+	}
+	if key == j.failKey {
+		return errors.New("refused")
 	}
 	j.add("bind " + key)
 	return nil
@@ -185,7 +189,7 @@ func TestTheUsersKeyIsBoundBeforeTheSocketIsAnnouncedAndUnboundWithTheLastSocket
 	h.Leave(a)
 	h.Leave(a) // idempotent
 	h.Leave(b)
-	want := []string{"bind user.u1", "entered u1", "entered u1", "unbind user.u1"}
+	want := []string{"bind user.u1.#", "bind user.*.u1", "entered u1", "entered u1", "unbind user.u1.#", "unbind user.*.u1"}
 	if got := j.list(); !slices.Equal(got, want) {
 		t.Fatalf("operations %v, want %v", got, want)
 	}
@@ -194,7 +198,7 @@ func TestTheUsersKeyIsBoundBeforeTheSocketIsAnnouncedAndUnboundWithTheLastSocket
 	}
 	// The next socket binds again.
 	enter(t, h, "u1", "s3", newSocket(8))
-	if got := j.list(); got[len(got)-2] != "bind user.u1" {
+	if got := j.list(); got[len(got)-2] != "bind user.*.u1" {
 		t.Fatalf("operations %v", got)
 	}
 }
@@ -212,13 +216,26 @@ func TestASocketThatCannotEnterIsNotKept(t *testing.T) {
 	if _, err := h.Enter(context.Background(), "user.#", "s1", newSocket(8)); err == nil {
 		t.Fatal("a wildcard user id was bound")
 	}
+	if _, err := h.Enter(context.Background(), "u1.u2", "s1", newSocket(8)); err == nil {
+		t.Fatal("a user id with a dot was bound")
+	}
+
+	// A user's keys are bound all or none.
+	j = &journal{failKey: "user.*.u1"}
+	h = newHub(j, nil)
+	if _, err := h.Enter(context.Background(), "u1", "s1", newSocket(8)); err == nil {
+		t.Fatal("entered with half the bindings")
+	}
+	if got := j.list(); !slices.Equal(got, []string{"bind user.u1.#", "unbind user.u1.#"}) || h.Count() != 0 {
+		t.Fatalf("operations %v, %d sockets", got, h.Count())
+	}
 
 	j = &journal{pubErr: errors.New("nacked")}
 	h = newHub(j, nil)
 	if _, err := h.Enter(context.Background(), "u1", "s1", newSocket(8)); err == nil {
 		t.Fatal("entered without the event")
 	}
-	if got := j.list(); !slices.Equal(got, []string{"bind user.u1", "unbind user.u1"}) || h.Count() != 0 {
+	if got := j.list(); !slices.Equal(got, []string{"bind user.u1.#", "bind user.*.u1", "unbind user.u1.#", "unbind user.*.u1"}) || h.Count() != 0 {
 		t.Fatalf("operations %v, %d sockets", got, h.Count())
 	}
 }
@@ -253,6 +270,37 @@ func TestPushesGoToTheUsersSocketsOrToTheOneTheyName(t *testing.T) {
 	// The fan-out of every push is recorded, pushes that found nobody here included.
 	if want := []string{"message.new 2", "friends.pending 1", "message.read 0", "message.read 0"}; !slices.Equal(obs.fanout, want) {
 		t.Fatalf("fan-out %v, want %v", obs.fanout, want)
+	}
+}
+
+// A pair push (a chat's message.new) reaches every socket of both users here, each once, and no one else's.
+func TestAPairPushGoesToBothUsersSockets(t *testing.T) {
+	obs := newCounts()
+	h := newHub(&journal{}, obs)
+	a1, a2, b, other := newSocket(8), newSocket(8), newSocket(8), newSocket(8)
+	ca := enter(t, h, "ua", "s1", a1)
+	enter(t, h, "ua", "s2", a2)
+	enter(t, h, "ub", "s3", b)
+	enter(t, h, "uc", "s4", other)
+
+	pair, err := broker.NewPairPush("test", "ub", "ua", "message.new", map[string]string{"id": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Deliver(context.Background(), pair)
+	// A pair push naming a socket reaches nobody: only one user's push addresses one socket.
+	pair.ConnectionID = ca.ID
+	h.Deliver(context.Background(), pair)
+	for name, s := range map[string]*fakeSocket{"a1": a1, "a2": a2, "b": b} {
+		if got := s.types(); !slices.Equal(got, []string{"message.new"}) {
+			t.Errorf("socket %s got %v", name, got)
+		}
+	}
+	if got := other.types(); len(got) != 0 {
+		t.Errorf("the third user got %v", got)
+	}
+	if want := []string{"message.new 3", "message.new 0"}; !slices.Equal(obs.fanout, want) {
+		t.Errorf("fan-out %v, want %v", obs.fanout, want)
 	}
 }
 
@@ -511,12 +559,12 @@ func TestPresenceStatementsAreNumberedInTheOrderOfTheSocketsComingAndGoing(t *te
 		t.Fatalf("heartbeat with nobody connected listed %d users: %v", n, err)
 	}
 	want := []string{
-		"bind user.ua", "entered ua #1 30000ms", "entered ua #2 30000ms",
-		"bind user.ub", "entered ub #3 30000ms",
+		"bind user.ua.#", "bind user.*.ua", "entered ua #1 30000ms", "entered ua #2 30000ms",
+		"bind user.ub.#", "bind user.*.ub", "entered ub #3 30000ms",
 		"heartbeat [ua ub] #3 30000ms",
-		"unbind user.ua", "left ua #4 30000ms",
+		"unbind user.ua.#", "unbind user.*.ua", "left ua #4 30000ms",
 		"heartbeat [ub] #4 30000ms",
-		"unbind user.ub", "left ub #5 30000ms",
+		"unbind user.ub.#", "unbind user.*.ub", "left ub #5 30000ms",
 	}
 	if got := j.list(); !slices.Equal(got, want) {
 		t.Errorf("got  %q\nwant %q", got, want)
@@ -531,7 +579,7 @@ func TestAHubWithoutALeaseSaysNothingOfPresence(t *testing.T) {
 		t.Errorf("heartbeat listed %d users: %v", n, err)
 	}
 	h.Leave(c)
-	if got, want := j.list(), []string{"bind user.ua", "entered ua", "unbind user.ua"}; !slices.Equal(got, want) {
+	if got, want := j.list(), []string{"bind user.ua.#", "bind user.*.ua", "entered ua", "unbind user.ua.#", "unbind user.*.ua"}; !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }

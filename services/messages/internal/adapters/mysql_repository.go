@@ -131,14 +131,18 @@ func collectMessages(rows *sql.Rows, limit int) ([]domain.Message, error) {
 	})
 }
 
-// writeTx runs fn in a READ COMMITTED transaction, again when InnoDB chose it as a deadlock victim (it was
-// rolled back whole, so running it again is safe). READ COMMITTED takes no gap locks on locking reads of rows
-// that do not exist, so two first messages of a new chat do not deadlock on creating its row; what orders the
-// writes of a chat is the lock on that row, which either level takes. Deadlocks remain possible (a retried
-// client message id racing its first try), and a short random pause lets the contenders part.
-func (r *MySQLRepository) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// writeTx runs fn in a transaction at the isolation level given, again when InnoDB chose it as a deadlock victim
+// (it was rolled back whole, so running it again is safe), after a short random pause that lets the contenders
+// part. Deadlocks remain possible (a retried client message id racing its first try).
+//
+// A send reads nothing it does not lock (openChat's upsert, then inserts), so it runs at the server's default
+// level and pays no SET TRANSACTION round trip. A change and a read marker read rows of the chat without
+// locking them after taking its lock, so they run READ COMMITTED, where such a read sees every commit that came
+// before the lock; the chat's lock is what orders the writes of a chat at either level.
+func (r *MySQLRepository) writeTx(ctx context.Context, level sql.IsolationLevel, fn func(tx *sql.Tx) error) error {
+	opts := &sql.TxOptions{Isolation: level}
 	for attempt := 1; ; attempt++ {
-		err := mysqlx.InTxWith(ctx, r.db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, fn)
+		err := mysqlx.InTxWith(ctx, r.db, opts, fn)
 		if attempt == txAttempts || !mysqlx.IsDeadlock(err) {
 			return err
 		}
@@ -153,19 +157,10 @@ func (r *MySQLRepository) writeTx(ctx context.Context, fn func(tx *sql.Tx) error
 // txAttempts bounds the runs of one write transaction.
 const txAttempts = 8
 
-// lockChat returns the id of the chat with key k, locked until the transaction ends. Without create, found is
-// false when the two have no chat; with create, a missing chat is created (a concurrent creation of the same
-// chat makes the upsert a no-op, and it is locked either way).
-func lockChat(ctx context.Context, tx *sql.Tx, k domain.ChatKey, create bool) (id int64, found bool, err error) {
-	const lock = "SELECT id FROM chats WHERE user_low = ? AND user_high = ? FOR UPDATE"
-	err = tx.QueryRowContext(ctx, lock, k.Low, k.High).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) && create {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO chats (user_low, user_high) VALUES (?, ?) ON DUPLICATE KEY UPDATE id = id",
-			k.Low, k.High); err != nil {
-			return 0, false, fmt.Errorf("create chat: %w", err)
-		}
-		err = tx.QueryRowContext(ctx, lock, k.Low, k.High).Scan(&id)
-	}
+// lockChat returns the id of the chat with key k, locked until the transaction ends; found is false when the
+// two have no chat.
+func lockChat(ctx context.Context, tx *sql.Tx, k domain.ChatKey) (id int64, found bool, err error) {
+	err = tx.QueryRowContext(ctx, "SELECT id FROM chats WHERE user_low = ? AND user_high = ? FOR UPDATE", k.Low, k.High).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -173,6 +168,26 @@ func lockChat(ctx context.Context, tx *sql.Tx, k domain.ChatKey, create bool) (i
 		return 0, false, fmt.Errorf("lock chat: %w", err)
 	}
 	return id, true, nil
+}
+
+// openChat creates the chat with key k or, when it exists, locks it, and returns its id, in one statement:
+// the upsert takes the row's exclusive lock either way, and LAST_INSERT_ID(id) hands back the id of the row it
+// found (each call spends an AUTO_INCREMENT value of chats, which a BIGINT UNSIGNED does not run out of). Two
+// first messages of a new chat do not deadlock: the second waits on the first's new row, then locks it.
+func openChat(ctx context.Context, tx *sql.Tx, k domain.ChatKey) (int64, error) {
+	res, err := tx.ExecContext(ctx, "INSERT INTO chats (user_low, user_high) VALUES (?, ?) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)",
+		k.Low, k.High)
+	if err != nil {
+		return 0, fmt.Errorf("open chat: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err == nil && id == 0 {
+		err = errors.New("no id")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("open chat: %w", err)
+	}
+	return id, nil
 }
 
 // errClientIDTaken: the sender already used the client message id; the first message is the answer.
@@ -197,8 +212,8 @@ const upsertStates = `INSERT INTO chat_states (user_id, peer_id, chat_id, last_m
 	ON DUPLICATE KEY UPDATE last_message_id = VALUES(last_message_id), unread_count = unread_count + VALUES(unread_count)`
 
 func (r *MySQLRepository) send(ctx context.Context, m domain.Message, events app.EventsFunc) (domain.Message, error) {
-	err := r.writeTx(ctx, func(tx *sql.Tx) error {
-		chatID, _, err := lockChat(ctx, tx, domain.NewChatKey(m.SenderID, m.RecipientID), true)
+	err := r.writeTx(ctx, sql.LevelDefault, func(tx *sql.Tx) error {
+		chatID, err := openChat(ctx, tx, domain.NewChatKey(m.SenderID, m.RecipientID))
 		if err != nil {
 			return err
 		}
@@ -235,8 +250,8 @@ func (r *MySQLRepository) send(ctx context.Context, m domain.Message, events app
 // not read takes it out of their unread count. ErrMessageNotFound when the chat has no such message.
 func (r *MySQLRepository) Change(ctx context.Context, userID, peerID string, id int64, change app.ChangeFunc, events app.EventsFunc) (domain.Message, error) {
 	var out domain.Message
-	err := r.writeTx(ctx, func(tx *sql.Tx) error {
-		chatID, found, err := lockChat(ctx, tx, domain.NewChatKey(userID, peerID), false)
+	err := r.writeTx(ctx, sql.LevelReadCommitted, func(tx *sql.Tx) error {
+		chatID, found, err := lockChat(ctx, tx, domain.NewChatKey(userID, peerID))
 		if err != nil {
 			return err
 		}
@@ -315,9 +330,9 @@ func (r *MySQLRepository) MarkRead(ctx context.Context, readerID, peerID string,
 		marker int64
 		moved  bool
 	)
-	err := r.writeTx(ctx, func(tx *sql.Tx) error {
+	err := r.writeTx(ctx, sql.LevelReadCommitted, func(tx *sql.Tx) error {
 		marker, moved = 0, false
-		chatID, found, err := lockChat(ctx, tx, domain.NewChatKey(readerID, peerID), false)
+		chatID, found, err := lockChat(ctx, tx, domain.NewChatKey(readerID, peerID))
 		if err != nil {
 			return err
 		}

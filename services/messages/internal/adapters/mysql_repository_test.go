@@ -29,17 +29,13 @@ func newRepo(t *testing.T) (*MySQLRepository, *sql.DB) {
 
 func newUser() string { return uuid.Must(uuid.NewV7()).String() }
 
-// announce is what the application enqueues with a message, in miniature: a push to each participant.
+// announce is what the application enqueues with a message, in miniature: one push to both participants.
 func announce(m domain.Message) ([]broker.Event, error) {
-	var evs []broker.Event
-	for _, to := range []string{m.RecipientID, m.SenderID} {
-		ev, err := broker.NewPush("test", to, "message.new", map[string]any{"id": fmt.Sprint(m.ID), "text": m.Text})
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, ev)
+	ev, err := broker.NewPairPush("test", m.RecipientID, m.SenderID, "message.new", map[string]any{"id": fmt.Sprint(m.ID), "text": m.Text})
+	if err != nil {
+		return nil, err
 	}
-	return evs, nil
+	return []broker.Event{ev}, nil
 }
 
 func message(t testing.TB, from, to, text, clientID string) domain.Message {
@@ -118,7 +114,7 @@ func TestSendStoresTheMessageWithItsEventsAndBothChatStates(t *testing.T) {
 	}
 
 	ob := outbox(t, db)
-	if len(ob) != 2 || ob[0].Key != "user."+b || ob[1].Key != "user."+a || ob[0].Frame != "message.new" || ob[0].MessageID != fmt.Sprint(m.ID) {
+	if len(ob) != 1 || ob[0].Key != "user."+b+"."+a || ob[0].Frame != "message.new" || ob[0].MessageID != fmt.Sprint(m.ID) {
 		t.Errorf("outbox %+v", ob)
 	}
 	// The sender's side has nothing unread, the recipient's one message.
@@ -212,8 +208,8 @@ func TestSendIsIdempotentPerSenderAndClientMessageID(t *testing.T) {
 	if got, err := r.MessageByClientID(ctx, a, "key-2"); err != nil || got != results[0] {
 		t.Errorf("lookup: %+v %v", got, err)
 	}
-	// 1 + 1 + 2 + 1 stored messages, two pushes each: a retry announces nothing.
-	if ob := outbox(t, db); len(ob) != 10 {
+	// 1 + 1 + 2 + 1 stored messages, one push each: a retry announces nothing.
+	if ob := outbox(t, db); len(ob) != 5 {
 		t.Errorf("outbox rows: %d", len(ob))
 	}
 }
@@ -329,8 +325,8 @@ func TestReadMarkersMoveForwardOnlyAndStopAtTheNewestMessageToTheReader(t *testi
 			t.Errorf("%s: %d events built", s.name, len(announced)-before)
 		}
 	}
-	// One outbox row per move (4 sends × 2 pushes before them).
-	if n := len(outbox(t, db)); n != 8+4 {
+	// One outbox row per move (4 sends × 1 push before them).
+	if n := len(outbox(t, db)); n != 4+4 {
 		t.Errorf("outbox rows: %d", n)
 	}
 	if _, _, err := r.MarkRead(ctx, c, a, m4.ID, nil); !errors.Is(err, app.ErrNoChat) {
@@ -499,7 +495,7 @@ func TestConcurrentSendsKeepOneOrder(t *testing.T) {
 		for _, p := range outbox(t, db) {
 			var id int64
 			fmt.Sscan(p.MessageID, &id)
-			if p.Key == "user."+u && slices.Contains(ids, id) {
+			if slices.Contains(broker.PushUsers(p.Key), u) && slices.Contains(ids, id) {
 				seen = append(seen, id)
 			}
 		}

@@ -108,12 +108,11 @@ func New(repo Repository, friends Friends, profiles Profiles, pub Publisher, rel
 // Source is the events' source.
 const Source = "messages"
 
-// Event and push frame types.
+// Push frame types.
 const (
-	EventMessageCreated = "messages.message.created"
-	FrameMessageNew     = "message.new"
-	FrameMessageRead    = "message.read"
-	FrameUnread         = "messages.unread"
+	FrameMessageNew  = "message.new"
+	FrameMessageRead = "message.read"
+	FrameUnread      = "messages.unread"
 	// FrameMessageEdited and FrameMessageDeleted go to both participants when the sender changes a message.
 	FrameMessageEdited  = "message.edited"
 	FrameMessageDeleted = "message.deleted"

@@ -59,16 +59,11 @@ func (a *Application) change(ctx context.Context, userID, peerID, rawID, frame s
 	return NewMessageView(m), nil
 }
 
-// changeEvents tell both participants how the message is now (all their sockets).
+// changeEvents tell both participants how the message is now (all their sockets), in one pair push.
 func changeEvents(frame string, m domain.Message) ([]broker.Event, error) {
-	data := NewMessageView(m)
-	toRecipient, err := broker.NewPush(Source, m.RecipientID, frame, data)
+	push, err := broker.NewPairPush(Source, m.RecipientID, m.SenderID, frame, NewMessageView(m))
 	if err != nil {
 		return nil, err
 	}
-	toSender, err := broker.NewPush(Source, m.SenderID, frame, data)
-	if err != nil {
-		return nil, err
-	}
-	return []broker.Event{toRecipient, toSender}, nil
+	return []broker.Event{push}, nil
 }

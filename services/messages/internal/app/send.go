@@ -19,9 +19,9 @@ type SendCommand struct {
 	ClientMessageID *string
 }
 
-// Send stores a message to a friend and announces it: message.new to the recipient and to the sender (their
-// other sockets), and messages.message.created, all in the send transaction. created is false when the
-// sender had already sent this client message id: the first message is returned and nothing is written.
+// Send stores a message to a friend and announces it in the send transaction: message.new to the recipient
+// and to the sender (their other sockets). created is false when the sender had already sent this client
+// message id: the first message is returned and nothing is written.
 func (a *Application) Send(ctx context.Context, cmd SendCommand) (msg MessageView, created bool, err error) {
 	m, err := domain.NewMessage(cmd.SenderID, cmd.RecipientID, cmd.Text, cmd.ClientMessageID, a.now())
 	if err != nil {
@@ -84,21 +84,9 @@ func (a *Application) notFriends(ctx context.Context, recipientID string) error 
 	return ErrNotFriends
 }
 
-// messageEvents are what a new message announces. The pushes carry the message exactly as the send call
-// answers it, so a client can match the two.
+// messageEvents are what a new message announces: message.new to every socket of both participants (the
+// sender's other devices too), as one pair push: one outbox row, one publish, one delivery to a gateway that has
+// both. The push carries the message exactly as the send call answers it, so a client can match the two.
 func messageEvents(m domain.Message) ([]broker.Event, error) {
-	data := NewMessageView(m)
-	toRecipient, err := broker.NewPush(Source, m.RecipientID, FrameMessageNew, data)
-	if err != nil {
-		return nil, err
-	}
-	toSender, err := broker.NewPush(Source, m.SenderID, FrameMessageNew, data)
-	if err != nil {
-		return nil, err
-	}
-	created, err := broker.NewEvent(Source, EventMessageCreated, data)
-	if err != nil {
-		return nil, err
-	}
-	return []broker.Event{toRecipient, toSender, created}, nil
+	return changeEvents(FrameMessageNew, m)
 }

@@ -173,7 +173,7 @@ func (h *harness) pushes(userID string) <-chan broker.Event {
 	h.t.Helper()
 	got := make(chan broker.Event, 256)
 	brokertest.Consume(h.t, h.conn, broker.Subscription{
-		Queue: "pushes-" + userID, Transient: true, Exchange: h.broker.PushExchange(), Keys: []string{broker.PushKey(userID)},
+		Queue: "pushes-" + userID, Transient: true, Exchange: h.broker.PushExchange(), Keys: broker.PushBindings(userID),
 		Handle: func(_ context.Context, _ *sql.Tx, ev broker.Event) error { got <- ev; return nil },
 	})
 	return got
