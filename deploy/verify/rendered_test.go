@@ -8,13 +8,13 @@ import (
 // TheCallGraph is what the services call over HTTP, from their configuration (services/*/internal/service):
 // the gateway proxies to every service (AUTH_URL, PROFILES_URL, FRIENDS_URL, MESSAGES_URL); auth asks profiles
 // to verify credentials (PROFILES_URL); friends and messages look up profiles, messages checks friendship
-// (FRIENDS_URL); and every service but auth fetches auth's public keys to verify access tokens (AUTH_JWKS_URL).
+// (FRIENDS_URL) and friends tells messages of a friendship's end (MESSAGES_URL); and every service but auth fetches auth's public keys to verify access tokens (AUTH_JWKS_URL).
 // TestCallGraphMatchesServiceConfig keeps it honest against the code.
 var TheCallGraph = CallGraph{
 	"gateway":  {"auth", "profiles", "friends", "messages"},
 	"auth":     {"profiles"},
 	"profiles": {"auth"},
-	"friends":  {"profiles", "auth"},
+	"friends":  {"profiles", "messages", "auth"},
 	"messages": {"friends", "profiles", "auth"},
 }
 

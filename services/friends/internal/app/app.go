@@ -18,6 +18,9 @@ var (
 	ErrUserNotFound = errors.New("user not found")
 	// ErrProfilesUnavailable: profiles could not answer; the request may be retried.
 	ErrProfilesUnavailable = errors.New("the profiles service is unavailable")
+	// ErrMessagesUnavailable: messages could not be told of a friendship's end, so the friendship stays; the
+	// request may be retried.
+	ErrMessagesUnavailable = errors.New("the messages service is unavailable")
 )
 
 // ChangeFunc decides, from the pair's current relationship (nil when there is none, read under a lock), what
@@ -64,6 +67,14 @@ type Profiles interface {
 	Users(ctx context.Context, ids []string) (map[string]Profile, error)
 }
 
+// Messages is the messages service, which remembers friendships so that a send between friends does not ask
+// this service. EndFriendship tells it that the friendship of a and b that began at since (its Since) ends; it
+// is called before the end commits, and the end is refused when it fails, so that once an unfriending or a
+// block has been answered, no send between the two is let through.
+type Messages interface {
+	EndFriendship(ctx context.Context, a, b string, since time.Time) error
+}
+
 // Publisher publishes an event at once (the entry reply: nothing to roll back, so no outbox).
 type Publisher interface {
 	Publish(ctx context.Context, ev broker.Event) error
@@ -77,12 +88,13 @@ type Application struct {
 	repo      Repository
 	presence  PresenceRepository
 	profiles  Profiles
+	messages  Messages
 	publisher Publisher
 	relay     Notifier
 	now       func() time.Time
 }
 
 // New makes the application.
-func New(repo Repository, presence PresenceRepository, profiles Profiles, publisher Publisher, relay Notifier) *Application {
-	return &Application{repo: repo, presence: presence, profiles: profiles, publisher: publisher, relay: relay, now: time.Now}
+func New(repo Repository, presence PresenceRepository, profiles Profiles, messages Messages, publisher Publisher, relay Notifier) *Application {
+	return &Application{repo: repo, presence: presence, profiles: profiles, messages: messages, publisher: publisher, relay: relay, now: time.Now}
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"simplemessenger/platform/broker"
@@ -150,22 +151,35 @@ func (a *Application) Remove(ctx context.Context, me, other string) error {
 		if actor == nil {
 			return nil, nil, errNeedProfile
 		}
+		if err := a.tellMessages(ctx, *current); err != nil {
+			return nil, nil, err
+		}
 		evs, err := unfriendedEvents(*current, *actor)
 		return nil, evs, err
 	})
 }
 
-// AreFriends reports whether a and b are friends (messages asks before every send).
-func (a *Application) AreFriends(ctx context.Context, userA, userB string) (bool, error) {
+// AreFriends reports whether a and b are friends and, if so, since when (messages asks before a send between
+// two users it does not know to be friends).
+func (a *Application) AreFriends(ctx context.Context, userA, userB string) (since time.Time, friends bool, err error) {
 	pair, err := domain.NewPair(userA, userB)
 	if err != nil {
-		return false, nil
+		return time.Time{}, false, nil
 	}
 	r, err := a.repo.Get(ctx, pair)
-	if err != nil {
-		return false, err
+	if err != nil || r == nil || !r.Friends() {
+		return time.Time{}, false, err
 	}
-	return r != nil && r.Friends(), nil
+	return r.Since, true, nil
+}
+
+// tellMessages tells messages that the friendship r ends, under the lock of the change that ends it and
+// before that commits: if messages cannot be told, the friendship stays and the request answers 503.
+func (a *Application) tellMessages(ctx context.Context, r domain.Relationship) error {
+	if err := a.messages.EndFriendship(ctx, r.Pair.Low, r.Pair.High, r.Since); err != nil {
+		return fmt.Errorf("%w: %v", ErrMessagesUnavailable, err)
+	}
+	return nil
 }
 
 // UserSummary is the other user of a list item.
@@ -287,6 +301,9 @@ func (a *Application) Block(ctx context.Context, me, other string) error {
 		func(current *domain.Relationship) (*domain.Relationship, []broker.Event, error) {
 			if current == nil || !current.Friends() {
 				return nil, nil, nil // no friendship: a request either way just goes
+			}
+			if err := a.tellMessages(ctx, *current); err != nil {
+				return nil, nil, err
 			}
 			// The friendship's end is announced to the services, not pushed to the blocked user.
 			evs, err := collect(event(EventFriendshipRemoved, FriendshipData{UserIDs: [2]string{pair.Low, pair.High}}))

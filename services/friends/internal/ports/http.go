@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -148,17 +149,24 @@ func (s *HTTPServer) blocks(c *gin.Context) {
 	c.JSON(http.StatusOK, blocksResponse{Items: items})
 }
 
+// friendshipResponse says whether two users are friends and, if they are, since when (an addition: messages
+// orders what it remembers of friendships by it).
 type friendshipResponse struct {
-	Friends bool `json:"friends"`
+	Friends bool       `json:"friends"`
+	Since   *time.Time `json:"since,omitempty"`
 }
 
 func (s *HTTPServer) friendship(c *gin.Context) {
-	friends, err := s.app.AreFriends(c.Request.Context(), c.Param("a"), c.Param("b"))
+	since, friends, err := s.app.AreFriends(c.Request.Context(), c.Param("a"), c.Param("b"))
 	if err != nil {
 		respond(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, friendshipResponse{Friends: friends})
+	answer := friendshipResponse{Friends: friends}
+	if friends {
+		answer.Since = &since
+	}
+	c.JSON(http.StatusOK, answer)
 }
 
 func userID(c *gin.Context) string { return authn.FromContext(c.Request.Context()).UserID() }
@@ -176,6 +184,7 @@ var answers = []struct {
 	{domain.ErrAlreadyRequested, apierr.Conflict("already_requested", "you have already asked this user")},
 	{domain.ErrYouBlocked, apierr.Conflict("user_blocked", "you blocked this user; unblock them first")},
 	{app.ErrProfilesUnavailable, apierr.Unavailable("user profiles cannot be read right now")},
+	{app.ErrMessagesUnavailable, apierr.Unavailable("the friendship cannot be ended right now; try again")},
 	{context.Canceled, apierr.Unavailable("the request was cancelled or timed out")},
 	{context.DeadlineExceeded, apierr.Unavailable("the request was cancelled or timed out")},
 }

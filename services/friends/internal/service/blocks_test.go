@@ -3,6 +3,7 @@ package service_test
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,8 +21,20 @@ func TestBlockingEndsTheFriendshipSilentlyAndRefusesRequests(t *testing.T) {
 	h.push(bob, "friend.request", me)
 	pushesBefore := h.pushCount(bob)
 
-	// Blocking a friend ends the friendship at once, for both, without telling him.
+	// Blocking a friend ends the friendship: messages is told first, and when it cannot be, nothing changes.
+	h.friendsSince(me, bob)
+	h.messages.down.Store(true)
+	h.call(me, "PUT", "/api/v1/blocks/"+bob.ID, nil).is(t, http.StatusServiceUnavailable, "unavailable")
+	h.messages.down.Store(false)
+	h.friendsSince(me, bob)
+	if got := h.call(me, "GET", "/api/v1/blocks", nil); !strings.Contains(string(got.Body), `"items":[]`) {
+		t.Fatalf("a refused block is listed: %s", got.Body)
+	}
+	// Then at once, for both, without telling him.
 	h.call(me, "PUT", "/api/v1/blocks/"+bob.ID, nil).is(t, http.StatusNoContent, "")
+	if told := h.messages.told(); len(told) != 1 || !strings.HasPrefix(told[0], min(me.ID, bob.ID)+"/"+max(me.ID, bob.ID)+" ") {
+		t.Errorf("messages was told %v", told)
+	}
 	h.call(me, "PUT", "/api/v1/blocks/"+bob.ID, nil).is(t, http.StatusNoContent, "") // again: no change
 	if got := summary(h.list(me, "")); !slices.Equal(got, []string{"cat:incoming"}) {
 		t.Errorf("my list after blocking bob: %v", got)

@@ -5,7 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,17 +46,54 @@ type harness struct {
 	mu     sync.Mutex
 	pushes []broker.Event
 
-	svc *servicetest.Service
-	cfg service.Config
+	svc      *servicetest.Service
+	cfg      service.Config
+	messages *fakeMessages
+}
+
+// fakeMessages is the messages service at its HTTP boundary: the friendships' ends it was told of, and a
+// switch that makes it answer 503.
+type fakeMessages struct {
+	mu   sync.Mutex
+	ends []string // "<a>/<b> <since>"
+	down atomic.Bool
+}
+
+func (m *fakeMessages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/internal/v1/friendships/")
+	pair, isEnd := strings.CutSuffix(rest, "/end")
+	var body struct{ Since time.Time }
+	if !ok || !isEnd || r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&body) != nil || body.Since.IsZero() {
+		http.Error(w, "not an end of a friendship", http.StatusBadRequest)
+		return
+	}
+	if m.down.Load() {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	m.mu.Lock()
+	m.ends = append(m.ends, pair+" "+body.Since.UTC().Format(time.RFC3339Nano))
+	m.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (m *fakeMessages) told() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.ends)
 }
 
 // start runs the service with the test configuration, changed by each of adjust.
 func start(t *testing.T, adjust ...func(*service.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, profiles: profilestest.New(t)}
+	h := &harness{t: t, profiles: profilestest.New(t), messages: &fakeMessages{}}
+	messages := httptest.NewServer(h.messages)
+	t.Cleanup(messages.Close)
 	cfg := service.DefaultConfig()
 	cfg.ProfilesURL = h.profiles.URL
 	cfg.ProfilesTimeout = 2 * time.Second
+	cfg.MessagesURL = messages.URL
+	cfg.MessagesTimeout = 2 * time.Second
 	for _, f := range adjust {
 		f(&cfg)
 	}
@@ -64,6 +105,20 @@ func start(t *testing.T, adjust ...func(*service.Config)) *harness {
 	t.Cleanup(func() { h.conn.Close() })
 	h.collectPushes(s.Broker)
 	return h
+}
+
+// friendsSince is when a and b became friends, as friends tells messages (the test fails if they are not).
+func (h *harness) friendsSince(a, b user) time.Time {
+	h.t.Helper()
+	var got struct {
+		Friends bool
+		Since   time.Time
+	}
+	h.call(user{}, "GET", "/internal/v1/friendships/"+a.ID+"/"+b.ID, nil).into(h.t, &got)
+	if !got.Friends || got.Since.IsZero() {
+		h.t.Fatalf("%s and %s: %+v, want friends with a since", a.Nickname, b.Nickname, got)
+	}
+	return got.Since.UTC()
 }
 
 // collectPushes binds a queue of the test's own to every user's pushes and waits until it is consuming.

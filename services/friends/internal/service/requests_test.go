@@ -233,6 +233,17 @@ func TestDeleteEndsAFriendshipOrARequest(t *testing.T) {
 	// Removing a friend pushes the remover's profile, which profiles must give.
 	del(bob, ann).is(t, 503, "unavailable")
 	h.profiles.SetDown(false)
+	// ... and tells messages first, which must hear it: otherwise the friendship stays.
+	since := h.friendsSince(ann, bob)
+	h.messages.down.Store(true)
+	del(bob, ann).is(t, 503, "unavailable")
+	h.messages.down.Store(false)
+	if got := h.friendsSince(bob, ann); !got.Equal(since) {
+		t.Fatalf("the friendship since %v is now %v after a refused removal", since, got)
+	}
+	if told := h.messages.told(); len(told) != 0 {
+		t.Errorf("messages was told %v before any friendship ended", told)
+	}
 	if after := len(h.outbox()); after != before {
 		t.Errorf("cancelling and declining wrote %d outbox rows", after-before)
 	}
@@ -241,6 +252,13 @@ func TestDeleteEndsAFriendshipOrARequest(t *testing.T) {
 	}
 
 	del(bob, ann).is(t, http.StatusNoContent, "")
+	low, high := ann.ID, bob.ID
+	if high < low {
+		low, high = high, low
+	}
+	if told, want := h.messages.told(), low+"/"+high+" "+since.Format(time.RFC3339Nano); !slices.Equal(told, []string{want}) {
+		t.Errorf("messages was told %v, want %v", told, want)
+	}
 	if u := pushedUser(t, h.push(ann, "friend.removed", bob)); !mapsEqual(u, bob.Profile) {
 		t.Errorf("friend.removed carries %v, want bob", u)
 	}
@@ -322,12 +340,15 @@ func TestInternalFriendshipCheck(t *testing.T) {
 	friends := func(a, b string) bool {
 		t.Helper()
 		res := h.call(user{}, "GET", "/internal/v1/friendships/"+a+"/"+b, nil) // no token
-		var got map[string]bool
+		var got map[string]any
 		res.into(t, &got)
-		if res.Status != http.StatusOK || len(got) != 1 {
+		friends, ok := got["friends"].(bool)
+		// since, when the friendship began, comes with a yes only.
+		_, since := got["since"].(string)
+		if res.Status != http.StatusOK || !ok || since != friends || len(got) != map[bool]int{true: 2, false: 1}[friends] {
 			t.Fatalf("%d %s", res.Status, res.Body)
 		}
-		return got["friends"]
+		return friends
 	}
 	if !friends(ann.ID, bob.ID) || !friends(bob.ID, ann.ID) {
 		t.Error("ann and bob are friends, both ways")

@@ -32,6 +32,10 @@ type Config struct {
 	// ProfilesURL is where the profiles service answers user lookups.
 	ProfilesURL     string        `env:"PROFILES_URL"`
 	ProfilesTimeout time.Duration `env:"PROFILES_TIMEOUT"`
+	// MessagesURL is where the messages service is told of a friendship's end (before an unfriending or a
+	// block is answered); MessagesTimeout bounds that call, past which the request answers 503.
+	MessagesURL     string        `env:"MESSAGES_URL"`
+	MessagesTimeout time.Duration `env:"MESSAGES_TIMEOUT"`
 	// PresenceSweepInterval is how often this replica ends the presence leases that ran out (a gateway that
 	// died stops renewing its users'): a user is shown online at most this long after their lease ended.
 	PresenceSweepInterval time.Duration `env:"PRESENCE_SWEEP_INTERVAL"`
@@ -44,6 +48,8 @@ func DefaultConfig() Config {
 		Config:                authn.DefaultConfig(),
 		ProfilesURL:           "http://127.0.0.1:8082",
 		ProfilesTimeout:       5 * time.Second,
+		MessagesURL:           "http://127.0.0.1:8084",
+		MessagesTimeout:       5 * time.Second,
 		PresenceSweepInterval: 5 * time.Second,
 	}
 }
@@ -55,6 +61,10 @@ func (c Config) validate() error {
 		return errors.New("PROFILES_URL is required")
 	case c.ProfilesTimeout <= 0:
 		return errors.New("PROFILES_TIMEOUT must be positive")
+	case c.MessagesURL == "":
+		return errors.New("MESSAGES_URL is required")
+	case c.MessagesTimeout <= 0:
+		return errors.New("MESSAGES_TIMEOUT must be positive")
 	case c.PresenceSweepInterval <= 0:
 		return errors.New("PRESENCE_SWEEP_INTERVAL must be positive")
 	}
@@ -67,7 +77,8 @@ func Build(ctx context.Context, cfg Config) (*server.App, error) {
 	return bootstrap.BuildWithDatabase(ctx, Name, cfg.Settings, cfg.validate, migrations.FS, func(d bootstrap.Deps) error {
 		profiles := adapters.NewProfilesClient(cfg.ProfilesURL, httpclient.New(cfg.ProfilesTimeout))
 		repo := adapters.NewMySQLRepository(d.DB)
-		application := app.New(repo, repo, profiles, d.Broker, d.Relay)
+		messages := adapters.MessagesClient{Service: httpclient.NewService(cfg.MessagesURL, httpclient.New(cfg.MessagesTimeout))}
+		application := app.New(repo, repo, profiles, messages, d.Broker, d.Relay)
 
 		ports.NewHTTPServer(application).Register(d.Router, authn.Middleware(bootstrap.Verifier(d.App, cfg.Config)))
 		// A read and a reply: the inbox only records that the entry was answered.

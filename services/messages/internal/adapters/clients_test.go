@@ -33,7 +33,7 @@ func TestFriendsClientTakesOnlyAClearAnswer(t *testing.T) {
 		status int
 		body   string
 	}{
-		"/internal/v1/friendships/a/b": {200, `{"friends":true}`},
+		"/internal/v1/friendships/a/b": {200, `{"friends":true,"since":"2026-12-07T10:00:00.123456Z"}`},
 		"/internal/v1/friendships/a/c": {200, `{"friends":false}`},
 		"/internal/v1/friendships/a/d": {500, `oops`},
 		"/internal/v1/friendships/a/e": {200, `{}`},
@@ -47,11 +47,12 @@ func TestFriendsClientTakesOnlyAClearAnswer(t *testing.T) {
 	})
 	c := adapters.NewFriendsClient(url+"/", httpclient.New(time.Second))
 	ctx := context.Background()
-	if ok, err := c.AreFriends(ctx, "a", "b"); !ok || err != nil {
-		t.Errorf("friends: %v %v", ok, err)
+	since := time.Date(2026, 12, 7, 10, 0, 0, 123456000, time.UTC)
+	if f, err := c.AreFriends(ctx, "a", "b"); !f.Friends || !f.Since.Equal(since) || err != nil {
+		t.Errorf("friends: %+v %v", f, err)
 	}
-	if ok, err := c.AreFriends(ctx, "a", "c"); ok || err != nil {
-		t.Errorf("not friends: %v %v", ok, err)
+	if f, err := c.AreFriends(ctx, "a", "c"); f.Friends || err != nil {
+		t.Errorf("not friends: %+v %v", f, err)
 	}
 	// Anything else is "could not tell", never "not friends".
 	for _, b := range []string{"d", "e", "f", "g"} {

@@ -404,3 +404,39 @@ func (r *MySQLRepository) Unread(ctx context.Context, userID string, limit int) 
 	msgs, err := collectMessages(rows, limit)
 	return msgs, total, err
 }
+
+// KnownFriends reads the friendships table: true only for a row that says friends.
+func (r *MySQLRepository) KnownFriends(ctx context.Context, k domain.ChatKey) (bool, error) {
+	var friends bool
+	err := r.db.QueryRowContext(ctx, "SELECT friends FROM friendships WHERE user_low = ? AND user_high = ?", k.Low, k.High).Scan(&friends)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return friends, err
+}
+
+// RememberFriends and EndFriendship each write one upsert, ordered by since alone, so that whatever order the
+// two arrive in, the row ends as the latest friendship says. MariaDB and MySQL apply an upsert's assignments
+// left to right, so friends is decided on the row's since before since moves:
+//   - a yes about the friendship that began at since counts only over an older one (a later friendship): an end
+//     recorded for the same since, which friends told before answering the unfriending, wins over a yes that
+//     friends gave just before it ended, even when that yes is written after;
+//   - an end counts over a yes of the same friendship or an older one, never over a later friendship's yes.
+const (
+	rememberFriends = `INSERT INTO friendships (user_low, user_high, since, friends) VALUES (?, ?, ?, TRUE)
+	ON DUPLICATE KEY UPDATE friends = IF(VALUES(since) > since, TRUE, friends), since = GREATEST(since, VALUES(since))`
+	endFriendship = `INSERT INTO friendships (user_low, user_high, since, friends) VALUES (?, ?, ?, FALSE)
+	ON DUPLICATE KEY UPDATE friends = IF(VALUES(since) >= since, FALSE, friends), since = GREATEST(since, VALUES(since))`
+)
+
+// RememberFriends records friends' yes for the friendship that began at since.
+func (r *MySQLRepository) RememberFriends(ctx context.Context, k domain.ChatKey, since time.Time) error {
+	_, err := r.db.ExecContext(ctx, rememberFriends, k.Low, k.High, since.UTC().Truncate(time.Microsecond))
+	return err
+}
+
+// EndFriendship records the end of the friendship that began at since.
+func (r *MySQLRepository) EndFriendship(ctx context.Context, k domain.ChatKey, since time.Time) error {
+	_, err := r.db.ExecContext(ctx, endFriendship, k.Low, k.High, since.UTC().Truncate(time.Microsecond))
+	return err
+}

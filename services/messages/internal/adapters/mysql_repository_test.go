@@ -564,3 +564,48 @@ func TestASendWaitsForItsChatSoIDsFollowCommitOrder(t *testing.T) {
 		t.Fatal("the send never finished")
 	}
 }
+
+// What messages knows of a friendship follows the latest friendship by its since, whatever order friends' yes
+// and its end of that friendship are written in: an end beats the yes of the same friendship (friends gave the
+// yes just before it ended it, and the send that asked for it was slower than the unfriending), and a later
+// friendship's yes beats an older end.
+func TestKnownFriendshipsFollowTheLatestFriendship(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := context.Background()
+	k := domain.NewChatKey(newUser(), newUser())
+	first := time.Date(2026, 12, 7, 10, 0, 0, 123456000, time.UTC)
+	second := first.Add(time.Minute)
+	known := func(want bool, step string) {
+		t.Helper()
+		if got, err := r.KnownFriends(ctx, k); err != nil || got != want {
+			t.Fatalf("%s: known %v (%v), want %v", step, got, err, want)
+		}
+	}
+	do := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	known(false, "nothing written")
+	do(r.RememberFriends(ctx, k, first))
+	known(true, "friends' yes")
+	do(r.EndFriendship(ctx, k, first))
+	known(false, "the friendship ended")
+	do(r.RememberFriends(ctx, k, first))
+	known(false, "a late yes about the ended friendship")
+	do(r.RememberFriends(ctx, k, second))
+	known(true, "a later friendship")
+	do(r.EndFriendship(ctx, k, first))
+	known(true, "a late end of the older friendship")
+	do(r.EndFriendship(ctx, k, second))
+	known(false, "the later one ended")
+
+	// An end told before any yes was remembered holds against that yes too.
+	other := domain.NewChatKey(newUser(), newUser())
+	do(r.EndFriendship(ctx, other, first))
+	do(r.RememberFriends(ctx, other, first))
+	if got, _ := r.KnownFriends(ctx, other); got {
+		t.Fatal("a yes written after the end of its friendship counts")
+	}
+}

@@ -25,6 +25,8 @@ var (
 	ErrMessageNotFound = errors.New("message not found")
 	// ErrNoChat: the two users have never exchanged a message.
 	ErrNoChat = errors.New("no chat")
+	// ErrNoSince: the end of a friendship was told without the time it began.
+	ErrNoSince = errors.New("a friendship's end needs the time it began")
 )
 
 // EventsFunc builds the events of a stored message (its id is known then), inside the send transaction.
@@ -63,11 +65,27 @@ type Repository interface {
 	// Unread returns the oldest limit messages addressed to the user that they have not marked read, across
 	// all chats, oldest first, and how many there are in all.
 	Unread(ctx context.Context, userID string, limit int) ([]domain.Message, int, error)
+	// KnownFriends reports whether what messages knows of friendships says the two of the chat k are friends;
+	// false means "ask the friends service".
+	KnownFriends(ctx context.Context, k domain.ChatKey) (bool, error)
+	// RememberFriends records the friends service's answer that the two are friends since since, unless the
+	// end of that friendship, or of a later one, is recorded already.
+	RememberFriends(ctx context.Context, k domain.ChatKey, since time.Time) error
+	// EndFriendship records that the friendship of the two that began at since has ended: KnownFriends is false
+	// from then on, until the friends service answers for a later friendship.
+	EndFriendship(ctx context.Context, k domain.ChatKey, since time.Time) error
 }
 
-// Friends answers whether two users are friends.
+// Friends answers whether two users are friends, and since when (the friendship's acceptance: a later
+// friendship of the same two has a later one).
 type Friends interface {
-	AreFriends(ctx context.Context, a, b string) (bool, error)
+	AreFriends(ctx context.Context, a, b string) (Friendship, error)
+}
+
+// Friendship is the friends service's answer.
+type Friendship struct {
+	Friends bool
+	Since   time.Time
 }
 
 // Profiles knows the users.

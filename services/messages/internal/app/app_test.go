@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -24,6 +25,24 @@ type store struct {
 	chats      []domain.ChatSummary
 	chatExists bool
 	unread     []domain.Message
+	// known is what the store knows of friendships (KnownFriends); remembered counts the yeses written.
+	known      map[domain.ChatKey]bool
+	remembered int
+}
+
+func (s *store) KnownFriends(_ context.Context, k domain.ChatKey) (bool, error) {
+	return s.known[k], nil
+}
+
+func (s *store) RememberFriends(_ context.Context, k domain.ChatKey, _ time.Time) error {
+	s.remembered++
+	s.known[k] = true
+	return nil
+}
+
+func (s *store) EndFriendship(_ context.Context, k domain.ChatKey, _ time.Time) error {
+	s.known[k] = false
+	return nil
 }
 
 func (s *store) MessageByClientID(_ context.Context, sender, clientID string) (domain.Message, error) {
@@ -60,9 +79,9 @@ type neighbours struct {
 	existsCalls int
 }
 
-func (n *neighbours) AreFriends(context.Context, string, string) (bool, error) {
+func (n *neighbours) AreFriends(context.Context, string, string) (app.Friendship, error) {
 	n.calls++
-	return n.friends, n.err
+	return app.Friendship{Friends: n.friends, Since: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)}, n.err
 }
 
 func (n *neighbours) Exists(_ context.Context, id string) (bool, error) {
@@ -93,7 +112,7 @@ var (
 )
 
 func TestSendAnnouncesToBothAndRetriesGetTheStoredMessage(t *testing.T) {
-	s := &store{byClientID: map[string]domain.Message{}}
+	s := &store{byClientID: map[string]domain.Message{}, known: map[domain.ChatKey]bool{}}
 	n := &neighbours{friends: true}
 	rec := &recorder{}
 	a := app.New(s, n, n, rec, rec)
@@ -115,10 +134,31 @@ func TestSendAnnouncesToBothAndRetriesGetTheStoredMessage(t *testing.T) {
 		t.Errorf("events %v", types)
 	}
 
+	// Friends' yes is remembered: the next send does not ask again.
+	if n.calls != 1 || s.remembered != 1 {
+		t.Fatalf("friends asked %d times, %d yeses remembered", n.calls, s.remembered)
+	}
+	if _, _, err := a.Send(ctx, app.SendCommand{SenderID: bob, RecipientID: alice, Text: "hi back"}); err != nil || n.calls != 1 {
+		t.Fatalf("second send: %v, friends asked %d times", err, n.calls)
+	}
+
 	key := "k"
 	s.byClientID[alice+"/k"] = domain.Message{ID: 7, SenderID: alice, RecipientID: bob, Text: "first"}
-	// A retry gets the stored message even when the two are no longer friends, or friends cannot answer.
+	// A retry gets the stored message even when the two are no longer friends, or friends cannot answer. Friends
+	// tells of the end before it answers the unfriending; from then on every send asks it.
 	n.calls, n.friends = 0, false
+	if err := a.EndFriendship(ctx, bob, alice, time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"not an id": a.EndFriendship(ctx, alice, "x", time.Now()),
+		"the same":  a.EndFriendship(ctx, alice, alice, time.Now()),
+		"no since":  a.EndFriendship(ctx, alice, bob, time.Time{}),
+	} {
+		if err == nil {
+			t.Errorf("EndFriendship, %s: accepted", name)
+		}
+	}
 	msg, created, err = a.Send(ctx, app.SendCommand{SenderID: alice, RecipientID: bob, Text: "hi", ClientMessageID: &key})
 	if err != nil || created || msg.ID != 7 {
 		t.Errorf("retry after unfriending: %+v %v %v", msg, created, err)

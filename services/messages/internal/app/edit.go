@@ -18,7 +18,7 @@ func (a *Application) EditMessage(ctx context.Context, editorID, peerID, rawID, 
 	// An edit says something new to the peer, so it needs what sending needs: a friendship (a block or an
 	// unfriending ends it). A delete only takes words back, and stays allowed.
 	if contract.ValidUserID(peerID) {
-		friends, err := a.friends.AreFriends(ctx, editorID, peerID)
+		friends, err := a.areFriends(ctx, editorID, peerID)
 		if err != nil {
 			return MessageView{}, fmt.Errorf("%w: friends: %v", ErrUnavailable, err)
 		}

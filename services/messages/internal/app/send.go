@@ -34,7 +34,7 @@ func (a *Application) Send(ctx context.Context, cmd SendCommand) (msg MessageVie
 	// sent, and every retry must get the same answer. A first send (the common case) pays no read for this:
 	// the store is looked at only when friends refuses or cannot answer; when friends allows, the unique key
 	// in repo.Send finds the retry, and no concurrent retry can be stored twice.
-	friends, err := a.friends.AreFriends(ctx, m.SenderID, m.RecipientID)
+	friends, err := a.areFriends(ctx, m.SenderID, m.RecipientID)
 	if err != nil || !friends {
 		if first, ok, lookErr := a.storedRetry(ctx, m); lookErr != nil {
 			return MessageView{}, false, lookErr

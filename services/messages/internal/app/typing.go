@@ -34,7 +34,7 @@ func (a *Application) Typing(ctx context.Context, userID, peerID string) (pushed
 	if _, recent := a.typing.Get(key, now); recent {
 		return false, nil
 	}
-	friends, err := a.friends.AreFriends(ctx, userID, peerID)
+	friends, err := a.areFriends(ctx, userID, peerID)
 	if err != nil {
 		return false, fmt.Errorf("%w: friends: %v", ErrUnavailable, err)
 	}

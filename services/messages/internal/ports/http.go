@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -39,6 +40,26 @@ func (s *HTTPServer) Register(r gin.IRouter, auth gin.HandlerFunc) {
 	chats.PATCH("/:user_id/messages/:message_id", s.edit)
 	chats.DELETE("/:user_id/messages/:message_id", s.delete)
 	chats.POST("/:user_id/typing", s.typing)
+
+	// Internal: never routed by the gateway; friends tells of a friendship's end before it answers the user.
+	r.POST("/internal/v1/friendships/:a/:b/end", s.endFriendship)
+}
+
+type endFriendshipRequest struct {
+	Since time.Time `json:"since"`
+}
+
+// endFriendship answers 204 once the end is recorded: the next send between the two asks friends.
+func (s *HTTPServer) endFriendship(c *gin.Context) {
+	var req endFriendshipRequest
+	if !server.BindJSON(c, &req) {
+		return
+	}
+	if err := s.app.EndFriendship(c.Request.Context(), c.Param("a"), c.Param("b"), req.Since); err != nil {
+		respond(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 type sendRequest struct {
@@ -218,6 +239,8 @@ func respond(c *gin.Context, err error) {
 		apierr.Respond(c, apierr.Forbidden("not_your_message", "only the sender may edit or delete a message"))
 	case errors.Is(err, domain.ErrMessageDeleted):
 		apierr.Respond(c, apierr.Conflict("message_deleted", "the message was deleted"))
+	case errors.Is(err, app.ErrNoSince):
+		apierr.Respond(c, apierr.BadRequest("since_required", "since (when the friendship began) is required"))
 	case errors.Is(err, app.ErrUnavailable):
 		slog.WarnContext(c.Request.Context(), "dependency unavailable", "error", err, "route", c.FullPath())
 		apierr.Respond(c, apierr.Unavailable("the service cannot answer right now; try again"))

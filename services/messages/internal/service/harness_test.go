@@ -28,8 +28,9 @@ import (
 // neighbours fakes the friends service at its HTTP boundary: the friendships it knows, and a switch that makes
 // it answer 500. Profiles is faked by profilestest.
 type neighbours struct {
-	mu          sync.Mutex
-	friendships map[[2]string]bool
+	mu sync.Mutex
+	// friendships are the pairs that are friends, and since when.
+	friendships map[[2]string]time.Time
 
 	friendsDown  atomic.Bool
 	friendsCalls atomic.Int64
@@ -47,10 +48,14 @@ func (n *neighbours) friendsHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n.mu.Lock()
-	friends := n.friendships[pairOf(parts[0], parts[1])]
+	since, friends := n.friendships[pairOf(parts[0], parts[1])]
 	n.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]bool{"friends": friends})
+	if !friends {
+		_ = json.NewEncoder(w).Encode(map[string]bool{"friends": false})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"friends": true, "since": since})
 }
 
 func pairOf(a, b string) [2]string {
@@ -75,7 +80,7 @@ type harness struct {
 
 func start(t *testing.T) *harness {
 	t.Helper()
-	n := &neighbours{friendships: map[[2]string]bool{}}
+	n := &neighbours{friendships: map[[2]string]time.Time{}}
 	friends := httptest.NewServer(http.HandlerFunc(n.friendsHandler))
 	t.Cleanup(friends.Close)
 	profiles := profilestest.New(t)
@@ -105,14 +110,24 @@ func (h *harness) member(nickname string) member {
 
 func (h *harness) befriend(a, b member) {
 	h.n.mu.Lock()
-	h.n.friendships[pairOf(a.ID, b.ID)] = true
+	h.n.friendships[pairOf(a.ID, b.ID)] = time.Now().UTC().Truncate(time.Microsecond)
 	h.n.mu.Unlock()
 }
 
+// unfriend ends the friendship as the friends service does: it tells messages (the friendship's since), then
+// forgets it.
 func (h *harness) unfriend(a, b member) {
+	h.t.Helper()
 	h.n.mu.Lock()
+	since, ok := h.n.friendships[pairOf(a.ID, b.ID)]
 	delete(h.n.friendships, pairOf(a.ID, b.ID))
 	h.n.mu.Unlock()
+	if !ok {
+		return
+	}
+	if r := h.do("POST", "/internal/v1/friendships/"+a.ID+"/"+b.ID+"/end", map[string]any{"since": since}); r.Status != http.StatusNoContent {
+		h.t.Fatalf("telling messages of the friendship's end: %s", r)
+	}
 }
 
 // reply is an HTTP answer.
@@ -128,6 +143,12 @@ func (h *harness) call(as member, method, path, body string) reply {
 		payload = body
 	}
 	return reply{servertest.Do(h.t, method, h.api+path, as.Token, payload)}
+}
+
+// do calls without a token, as another service does an internal route.
+func (h *harness) do(method, path string, body any) reply {
+	h.t.Helper()
+	return reply{servertest.Do(h.t, method, h.api+path, "", body)}
 }
 
 // want checks an answer's status and, for errors, its code.

@@ -457,3 +457,43 @@ func TestEveryRouteNeedsAToken(t *testing.T) {
 	want(t, "unknown route", h.call(alice, "GET", "/api/v1/chats/"+bob.ID, ""), 404, "not_found")
 	want(t, "wrong method", h.call(alice, "DELETE", "/api/v1/chats/"+bob.ID+"/messages", ""), 405, "method_not_allowed")
 }
+
+// A send between friends asks the friends service once; then messages knows. Friends tells messages of a
+// friendship's end before it answers the unfriending, and the next send is refused at once.
+func TestFriendsIsAskedOnceAndItsEndOfAFriendshipHoldsAtOnce(t *testing.T) {
+	h := start(t)
+	alice, bob := h.member("alice"), h.member("bob")
+	h.befriend(alice, bob)
+	toBob, toAlice := "/api/v1/chats/"+bob.ID+"/messages", "/api/v1/chats/"+alice.ID+"/messages"
+	before := h.n.friendsCalls.Load()
+	want(t, "first", h.call(alice, "POST", toBob, `{"text":"one"}`), 201, "")
+	want(t, "reply", h.call(bob, "POST", toAlice, `{"text":"two"}`), 201, "")
+	want(t, "typing", h.call(alice, "POST", "/api/v1/chats/"+bob.ID+"/typing", ""), 204, "")
+	want(t, "third", h.call(alice, "POST", toBob, `{"text":"three"}`), 201, "")
+	if n := h.n.friendsCalls.Load() - before; n != 1 {
+		t.Errorf("friends asked %d times for three sends and a typing notice, want 1", n)
+	}
+
+	h.unfriend(alice, bob)
+	want(t, "after the end", h.call(alice, "POST", toBob, `{"text":"still there?"}`), 403, "not_friends")
+	want(t, "the other way", h.call(bob, "POST", toAlice, `{"text":"?"}`), 403, "not_friends")
+
+	// Friends again: a later friendship, asked once more.
+	h.befriend(alice, bob)
+	before = h.n.friendsCalls.Load()
+	want(t, "friends again", h.call(alice, "POST", toBob, `{"text":"hello again"}`), 201, "")
+	want(t, "and again", h.call(alice, "POST", toBob, `{"text":"!"}`), 201, "")
+	if n := h.n.friendsCalls.Load() - before; n != 1 {
+		t.Errorf("friends asked %d times after befriending again, want 1", n)
+	}
+
+	end := func(a, b string, body any) reply {
+		return h.do("POST", "/internal/v1/friendships/"+a+"/"+b+"/end", body)
+	}
+	want(t, "an end without since", end(alice.ID, bob.ID, map[string]any{}), 400, "since_required")
+	want(t, "an end of nobody", end(alice.ID, "nobody", map[string]any{"since": time.Now()}), 404, "user_not_found")
+	want(t, "an end with oneself", end(alice.ID, alice.ID, map[string]any{"since": time.Now()}), 404, "user_not_found")
+	want(t, "an end that is not JSON", end(alice.ID, bob.ID, "since=now"), 400, "")
+	// None of them touched the friendship.
+	want(t, "still friends", h.call(bob, "POST", toAlice, `{"text":"yes"}`), 201, "")
+}
