@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -23,6 +24,25 @@ import (
 type client struct {
 	base string
 	http *http.Client
+	// sockets, when set, dials the WebSockets (withSources).
+	sockets *http.Client
+}
+
+// withSources is c with its WebSockets dialled from n loopback addresses in turn (127.0.0.1 to 127.0.0.n): one
+// address has about 28,000 ephemeral ports towards the gateway's one address and port, so 50,000 sockets need
+// two or more. Every address of 127.0.0.0/8 is this machine's own.
+func (c *client) withSources(n int) *client {
+	if n <= 1 {
+		return c
+	}
+	var next atomic.Uint64
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+next.Add(1)%uint64(n)))}
+		return (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, LocalAddr: src}).DialContext(ctx, network, addr)
+	}
+	out := *c
+	out.sockets = &http.Client{Transport: &http.Transport{DialContext: dial}}
+	return &out
 }
 
 func newClient(base string) *client {
@@ -208,6 +228,7 @@ func (c *client) dial(ctx context.Context, u *user) (*websocket.Conn, error) {
 	wsURL, _ := url.Parse(c.base + "/api/v1/ws")
 	wsURL.Scheme = strings.Replace(wsURL.Scheme, "http", "ws", 1)
 	conn, res, err := websocket.Dial(ctx, wsURL.String(), &websocket.DialOptions{
+		HTTPClient: c.sockets, // nil: http.DefaultClient
 		HTTPHeader: http.Header{"Authorization": {"Bearer " + u.token()}},
 	})
 	if err != nil {

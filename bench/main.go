@@ -134,11 +134,18 @@ func run(ctx context.Context, s settings, rep *report) error {
 	only := regexp.MustCompile(s.Only)
 	want := func(name string) bool { return only.MatchString(name) }
 
-	// 10,000 WebSockets need more descriptors than the usual 1024; children started after this inherit it.
-	if n, err := raiseNoFile(); err != nil {
+	// Idle WebSockets need more descriptors than the usual 1024 (one each here and in the gateway, which is
+	// started after this and inherits it), with room for everything else.
+	noFile, err := raiseNoFile(uint64(s.Sockets) + 16384)
+	if err != nil {
 		rep.problem("raising the open-file limit: %v", err)
 	} else {
-		rep.Host["nofile"] = n
+		rep.Host["nofile"] = noFile
+	}
+	if want("sockets") && noFile > 0 && uint64(s.Sockets)+1024 > noFile {
+		// Each socket is a descriptor here and one in the gateway, which has the same limit.
+		return fmt.Errorf("-sockets %d needs about %d open files in this process and in the gateway, and the limit is %d "+
+			"(only a process with CAP_SYS_RESOURCE can raise its hard limit): run fewer, up to %d", s.Sockets, s.Sockets+1024, noFile, noFile-1024)
 	}
 	b, err := newBench(ctx, s, rep)
 	if err != nil {
@@ -218,11 +225,23 @@ func run(ctx context.Context, s settings, rep *report) error {
 	return ctx.Err()
 }
 
-// raiseNoFile lifts the soft open-file limit to the hard one.
-func raiseNoFile() (uint64, error) {
+// raiseNoFile lifts the open-file limit to want descriptors: the soft limit up to the hard one, and the hard
+// one too when the process may (root), up to the kernel's fs.nr_open. Each idle WebSocket is a descriptor in the
+// bench and one in the gateway, which inherits the limit. It returns the soft limit it ends with.
+func raiseNoFile(want uint64) (uint64, error) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return 0, err
+	}
+	if want > lim.Max {
+		if raw, err := os.ReadFile("/proc/sys/fs/nr_open"); err == nil {
+			if nrOpen, err := strconv.ParseUint(strings.TrimSpace(string(raw)), 10, 64); err == nil {
+				raised := syscall.Rlimit{Cur: min(want, nrOpen), Max: min(want, nrOpen)}
+				if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+					return raised.Cur, nil
+				}
+			}
+		}
 	}
 	lim.Cur = lim.Max
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {

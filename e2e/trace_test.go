@@ -108,7 +108,8 @@ func (t sendTrace) check(clientSpan, recipientID, pushExchange string) (missing 
 		return missing
 	}
 	// The messages service also calls auth (its key set, on its first token) and profiles; the friendship
-	// check is the client span whose child is a friends server span.
+	// check is the client span whose child is a friends server span (tracedSend's users are new, so this is
+	// their first send: later ones find the friendship in messages' own table and call nobody).
 	friendsServer, ok := need("friends server span, child of a messages client span under the messages server span",
 		func(s span) bool {
 			p, ok := t.byID[s.Parent]
