@@ -41,7 +41,7 @@ func (s *HTTPServer) Register(r gin.IRouter, auth gin.HandlerFunc) {
 	blocks.PUT("/:user_id", s.block)
 	blocks.DELETE("/:user_id", s.unblock)
 
-	// Internal: never routed by the gateway; messages asks before every send.
+	// Internal: never routed by the gateway; messages asks about pairs it does not know to be friends.
 	r.GET("/internal/v1/friendships/:a/:b", s.friendship)
 }
 

@@ -30,7 +30,7 @@ type Config struct {
 	// Tokens: where the keys that verify access tokens are fetched.
 	authn.Config
 
-	// FriendsURL is where the friends service answers "are these two friends" (asked before every send).
+	// FriendsURL is where the friends service answers "are these two friends" (asked about pairs messages does not know to be friends).
 	FriendsURL string `env:"FRIENDS_URL"`
 	// ProfilesURL is where the profiles service tells whether a user exists and gives the chat list's peers.
 	ProfilesURL string `env:"PROFILES_URL"`
