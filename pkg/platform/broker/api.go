@@ -163,12 +163,7 @@ func NewPush(source, userID, frameType string, data any) (Event, error) {
 	if userID == "" {
 		return Event{}, errors.New("broker: push without a user id")
 	}
-	ev, err := NewEvent(source, frameType, data)
-	if err != nil {
-		return Event{}, err
-	}
-	ev.exchange, ev.routingKey = pushSuffix, PushKey(userID)
-	return ev, nil
+	return newPush(source, PushKey(userID), frameType, data)
 }
 
 // NewPairPush makes one push of the same frame to every socket of two users (PairPushKey): what both
@@ -177,11 +172,16 @@ func NewPairPush(source, first, second, frameType string, data any) (Event, erro
 	if first == "" || second == "" {
 		return Event{}, errors.New("broker: pair push without two user ids")
 	}
+	return newPush(source, PairPushKey(first, second), frameType, data)
+}
+
+// newPush is an event routed to the push exchange with key.
+func newPush(source, key, frameType string, data any) (Event, error) {
 	ev, err := NewEvent(source, frameType, data)
 	if err != nil {
 		return Event{}, err
 	}
-	ev.exchange, ev.routingKey = pushSuffix, PairPushKey(first, second)
+	ev.exchange, ev.routingKey = pushSuffix, key
 	return ev, nil
 }
 
