@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -743,5 +744,56 @@ func TestEnqueueOfSeveralEventsKeepsTheirOrder(t *testing.T) {
 	err = mysqlx.InTx(ctx, db, func(tx *sql.Tx) error { return broker.Enqueue(ctx, tx, newEvent(t, "test.d", nil), bad) })
 	if err == nil || len(brokertest.Outbox(t, db)) != 3 {
 		t.Fatalf("a call with an invalid event: err %v, outbox %d rows, want an error and 3 rows", err, len(brokertest.Outbox(t, db)))
+	}
+}
+
+// A transaction that serves several requests (a group commit) writes each request's events with that request's
+// trace context, in the order of the groups, in one statement.
+func TestEnqueueTracedGivesEachGroupItsOwnTraceContext(t *testing.T) {
+	t.Parallel()
+	db, _ := mysqltest.New(t, nil)
+	first, span1 := otel.Tracer("test").Start(context.Background(), "first request")
+	span1.End()
+	second, span2 := otel.Tracer("test").Start(context.Background(), "second request")
+	span2.End()
+	a, b, c := newEvent(t, "test.a", nil), newEvent(t, "test.b", nil), newEvent(t, "test.c", nil)
+	ctx := context.Background()
+	err := mysqlx.InTx(ctx, db, func(tx *sql.Tx) error {
+		return broker.EnqueueTraced(ctx, tx, broker.Traced{Ctx: first, Events: []broker.Event{a, b}},
+			broker.Traced{Ctx: second}, broker.Traced{Ctx: second, Events: []broker.Event{c}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]trace.TraceID{a.ID: span1.SpanContext().TraceID(), b.ID: span1.SpanContext().TraceID(),
+		c.ID: span2.SpanContext().TraceID()}
+	rows, err := db.Query("SELECT event_id, headers FROM outbox ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var order []string
+	for rows.Next() {
+		var (
+			id      string
+			headers []byte
+		)
+		if err := rows.Scan(&id, &headers); err != nil {
+			t.Fatal(err)
+		}
+		order = append(order, id)
+		var h map[string]string
+		if err := json.Unmarshal(headers, &h); err != nil {
+			t.Fatal(err)
+		}
+		if tid := want[id].String(); !strings.Contains(h["traceparent"], tid) {
+			t.Errorf("event %s carries %v, want trace %s", id, h, tid)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(order) != fmt.Sprint([]string{a.ID, b.ID, c.ID}) {
+		t.Fatalf("outbox %v, want %v", order, []string{a.ID, b.ID, c.ID})
 	}
 }

@@ -17,33 +17,60 @@ import (
 // context is stored with the row so that the publish, which happens later in the relay, continues the
 // request's trace.
 func Enqueue(ctx context.Context, tx *sql.Tx, evs ...Event) error {
+	return EnqueueTraced(ctx, tx, Traced{Ctx: ctx, Events: evs})
+}
+
+// Traced is events enqueued on behalf of one request, whose trace context (that of Ctx) they carry to the
+// publish and beyond.
+type Traced struct {
+	Ctx    context.Context
+	Events []Event
+}
+
+// EnqueueTraced is Enqueue for a transaction that serves several requests (a group commit): the events of
+// every group, in order, in one statement, each row with its own group's trace context. ctx is the
+// transaction's.
+func EnqueueTraced(ctx context.Context, tx *sql.Tx, groups ...Traced) error {
 	if tx == nil {
 		return errors.New("broker: enqueue needs a transaction")
 	}
-	if len(evs) == 0 {
-		return nil
+	n := 0
+	for _, g := range groups {
+		n += len(g.Events)
 	}
-	headers, err := json.Marshal(traceHeaders(ctx))
-	if err != nil {
-		return fmt.Errorf("broker: enqueue: %w", err)
+	if n == 0 {
+		return nil
 	}
 	// One statement for all of them: the rows get consecutive seqs in this order, and the transaction pays
 	// one round trip, not one per event.
-	args := make([]any, 0, 6*len(evs))
-	for _, ev := range evs {
-		if err := ev.validate(); err != nil {
-			return fmt.Errorf("broker: enqueue: %w", err)
+	args := make([]any, 0, 6*n)
+	var first string
+	for _, g := range groups {
+		if len(g.Events) == 0 {
+			continue
 		}
-		payload, err := json.Marshal(ev)
+		headers, err := json.Marshal(traceHeaders(g.Ctx))
 		if err != nil {
 			return fmt.Errorf("broker: enqueue: %w", err)
 		}
-		args = append(args, ev.ID, ev.Type, ev.exchange, ev.routingKey, payload, headers)
+		for _, ev := range g.Events {
+			if err := ev.validate(); err != nil {
+				return fmt.Errorf("broker: enqueue: %w", err)
+			}
+			payload, err := json.Marshal(ev)
+			if err != nil {
+				return fmt.Errorf("broker: enqueue: %w", err)
+			}
+			if first == "" {
+				first = ev.Type
+			}
+			args = append(args, ev.ID, ev.Type, ev.exchange, ev.routingKey, payload, headers)
+		}
 	}
 	q := "INSERT INTO outbox (event_id, event_type, exchange, routing_key, payload, headers) VALUES (?, ?, ?, ?, ?, ?)" +
-		strings.Repeat(", (?, ?, ?, ?, ?, ?)", len(evs)-1)
+		strings.Repeat(", (?, ?, ?, ?, ?, ?)", n-1)
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-		return fmt.Errorf("broker: enqueue %s: %w", evs[0].Type, err)
+		return fmt.Errorf("broker: enqueue %s: %w", first, err)
 	}
 	return nil
 }

@@ -19,12 +19,14 @@ import (
 
 // MySQLRepository is app.Repository on MySQL/MariaDB; events go to the platform outbox in the same transaction.
 type MySQLRepository struct {
-	db *sql.DB
+	db    *sql.DB
+	group *groupCommitter // nil: each send in its own transaction
 }
 
 var _ app.Repository = (*MySQLRepository)(nil)
 
-// NewMySQLRepository uses db, migrated with migrations.FS.
+// NewMySQLRepository uses db, migrated with migrations.FS. It stores each send in its own transaction until
+// GroupSends is called.
 func NewMySQLRepository(db *sql.DB) *MySQLRepository { return &MySQLRepository{db: db} }
 
 const messageColumns = "m.id, m.sender_id, m.recipient_id, COALESCE(m.client_message_id, ''), m.text, m.created_at, m.edited_at, m.deleted_at"
@@ -193,9 +195,10 @@ func openChat(ctx context.Context, tx *sql.Tx, k domain.ChatKey) (int64, error) 
 // errClientIDTaken: the sender already used the client message id; the first message is the answer.
 var errClientIDTaken = errors.New("client message id taken")
 
-// Send stores m after locking its chat, so its id is above every id already committed to the chat.
+// Send stores m after locking its chat, so its id is above every id already committed to the chat, alone or
+// with other sends (GroupSends).
 func (r *MySQLRepository) Send(ctx context.Context, m domain.Message, events app.EventsFunc) (domain.Message, bool, error) {
-	stored, err := r.send(ctx, m, events)
+	stored, err := r.store(ctx, m, events)
 	if errors.Is(err, errClientIDTaken) {
 		first, err := r.MessageByClientID(ctx, m.SenderID, m.ClientMessageID)
 		return first, false, err
@@ -207,9 +210,17 @@ func (r *MySQLRepository) Send(ctx context.Context, m domain.Message, events app
 }
 
 // upsertStates moves both participants' sides of the chat to the new last message and adds to their unread
-// counts (0 for the sender's row, first, then 1 for the recipient's), in one statement.
-const upsertStates = `INSERT INTO chat_states (user_id, peer_id, chat_id, last_message_id, unread_count) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)
+// counts (0 for the sender's row, first, then 1 for the recipient's), in one statement. A group of sends adds
+// a pair of rows per send between its head and its tail.
+const (
+	upsertStatesHead = "INSERT INTO chat_states (user_id, peer_id, chat_id, last_message_id, unread_count) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)"
+	upsertStatesTail = `
 	ON DUPLICATE KEY UPDATE last_message_id = VALUES(last_message_id), unread_count = unread_count + VALUES(unread_count)`
+	upsertStates = upsertStatesHead + upsertStatesTail
+)
+
+// insertMessage inserts a message (a group of sends adds a row per send).
+const insertMessage = "INSERT INTO messages (chat_id, sender_id, recipient_id, client_message_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?)"
 
 func (r *MySQLRepository) send(ctx context.Context, m domain.Message, events app.EventsFunc) (domain.Message, error) {
 	err := r.writeTx(ctx, sql.LevelDefault, func(tx *sql.Tx) error {
@@ -221,8 +232,7 @@ func (r *MySQLRepository) send(ctx context.Context, m domain.Message, events app
 		if m.ClientMessageID != "" {
 			clientID = sql.NullString{String: m.ClientMessageID, Valid: true}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO messages (chat_id, sender_id, recipient_id, client_message_id, text, created_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, chatID, m.SenderID, m.RecipientID, clientID, m.Text, m.CreatedAt)
+		res, err := tx.ExecContext(ctx, insertMessage, chatID, m.SenderID, m.RecipientID, clientID, m.Text, m.CreatedAt)
 		if mysqlx.IsDuplicate(err) {
 			return errClientIDTaken
 		}

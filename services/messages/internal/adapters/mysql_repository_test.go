@@ -27,6 +27,19 @@ func newRepo(t *testing.T) (*MySQLRepository, *sql.DB) {
 	return mysqltest.Repository(t, migrations.FS, NewMySQLRepository)
 }
 
+// sendModes are the ways the repository stores sends: each alone, and concurrent sends in groups, two groups'
+// transactions at once.
+var sendModes = map[string]func(t *testing.T) (*MySQLRepository, *sql.DB){
+	"alone": newRepo,
+	"grouped": func(t *testing.T) (*MySQLRepository, *sql.DB) {
+		r, db := newRepo(t)
+		if _, err := r.GroupSends(GroupCommit{Max: 64, Transactions: 2}, nil); err != nil {
+			t.Fatal(err)
+		}
+		return r, db
+	},
+}
+
 func newUser() string { return uuid.Must(uuid.NewV7()).String() }
 
 // announce is what the application enqueues with a message, in miniature: one push to both participants.
@@ -102,115 +115,127 @@ func idsOf(ms []domain.Message) []int64 {
 }
 
 func TestSendStoresTheMessageWithItsEventsAndBothChatStates(t *testing.T) {
-	r, db := newRepo(t)
-	a, b := newUser(), newUser()
-	m := send(t, r, a, b, "hello 👋")
-	if m.ID <= 0 || m.SenderID != a || m.RecipientID != b || m.Text != "hello 👋" {
-		t.Fatalf("stored %+v", m)
-	}
-	got, err := r.MessageByClientID(context.Background(), a, "none")
-	if err == nil {
-		t.Errorf("no client id was given, yet found %+v", got)
-	}
+	for name, newRepo := range sendModes {
+		t.Run(name, func(t *testing.T) {
+			r, db := newRepo(t)
+			a, b := newUser(), newUser()
+			m := send(t, r, a, b, "hello 👋")
+			if m.ID <= 0 || m.SenderID != a || m.RecipientID != b || m.Text != "hello 👋" {
+				t.Fatalf("stored %+v", m)
+			}
+			got, err := r.MessageByClientID(context.Background(), a, "none")
+			if err == nil {
+				t.Errorf("no client id was given, yet found %+v", got)
+			}
 
-	ob := outbox(t, db)
-	if len(ob) != 1 || ob[0].Key != "user."+b+"."+a || ob[0].Frame != "message.new" || ob[0].MessageID != fmt.Sprint(m.ID) {
-		t.Errorf("outbox %+v", ob)
-	}
-	// The sender's side has nothing unread, the recipient's one message.
-	for _, c := range []struct {
-		user, peer string
-		unread     int
-	}{{a, b, 0}, {b, a, 1}} {
-		var last, read int64
-		var unread int
-		if err := db.QueryRow("SELECT last_message_id, last_read_id, unread_count FROM chat_states WHERE user_id = ? AND peer_id = ?",
-			c.user, c.peer).Scan(&last, &read, &unread); err != nil {
-			t.Fatal(err)
-		}
-		if last != m.ID || read != 0 || unread != c.unread {
-			t.Errorf("state of %s: last %d read %d unread %d", c.user, last, read, unread)
-		}
-	}
-	if n := count(t, db, "SELECT COUNT(*) FROM chats"); n != 1 {
-		t.Errorf("chats: %d", n)
+			ob := outbox(t, db)
+			if len(ob) != 1 || ob[0].Key != "user."+b+"."+a || ob[0].Frame != "message.new" || ob[0].MessageID != fmt.Sprint(m.ID) {
+				t.Errorf("outbox %+v", ob)
+			}
+			// The sender's side has nothing unread, the recipient's one message.
+			for _, c := range []struct {
+				user, peer string
+				unread     int
+			}{{a, b, 0}, {b, a, 1}} {
+				var last, read int64
+				var unread int
+				if err := db.QueryRow("SELECT last_message_id, last_read_id, unread_count FROM chat_states WHERE user_id = ? AND peer_id = ?",
+					c.user, c.peer).Scan(&last, &read, &unread); err != nil {
+					t.Fatal(err)
+				}
+				if last != m.ID || read != 0 || unread != c.unread {
+					t.Errorf("state of %s: last %d read %d unread %d", c.user, last, read, unread)
+				}
+			}
+			if n := count(t, db, "SELECT COUNT(*) FROM chats"); n != 1 {
+				t.Errorf("chats: %d", n)
+			}
+		})
 	}
 }
 
 func TestFailingEventsRollTheMessageBack(t *testing.T) {
-	r, db := newRepo(t)
-	a, b := newUser(), newUser()
-	_, _, err := r.Send(context.Background(), message(t, a, b, "x", "k"), func(domain.Message) ([]broker.Event, error) {
-		return nil, fmt.Errorf("boom")
-	})
-	if err == nil {
-		t.Fatal("no error")
-	}
-	if n := count(t, db, "SELECT COUNT(*) FROM messages") + count(t, db, "SELECT COUNT(*) FROM chat_states") + len(outbox(t, db)); n != 0 {
-		t.Errorf("%d rows left behind", n)
+	for name, newRepo := range sendModes {
+		t.Run(name, func(t *testing.T) {
+			r, db := newRepo(t)
+			a, b := newUser(), newUser()
+			_, _, err := r.Send(context.Background(), message(t, a, b, "x", "k"), func(domain.Message) ([]broker.Event, error) {
+				return nil, fmt.Errorf("boom")
+			})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if n := count(t, db, "SELECT COUNT(*) FROM messages") + count(t, db, "SELECT COUNT(*) FROM chat_states") + len(outbox(t, db)); n != 0 {
+				t.Errorf("%d rows left behind", n)
+			}
+		})
 	}
 }
 
 func TestSendIsIdempotentPerSenderAndClientMessageID(t *testing.T) {
-	r, db := newRepo(t)
-	ctx := context.Background()
-	a, b, c := newUser(), newUser(), newUser()
-	first, created, err := r.Send(ctx, message(t, a, b, "once", "key-1"), announce)
-	if err != nil || !created {
-		t.Fatal(created, err)
-	}
-	again, created, err := r.Send(ctx, message(t, a, b, "once", "key-1"), announce)
-	if err != nil || created || again != first {
-		t.Errorf("retry: created %v %v\n got %+v\nwant %+v", created, err, again, first)
-	}
-	// Keys are the sender's own: another sender may use the same one, and keys differing only by a trailing
-	// space or letter case are different keys.
-	if _, created, err := r.Send(ctx, message(t, b, a, "mine", "key-1"), announce); err != nil || !created {
-		t.Errorf("another sender's key: %v %v", created, err)
-	}
-	for _, k := range []string{"key-1 ", "KEY-1"} {
-		if _, created, err := r.Send(ctx, message(t, a, b, "other", k), announce); err != nil || !created {
-			t.Errorf("%q: %v %v", k, created, err)
-		}
-	}
+	for name, newRepo := range sendModes {
+		t.Run(name, func(t *testing.T) {
+			r, db := newRepo(t)
+			ctx := context.Background()
+			a, b, c := newUser(), newUser(), newUser()
+			first, created, err := r.Send(ctx, message(t, a, b, "once", "key-1"), announce)
+			if err != nil || !created {
+				t.Fatal(created, err)
+			}
+			again, created, err := r.Send(ctx, message(t, a, b, "once", "key-1"), announce)
+			if err != nil || created || again != first {
+				t.Errorf("retry: created %v %v\n got %+v\nwant %+v", created, err, again, first)
+			}
+			// Keys are the sender's own: another sender may use the same one, and keys differing only by a trailing
+			// space or letter case are different keys.
+			if _, created, err := r.Send(ctx, message(t, b, a, "mine", "key-1"), announce); err != nil || !created {
+				t.Errorf("another sender's key: %v %v", created, err)
+			}
+			for _, k := range []string{"key-1 ", "KEY-1"} {
+				if _, created, err := r.Send(ctx, message(t, a, b, "other", k), announce); err != nil || !created {
+					t.Errorf("%q: %v %v", k, created, err)
+				}
+			}
 
-	// Concurrent retries (to one chat and to another) store one message between them.
-	const n = 8
-	var wg sync.WaitGroup
-	results := make([]domain.Message, n)
-	createdCount := make([]bool, n)
-	for i := range n {
-		wg.Go(func() {
-			to := b
-			if i%2 == 1 {
-				to = c
+			// Concurrent retries (to one chat and to another) store one message between them.
+			const n = 8
+			var wg sync.WaitGroup
+			results := make([]domain.Message, n)
+			createdCount := make([]bool, n)
+			for i := range n {
+				wg.Go(func() {
+					to := b
+					if i%2 == 1 {
+						to = c
+					}
+					m, created, err := r.Send(ctx, message(t, a, to, "race", "key-2"), announce)
+					if err != nil {
+						t.Errorf("send %d: %v", i, err)
+					}
+					results[i], createdCount[i] = m, created
+				})
 			}
-			m, created, err := r.Send(ctx, message(t, a, to, "race", "key-2"), announce)
-			if err != nil {
-				t.Errorf("send %d: %v", i, err)
+			wg.Wait()
+			winners := 0
+			for i := range n {
+				if createdCount[i] {
+					winners++
+				}
+				if results[i] != results[0] {
+					t.Errorf("answer %d %+v differs from %+v", i, results[i], results[0])
+				}
 			}
-			results[i], createdCount[i] = m, created
+			if winners != 1 || count(t, db, "SELECT COUNT(*) FROM messages WHERE client_message_id = 'key-2'") != 1 {
+				t.Errorf("%d created", winners)
+			}
+			if got, err := r.MessageByClientID(ctx, a, "key-2"); err != nil || got != results[0] {
+				t.Errorf("lookup: %+v %v", got, err)
+			}
+			// 1 + 1 + 2 + 1 stored messages, one push each: a retry announces nothing.
+			if ob := outbox(t, db); len(ob) != 5 {
+				t.Errorf("outbox rows: %d", len(ob))
+			}
 		})
-	}
-	wg.Wait()
-	winners := 0
-	for i := range n {
-		if createdCount[i] {
-			winners++
-		}
-		if results[i] != results[0] {
-			t.Errorf("answer %d %+v differs from %+v", i, results[i], results[0])
-		}
-	}
-	if winners != 1 || count(t, db, "SELECT COUNT(*) FROM messages WHERE client_message_id = 'key-2'") != 1 {
-		t.Errorf("%d created", winners)
-	}
-	if got, err := r.MessageByClientID(ctx, a, "key-2"); err != nil || got != results[0] {
-		t.Errorf("lookup: %+v %v", got, err)
-	}
-	// 1 + 1 + 2 + 1 stored messages, one push each: a retry announces nothing.
-	if ob := outbox(t, db); len(ob) != 5 {
-		t.Errorf("outbox rows: %d", len(ob))
 	}
 }
 
@@ -425,92 +450,100 @@ func TestUnreadAcrossChatsOldestFirstWithTheTotal(t *testing.T) {
 // devices, and a third user into one of the same users' other chats. Each device sends one message after
 // the other (waiting for the answer), as a client does.
 func TestConcurrentSendsKeepOneOrder(t *testing.T) {
-	r, db := newRepo(t)
-	ctx := context.Background()
-	a, b, c := newUser(), newUser(), newUser()
-	const perDevice = 15
-	devices := []struct{ name, from, to string }{
-		{"a-phone", a, b}, {"a-laptop", a, b}, {"b-phone", b, a}, {"c-phone", c, a},
-	}
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	sent := make([][]int64, len(devices))
-	for d, dev := range devices {
-		wg.Go(func() {
-			<-start
-			for i := range perDevice {
-				m, created, err := r.Send(ctx, message(t, dev.from, dev.to, fmt.Sprintf("%s %02d", dev.name, i), fmt.Sprintf("%s-%d", dev.name, i)), announce)
-				if err != nil || !created {
-					t.Errorf("%s %d: %v %v", dev.name, i, created, err)
-					return
+	for name, newRepo := range sendModes {
+		t.Run(name, func(t *testing.T) {
+			r, db := newRepo(t)
+			ctx := context.Background()
+			a, b, c := newUser(), newUser(), newUser()
+			const perDevice = 15
+			devices := []struct{ name, from, to string }{
+				{"a-phone", a, b}, {"a-laptop", a, b}, {"b-phone", b, a}, {"c-phone", c, a},
+			}
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			sent := make([][]int64, len(devices))
+			for d, dev := range devices {
+				wg.Go(func() {
+					<-start
+					for i := range perDevice {
+						m, created, err := r.Send(ctx, message(t, dev.from, dev.to, fmt.Sprintf("%s %02d", dev.name, i), fmt.Sprintf("%s-%d", dev.name, i)), announce)
+						if err != nil || !created {
+							t.Errorf("%s %d: %v %v", dev.name, i, created, err)
+							return
+						}
+						sent[d] = append(sent[d], m.ID)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			if r.group != nil {
+				transactions, sends := groups(t, r)
+				t.Logf("%d sends in %d transactions", sends, transactions)
+			}
+			if t.Failed() {
+				return
+			}
+			for d, ids := range sent {
+				if !slices.IsSorted(ids) {
+					t.Errorf("%s got decreasing ids %v", devices[d].name, ids)
 				}
-				sent[d] = append(sent[d], m.ID)
+			}
+
+			all := domain.Page{Direction: domain.Newer, Cursor: 0, Limit: 100}
+			history := func(uid, peer string) []domain.Message {
+				msgs, _, err := r.History(ctx, uid, peer, all)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return msgs
+			}
+			ofA, ofB := history(a, b), history(b, a)
+			if !slices.Equal(idsOf(ofA), idsOf(ofB)) || len(ofA) != 3*perDevice {
+				t.Fatalf("the two views differ or lost messages: %d vs %d", len(ofA), len(ofB))
+			}
+			ids := idsOf(ofA)
+			if !slices.IsSorted(ids) || len(slices.Compact(slices.Clone(ids))) != len(ids) {
+				t.Errorf("ids not strictly increasing: %v", ids)
+			}
+			// Each device's messages appear in the order the device sent them.
+			for _, dev := range devices[:3] {
+				var texts []string
+				for _, m := range ofA {
+					if strings.HasPrefix(m.Text, dev.name+" ") {
+						texts = append(texts, m.Text)
+					}
+				}
+				if len(texts) != perDevice || !slices.IsSorted(texts) {
+					t.Errorf("%s: %v", dev.name, texts)
+				}
+			}
+			// The pushes of the chat are in the outbox in the chat's order, which is the order the relay publishes
+			// them: the ids a participant is pushed increase. That holds only because the chat's row is locked
+			// until commit; without it, a later id could commit (and be enqueued) first.
+			for _, u := range []string{a, b} {
+				var seen []int64
+				for _, p := range outbox(t, db) {
+					var id int64
+					fmt.Sscan(p.MessageID, &id)
+					if slices.Contains(broker.PushUsers(p.Key), u) && slices.Contains(ids, id) {
+						seen = append(seen, id)
+					}
+				}
+				if !slices.Equal(seen, ids) {
+					t.Errorf("pushes to %s out of the chat's order:\n%v\n%v", u, seen, ids)
+				}
+			}
+			if n := count(t, db, "SELECT COUNT(*) FROM chats"); n != 2 {
+				t.Errorf("chats: %d (the racing first messages must create one chat)", n)
+			}
+			if _, unread := readState(t, db, b, a); unread != 2*perDevice {
+				t.Errorf("b's unread: %d", unread)
+			}
+			if _, unread := readState(t, db, a, b); unread != perDevice {
+				t.Errorf("a's unread from b: %d", unread)
 			}
 		})
-	}
-	close(start)
-	wg.Wait()
-	if t.Failed() {
-		return
-	}
-	for d, ids := range sent {
-		if !slices.IsSorted(ids) {
-			t.Errorf("%s got decreasing ids %v", devices[d].name, ids)
-		}
-	}
-
-	all := domain.Page{Direction: domain.Newer, Cursor: 0, Limit: 100}
-	history := func(uid, peer string) []domain.Message {
-		msgs, _, err := r.History(ctx, uid, peer, all)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return msgs
-	}
-	ofA, ofB := history(a, b), history(b, a)
-	if !slices.Equal(idsOf(ofA), idsOf(ofB)) || len(ofA) != 3*perDevice {
-		t.Fatalf("the two views differ or lost messages: %d vs %d", len(ofA), len(ofB))
-	}
-	ids := idsOf(ofA)
-	if !slices.IsSorted(ids) || len(slices.Compact(slices.Clone(ids))) != len(ids) {
-		t.Errorf("ids not strictly increasing: %v", ids)
-	}
-	// Each device's messages appear in the order the device sent them.
-	for _, dev := range devices[:3] {
-		var texts []string
-		for _, m := range ofA {
-			if strings.HasPrefix(m.Text, dev.name+" ") {
-				texts = append(texts, m.Text)
-			}
-		}
-		if len(texts) != perDevice || !slices.IsSorted(texts) {
-			t.Errorf("%s: %v", dev.name, texts)
-		}
-	}
-	// The pushes of the chat are in the outbox in the chat's order, which is the order the relay publishes
-	// them: the ids a participant is pushed increase. That holds only because the chat's row is locked
-	// until commit; without it, a later id could commit (and be enqueued) first.
-	for _, u := range []string{a, b} {
-		var seen []int64
-		for _, p := range outbox(t, db) {
-			var id int64
-			fmt.Sscan(p.MessageID, &id)
-			if slices.Contains(broker.PushUsers(p.Key), u) && slices.Contains(ids, id) {
-				seen = append(seen, id)
-			}
-		}
-		if !slices.Equal(seen, ids) {
-			t.Errorf("pushes to %s out of the chat's order:\n%v\n%v", u, seen, ids)
-		}
-	}
-	if n := count(t, db, "SELECT COUNT(*) FROM chats"); n != 2 {
-		t.Errorf("chats: %d (the racing first messages must create one chat)", n)
-	}
-	if _, unread := readState(t, db, b, a); unread != 2*perDevice {
-		t.Errorf("b's unread: %d", unread)
-	}
-	if _, unread := readState(t, db, a, b); unread != perDevice {
-		t.Errorf("a's unread from b: %d", unread)
 	}
 }
 
@@ -519,49 +552,53 @@ func TestConcurrentSendsKeepOneOrder(t *testing.T) {
 // taken before the lock, the later commit would carry the smaller id, and the chat's order would differ
 // between history (ids) and pushes (commits).
 func TestASendWaitsForItsChatSoIDsFollowCommitOrder(t *testing.T) {
-	r, db := newRepo(t)
-	ctx := context.Background()
-	a, b := newUser(), newUser()
-	send(t, r, a, b, "the chat exists")
-	k := domain.NewChatKey(a, b)
+	for name, newRepo := range sendModes {
+		t.Run(name, func(t *testing.T) {
+			r, db := newRepo(t)
+			ctx := context.Background()
+			a, b := newUser(), newUser()
+			send(t, r, a, b, "the chat exists")
+			k := domain.NewChatKey(a, b)
 
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	var chatID int64
-	if err := tx.QueryRow("SELECT id FROM chats WHERE user_low = ? AND user_high = ? FOR UPDATE", k.Low, k.High).Scan(&chatID); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan domain.Message, 1)
-	go func() {
-		m, _, err := r.Send(ctx, message(t, b, a, "started second", ""), announce)
-		if err != nil {
-			t.Error(err)
-		}
-		done <- m
-	}()
-	select {
-	case m := <-done:
-		t.Fatalf("the send did not wait for its chat: %+v", m)
-	case <-time.After(300 * time.Millisecond):
-	}
-	res, err := tx.Exec("INSERT INTO messages (chat_id, sender_id, recipient_id, text, created_at) VALUES (?, ?, ?, 'committed first', NOW(6))", chatID, a, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, _ := res.LastInsertId()
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case m := <-done:
-		if m.ID <= first {
-			t.Errorf("committed second with id %d, below the first commit's %d", m.ID, first)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the send never finished")
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			var chatID int64
+			if err := tx.QueryRow("SELECT id FROM chats WHERE user_low = ? AND user_high = ? FOR UPDATE", k.Low, k.High).Scan(&chatID); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan domain.Message, 1)
+			go func() {
+				m, _, err := r.Send(ctx, message(t, b, a, "started second", ""), announce)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- m
+			}()
+			select {
+			case m := <-done:
+				t.Fatalf("the send did not wait for its chat: %+v", m)
+			case <-time.After(300 * time.Millisecond):
+			}
+			res, err := tx.Exec("INSERT INTO messages (chat_id, sender_id, recipient_id, text, created_at) VALUES (?, ?, ?, 'committed first', NOW(6))", chatID, a, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _ := res.LastInsertId()
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case m := <-done:
+				if m.ID <= first {
+					t.Errorf("committed second with id %d, below the first commit's %d", m.ID, first)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the send never finished")
+			}
+		})
 	}
 }
 

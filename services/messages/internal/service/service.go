@@ -36,6 +36,10 @@ type Config struct {
 	ProfilesURL string `env:"PROFILES_URL"`
 	// NeighbourTimeout bounds each call to friends or profiles; past it the request answers 503.
 	NeighbourTimeout time.Duration `env:"NEIGHBOUR_TIMEOUT"`
+	// SendGroupMax is the most sends one transaction stores (group commit); 1 stores each alone.
+	SendGroupMax int `env:"SEND_GROUP_MAX"`
+	// SendTransactions is how many send transactions run at once.
+	SendTransactions int `env:"SEND_TRANSACTIONS"`
 }
 
 // DefaultConfig is the local development setup.
@@ -46,7 +50,13 @@ func DefaultConfig() Config {
 		FriendsURL:       "http://127.0.0.1:8083",
 		ProfilesURL:      "http://127.0.0.1:8082",
 		NeighbourTimeout: 5 * time.Second,
+		SendGroupMax:     adapters.DefaultGroupCommit().Max,
+		SendTransactions: adapters.DefaultGroupCommit().Transactions,
 	}
+}
+
+func (c Config) groupCommit() adapters.GroupCommit {
+	return adapters.GroupCommit{Max: c.SendGroupMax, Transactions: c.SendTransactions}
 }
 
 func (c Config) validate() error {
@@ -58,6 +68,9 @@ func (c Config) validate() error {
 	case c.NeighbourTimeout <= 0:
 		return fmt.Errorf("NEIGHBOUR_TIMEOUT must be positive")
 	}
+	if err := c.groupCommit().Validate(); err != nil {
+		return fmt.Errorf("SEND_GROUP_MAX, SEND_TRANSACTIONS: %w", err)
+	}
 	return c.Config.Validate()
 }
 
@@ -66,9 +79,13 @@ func (c Config) validate() error {
 func Build(ctx context.Context, cfg Config) (*server.App, error) {
 	return bootstrap.BuildWithDatabase(ctx, Name, cfg.Settings, cfg.validate, migrations.FS, func(d bootstrap.Deps) error {
 		client := httpclient.New(cfg.NeighbourTimeout)
-		// Friendship is asked of the friends service for every new message, never cached: an unfriending must
-		// stop the very next send, on every replica (docs/performance.md tells why a cache was tried and dropped).
-		application := app.New(adapters.NewMySQLRepository(d.DB),
+		repo, err := adapters.NewMySQLRepository(d.DB).GroupSends(cfg.groupCommit(), d.Metrics.Registerer)
+		if err != nil {
+			return err
+		}
+		// Friendship is asked of the friends service about pairs messages does not know to be friends; friends
+		// tells messages of an end before it answers the unfriending (docs/architecture.md).
+		application := app.New(repo,
 			adapters.NewFriendsClient(cfg.FriendsURL, client), adapters.NewProfilesClient(cfg.ProfilesURL, client),
 			d.Broker, d.Relay)
 
