@@ -67,65 +67,66 @@ type sendResult struct {
 	err error
 }
 
-// sendQueue groups the sends that arrive while every transaction is busy.
-type sendQueue struct {
-	cfg    GroupCommit
-	commit func(group []*pendingSend)
+// queue groups the requests (sends, friendship reads) that arrive while every one of its runs is busy: a
+// request starts a run at once when fewer than runs are going, else it waits, and the next free run takes up
+// to max waiting requests, oldest first, and does them together.
+type queue[T any] struct {
+	max, runs int
+	do        func(group []T)
 
 	mu      sync.Mutex
-	waiting []*pendingSend
+	waiting []T
 	running int
 }
 
-// submit queues p and waits for its group's answer. The answer is the truth about p whatever happens to the
-// caller meanwhile: once p is in a transaction, it is stored or not with the whole group.
-func (q *sendQueue) submit(p *pendingSend) sendResult {
+// add queues p; do answers it.
+func (q *queue[T]) add(p T) {
 	q.mu.Lock()
 	q.waiting = append(q.waiting, p)
-	if q.running < q.cfg.Transactions {
+	if q.running < q.runs {
 		q.running++
 		go q.drain()
 	}
 	q.mu.Unlock()
-	return <-p.done
 }
 
-// drain commits groups, oldest sends first, until nobody waits.
-func (q *sendQueue) drain() {
+// drain does groups until nobody waits.
+func (q *queue[T]) drain() {
 	for {
 		q.mu.Lock()
-		n := min(len(q.waiting), q.cfg.Max)
+		n := min(len(q.waiting), q.max)
 		if n == 0 {
 			q.running--
-			q.waiting = nil // let the array go; the next send starts a new one
+			q.waiting = nil // let the array go; the next request starts a new one
 			q.mu.Unlock()
 			return
 		}
 		group := slices.Clone(q.waiting[:n])
 		q.waiting = q.waiting[n:]
 		q.mu.Unlock()
-		q.commit(group)
+		q.do(group)
 	}
 }
 
-// busy is how many transactions of sends are running.
-func (q *sendQueue) busy() int {
+// busy is how many runs are going.
+func (q *queue[T]) busy() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.running
 }
 
-// queued is how many sends wait for a transaction.
-func (q *sendQueue) queued() int {
+// queued is how many requests wait for a run.
+func (q *queue[T]) queued() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.waiting)
 }
 
-// groupCommitter stores groups of sends for MySQLRepository.
+// groupCommitter stores groups of sends, and reads groups of friendships, for MySQLRepository.
 type groupCommitter struct {
-	queue *sendQueue
-	sizes prometheus.Histogram
+	queue   *queue[*pendingSend]
+	friends *queue[*pendingFriends]
+	sizes   prometheus.Histogram
 
 	// consecutive tells whether the ids of one multi-row INSERT are consecutive (step apart): InnoDB's
 	// "traditional" and "consecutive" AUTO_INCREMENT lock modes (0, 1) promise it, "interleaved" (2, which
@@ -154,7 +155,8 @@ func (r *MySQLRepository) GroupSends(g GroupCommit, reg prometheus.Registerer) (
 		return nil, err
 	}
 	c := &groupCommitter{sizes: sizes}
-	c.queue = &sendQueue{cfg: g, commit: func(group []*pendingSend) { r.commitGroup(c, group) }}
+	c.queue = &queue[*pendingSend]{max: g.Max, runs: g.Transactions, do: func(group []*pendingSend) { r.commitGroup(c, group) }}
+	c.friends = &queue[*pendingFriends]{max: g.Max, runs: g.Transactions, do: r.readFriends}
 	r.group = c
 	return r, nil
 }
@@ -164,7 +166,11 @@ func (r *MySQLRepository) store(ctx context.Context, m domain.Message, events ap
 	if r.group == nil {
 		return r.send(ctx, m, events)
 	}
-	res := r.group.queue.submit(&pendingSend{ctx: ctx, m: m, events: events, done: make(chan sendResult, 1)})
+	p := &pendingSend{ctx: ctx, m: m, events: events, done: make(chan sendResult, 1)}
+	r.group.queue.add(p)
+	// The answer is the truth about p whatever happens to the caller meanwhile: once p is in a transaction,
+	// it is stored or not with its whole group.
+	res := <-p.done
 	return res.m, res.err
 }
 
@@ -183,7 +189,7 @@ func (r *MySQLRepository) commitGroup(c *groupCommitter, group []*pendingSend) {
 		return
 	}
 	c.sizes.Observe(float64(len(live)))
-	ctx, cancel := groupContext(live)
+	ctx, cancel := groupContext(contexts(live))
 	defer cancel()
 	if len(live) == 1 || !c.consecutiveIDs(ctx, r.db) {
 		for _, p := range live {
@@ -215,13 +221,13 @@ func (r *MySQLRepository) commitGroup(c *groupCommitter, group []*pendingSend) {
 	}
 }
 
-// groupContext is the context of a group's transaction: the first send's trace, so that a send alone is traced
-// as it was before grouping, and the latest deadline among the sends (sendTimeout when none has one). It is
-// not cancelled with any one send: the others are in the same transaction.
-func groupContext(group []*pendingSend) (context.Context, context.CancelFunc) {
+// groupContext is the context of a group's statements: the first request's trace, so that a request alone is
+// traced as it was before grouping, and the latest deadline among the requests (sendTimeout when none has
+// one). It is not cancelled with any one request: the others are in the same statements.
+func groupContext(group []context.Context) (context.Context, context.CancelFunc) {
 	var latest time.Time
-	for _, p := range group {
-		d, ok := p.ctx.Deadline()
+	for _, ctx := range group {
+		d, ok := ctx.Deadline()
 		if !ok {
 			latest = time.Now().Add(sendTimeout)
 			break
@@ -230,7 +236,15 @@ func groupContext(group []*pendingSend) (context.Context, context.CancelFunc) {
 			latest = d
 		}
 	}
-	return context.WithDeadline(context.WithoutCancel(group[0].ctx), latest)
+	return context.WithDeadline(context.WithoutCancel(group[0]), latest)
+}
+
+func contexts(group []*pendingSend) []context.Context {
+	out := make([]context.Context, len(group))
+	for i, p := range group {
+		out[i] = p.ctx
+	}
+	return out
 }
 
 // links ties a group's span to the traces of its sends.
@@ -395,4 +409,73 @@ func insertMessages(ctx context.Context, tx *sql.Tx, group []*pendingSend, order
 		return 0, fmt.Errorf("insert messages: %d rows of %d (%v)", n, len(group), err)
 	}
 	return first, nil
+}
+
+// pendingFriends is one KnownFriends waiting for its group's read.
+type pendingFriends struct {
+	ctx  context.Context
+	k    domain.ChatKey
+	done chan friendsResult
+}
+
+type friendsResult struct {
+	friends bool
+	err     error
+}
+
+// knownFriends reads the friendship of k alone, or in a group when grouping is on: every send asks it first,
+// so under load it is a statement per send unless the reads share one.
+func (r *MySQLRepository) knownFriends(ctx context.Context, k domain.ChatKey) (bool, error) {
+	if r.group == nil {
+		return r.readFriendship(ctx, k)
+	}
+	p := &pendingFriends{ctx: ctx, k: k, done: make(chan friendsResult, 1)}
+	r.group.friends.add(p)
+	res := <-p.done
+	return res.friends, res.err
+}
+
+// readFriends answers a group of friendship reads with one statement. Each read is answered from a statement
+// that began after it was asked, so it sees every end of a friendship committed before that.
+func (r *MySQLRepository) readFriends(group []*pendingFriends) {
+	live := group[:0:0]
+	for _, p := range group {
+		if err := p.ctx.Err(); err != nil {
+			p.done <- friendsResult{err: err}
+			continue
+		}
+		live = append(live, p)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctxs := make([]context.Context, len(live))
+	for i, p := range live {
+		ctxs[i] = p.ctx
+	}
+	ctx, cancel := groupContext(ctxs)
+	defer cancel()
+	if len(live) == 1 {
+		friends, err := r.readFriendship(ctx, live[0].k)
+		live[0].done <- friendsResult{friends, err}
+		return
+	}
+	args := make([]any, 0, 2*len(live))
+	for _, p := range live {
+		args = append(args, p.k.Low, p.k.High)
+	}
+	known := map[domain.ChatKey]bool{}
+	rows, err := r.db.QueryContext(ctx, "SELECT user_low, user_high, friends FROM friendships WHERE (user_low = ? AND user_high = ?)"+
+		strings.Repeat(" OR (user_low = ? AND user_high = ?)", len(live)-1), args...)
+	if err == nil {
+		_, err = mysqlx.Collect(rows, func(rs *sql.Rows) (k domain.ChatKey, err error) {
+			var friends bool
+			err = rs.Scan(&k.Low, &k.High, &friends)
+			known[k] = friends
+			return k, err
+		})
+	}
+	for _, p := range live {
+		p.done <- friendsResult{known[p.k] && err == nil, err}
+	}
 }

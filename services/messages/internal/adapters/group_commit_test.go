@@ -264,3 +264,48 @@ func TestGroupCommitSettingsAreChecked(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Friendship reads asked at once share one statement, and each gets its own pair's answer: a remembered yes, an
+// ended friendship, a pair never seen, the same pair twice; a read whose caller gave up gets its context's
+// error. Through KnownFriends, many concurrent reads get the same answers.
+func TestFriendshipReadsInAGroupGetTheirOwnAnswers(t *testing.T) {
+	r, _ := groupedRepo(t)
+	ctx := context.Background()
+	since := time.Now().Add(-time.Hour)
+	friends, ended, unknown := domain.NewChatKey(newUser(), newUser()), domain.NewChatKey(newUser(), newUser()),
+		domain.NewChatKey(newUser(), newUser())
+	for _, err := range []error{r.RememberFriends(ctx, friends, since), r.RememberFriends(ctx, ended, since), r.EndFriendship(ctx, ended, since)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	want := map[domain.ChatKey]bool{friends: true, ended: false, unknown: false}
+	var group []*pendingFriends
+	for _, k := range []domain.ChatKey{friends, ended, unknown, friends} {
+		group = append(group, &pendingFriends{ctx: ctx, k: k, done: make(chan friendsResult, 1)})
+	}
+	group = append(group, &pendingFriends{ctx: gone, k: friends, done: make(chan friendsResult, 1)})
+	r.readFriends(group)
+	for i, p := range group[:4] {
+		if res := <-p.done; res.err != nil || res.friends != want[p.k] {
+			t.Errorf("read %d: %v %v, want %v", i, res.friends, res.err, want[p.k])
+		}
+	}
+	if res := <-group[4].done; !errors.Is(res.err, context.Canceled) || res.friends {
+		t.Errorf("a read given up: %v %v", res.friends, res.err)
+	}
+
+	keys := []domain.ChatKey{friends, ended, unknown}
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Go(func() {
+			k := keys[i%len(keys)]
+			if got, err := r.KnownFriends(ctx, k); err != nil || got != want[k] {
+				t.Errorf("concurrent read %d: %v %v, want %v", i, got, err, want[k])
+			}
+		})
+	}
+	wg.Wait()
+}

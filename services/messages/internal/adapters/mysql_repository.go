@@ -415,8 +415,13 @@ func (r *MySQLRepository) Unread(ctx context.Context, userID string, limit int) 
 	return msgs, total, err
 }
 
-// KnownFriends reads the friendships table: true only for a row that says friends.
+// KnownFriends reads the friendships table: true only for a row that says friends. With GroupSends, the reads
+// asked at once share a statement.
 func (r *MySQLRepository) KnownFriends(ctx context.Context, k domain.ChatKey) (bool, error) {
+	return r.knownFriends(ctx, k)
+}
+
+func (r *MySQLRepository) readFriendship(ctx context.Context, k domain.ChatKey) (bool, error) {
 	var friends bool
 	err := r.db.QueryRowContext(ctx, "SELECT friends FROM friendships WHERE user_low = ? AND user_high = ?", k.Low, k.High).Scan(&friends)
 	if errors.Is(err, sql.ErrNoRows) {
