@@ -67,7 +67,7 @@ func main() {
 	flag.IntVar(&s.EntryConc, "entry-concurrency", 1, "users entering at once")
 	flag.IntVar(&s.GrowthConc, "growth-concurrency", 1, "concurrent history readers in the growth measurement")
 	flag.IntVar(&s.HistoryConc, "history-concurrency", 16, "concurrent history readers")
-	flag.Float64Var(&s.PushRate, "push-rate", 0, "messages/s of the push measurement (default: 20% of the highest measured send rate, else 50)")
+	flag.Float64Var(&s.PushRate, "push-rate", 0, "messages/s of the push measurement (default: half the highest measured send rate, else 50)")
 	flag.StringVar(&s.MessagesDB, "messages-db", "messenger_messages", "with -url: the messages service's database (for the growth loader)")
 	flag.StringVar(&conc, "concurrency", "1,16,64", "concurrencies of the send and floor measurements")
 	flag.IntVar(&s.LoaderConns, "loader-connections", 2, "parallel connections of the bulk loader")

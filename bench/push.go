@@ -11,14 +11,14 @@ import (
 	"github.com/coder/websocket"
 )
 
-// push (2): every pair's recipient is connected by WebSocket; sends go out at a steady rate (20% of the highest
-// measured send rate), each from the next pair; the latency runs from the send call starting to its
+// push (2): every pair's recipient is connected by WebSocket; sends go out at a steady rate (half the highest
+// measured send rate: issue 17 asks push latency there, not at the 20 % of rounds 1 and 2), each from the next pair; the latency runs from the send call starting to its
 // message.new frame arriving on the recipient's socket.
 func (b *bench) push(ctx context.Context) error {
 	rate := b.s.PushRate
 	how := "-push-rate"
 	if rate <= 0 && b.maxSendRate > 0 {
-		rate, how = 0.2*b.maxSendRate, fmt.Sprintf("20%% of the highest measured send rate (%.0f msg/s)", b.maxSendRate)
+		rate, how = 0.5*b.maxSendRate, fmt.Sprintf("half the highest measured send rate (%.0f msg/s)", b.maxSendRate)
 	}
 	if rate <= 0 {
 		rate, how = 50, "default (no send rate measured)"
