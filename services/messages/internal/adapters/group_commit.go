@@ -128,10 +128,12 @@ type groupCommitter struct {
 	friends *queue[*pendingFriends]
 	sizes   prometheus.Histogram
 
-	// consecutive tells whether the ids of one multi-row INSERT are consecutive (step apart): InnoDB's
+	// ids tells whether the ids of one multi-row INSERT are consecutive (step apart): InnoDB's
 	// "traditional" and "consecutive" AUTO_INCREMENT lock modes (0, 1) promise it, "interleaved" (2, which
-	// Galera requires) does not; there every send is stored alone. Read once, on the first group.
-	once        sync.Once
+	// Galera requires) does not; there every send is stored alone. Read on the first group, again after a
+	// failed read.
+	idsMu       sync.Mutex
+	idsKnown    bool
 	consecutive bool
 	step        int64
 }
@@ -191,25 +193,34 @@ func (r *MySQLRepository) commitGroup(c *groupCommitter, group []*pendingSend) {
 	c.sizes.Observe(float64(len(live)))
 	ctx, cancel := groupContext(contexts(live))
 	defer cancel()
-	if len(live) == 1 || !c.consecutiveIDs(ctx, r.db) {
+	// alone stores each send in a transaction of its own, with its own trace, within the group's deadline.
+	alone := func() {
+		deadline, _ := ctx.Deadline()
 		for _, p := range live {
-			m, err := r.send(ctx, p.m, p.events)
+			pctx, cancel := context.WithDeadline(context.WithoutCancel(p.ctx), deadline)
+			m, err := r.send(pctx, p.m, p.events)
+			cancel()
 			p.done <- sendResult{m, err}
 		}
+	}
+	if len(live) == 1 {
+		alone()
+		return
+	}
+	consecutive, step := c.consecutiveIDs(ctx, r.db)
+	if !consecutive {
+		alone()
 		return
 	}
 	ctx, span := otel.Tracer("simplemessenger/services/messages").Start(ctx, "send group commit",
 		trace.WithLinks(links(live)...), trace.WithAttributes(attribute.Int("messages.group.size", len(live))))
-	stored, err := r.sendGroup(ctx, live)
+	stored, err := r.sendGroup(ctx, live, step)
 	span.End()
 	var stmt *statementError
 	if err != nil && errors.As(err, &stmt) && ctx.Err() == nil {
 		// A statement of the group failed (a client message id used twice, most likely) and nothing of the
 		// group was written: each send runs alone, so that one send's fault is its own.
-		for _, p := range live {
-			m, err := r.send(ctx, p.m, p.events)
-			p.done <- sendResult{m, err}
-		}
+		alone()
 		return
 	}
 	for i, p := range live {
@@ -258,22 +269,25 @@ func links(group []*pendingSend) []trace.Link {
 	return out
 }
 
-// consecutiveIDs reads the server's AUTO_INCREMENT lock mode and step once; until it is known, sends are
-// stored alone.
-func (c *groupCommitter) consecutiveIDs(ctx context.Context, db *sql.DB) bool {
-	c.once.Do(func() {
-		var mode int
-		if err := db.QueryRowContext(ctx, "SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment").Scan(&mode, &c.step); err != nil {
-			slog.Warn("group commit off: cannot read the AUTO_INCREMENT settings", "error", err)
-			return
-		}
-		c.consecutive = mode < 2 && c.step >= 1
-		if !c.consecutive {
-			slog.Warn("group commit off: innodb_autoinc_lock_mode is 2 (interleaved), so a multi-row INSERT's ids may not be consecutive",
-				"innodb_autoinc_lock_mode", mode)
-		}
-	})
-	return c.consecutive
+// consecutiveIDs tells whether a multi-row INSERT's ids are consecutive, and their step, from the server's
+// AUTO_INCREMENT settings, read once; until they are known (the read failed), sends are stored alone.
+func (c *groupCommitter) consecutiveIDs(ctx context.Context, db *sql.DB) (bool, int64) {
+	c.idsMu.Lock()
+	defer c.idsMu.Unlock()
+	if c.idsKnown {
+		return c.consecutive, c.step
+	}
+	var mode int
+	if err := db.QueryRowContext(ctx, "SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment").Scan(&mode, &c.step); err != nil {
+		slog.WarnContext(ctx, "group commit: cannot read the AUTO_INCREMENT settings; this group's sends are stored alone", "error", err)
+		return false, 0
+	}
+	c.idsKnown, c.consecutive = true, mode < 2 && c.step >= 1
+	if !c.consecutive {
+		slog.Warn("group commit off: innodb_autoinc_lock_mode is 2 (interleaved), so a multi-row INSERT's ids may not be consecutive",
+			"innodb_autoinc_lock_mode", mode, "auto_increment_increment", c.step)
+	}
+	return c.consecutive, c.step
 }
 
 // statementError is a group's statement that failed before the commit: the transaction was rolled back whole.
@@ -287,7 +301,7 @@ func (e *statementError) Unwrap() error { return e.err }
 // upsert (in key order, the order every group locks them in) and their ids read back, the messages inserted by
 // one statement (in the group's order within each chat, so each chat keeps the order its sends came in), both
 // participants' chat states moved by one upsert, and every event written to the outbox by one insert.
-func (r *MySQLRepository) sendGroup(ctx context.Context, group []*pendingSend) ([]domain.Message, error) {
+func (r *MySQLRepository) sendGroup(ctx context.Context, group []*pendingSend, step int64) ([]domain.Message, error) {
 	order := make([]int, len(group))
 	for i := range order {
 		order[i] = i
@@ -307,7 +321,6 @@ func (r *MySQLRepository) sendGroup(ctx context.Context, group []*pendingSend) (
 		if err != nil {
 			return &statementError{err}
 		}
-		step := r.group.step
 		states := make([]any, 0, 10*len(group))
 		traced := make([]broker.Traced, 0, len(group))
 		for i, idx := range order {

@@ -309,3 +309,29 @@ func TestFriendshipReadsInAGroupGetTheirOwnAnswers(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// The AUTO_INCREMENT settings are read again after a failed read (a database that was down at the first group
+// must not turn group commit off for good), and once known they are not read again.
+func TestTheIDSettingsAreReadAgainAfterAFailure(t *testing.T) {
+	r, db := groupedRepo(t)
+	ctx := context.Background()
+	closed, err := sql.Open("mysql", "nobody@tcp(127.0.0.1:1)/none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	if ok, _ := r.group.consecutiveIDs(ctx, closed); ok {
+		t.Fatal("ids taken for consecutive without reading the settings")
+	}
+	var mode int
+	if err := db.QueryRow("SELECT @@innodb_autoinc_lock_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	ok, step := r.group.consecutiveIDs(ctx, db)
+	if ok != (mode < 2) || (ok && step < 1) {
+		t.Fatalf("lock mode %d: consecutive %v, step %d", mode, ok, step)
+	}
+	if again, _ := r.group.consecutiveIDs(ctx, closed); again != ok {
+		t.Error("the settings were read again once known")
+	}
+}
