@@ -93,12 +93,22 @@ func (b *bench) push(ctx context.Context) error {
 		tick := time.NewTicker(interval)
 		warmEnd := time.Now().Add(b.s.Warmup)
 		end := warmEnd.Add(b.s.Duration)
-		i := 0
+		// What a send and its push cost: from the first measured send until its last frame arrived (or the
+		// wait for them ended), every process's CPU, divided by the measured sends.
+		var w *window
+		if b.meter != nil {
+			w = &window{m: b.meter, ctx: ctx}
+		}
+		i, opened := 0, false
 		for now := range tick.C {
 			if now.After(end) || ctx.Err() != nil {
 				break
 			}
 			m := now.After(warmEnd)
+			if m && !opened {
+				w.mark(true)
+				opened = true
+			}
 			p := b.pairs[i%len(b.pairs)]
 			i++
 			text := fmt.Sprintf("push %d %s", seq.Add(1), randomHex(4))
@@ -127,6 +137,10 @@ func (b *bench) push(ctx context.Context) error {
 		}
 		missing := countMeasured(&inflight)
 		inflight.Clear()
+		if w != nil {
+			w.mark(false)
+			b.record(w, fmt.Sprintf("push @%.0f/s", rate), run, int(sent.Load()), float64(sent.Load())/b.s.Duration.Seconds())
+		}
 		sum := r.summary(b.s.Duration)
 		sum.Errors = failed.Load() + int64(missing)
 		logf("  %d sent, p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d failed, %d not pushed within 3 s %s", sent.Load(), sum.P50ms, sum.P99ms, sum.Maxms, failed.Load(), missing, r.firstError())

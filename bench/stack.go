@@ -68,15 +68,20 @@ func (b *bench) measured(ctx context.Context, operation string, run, workers int
 	if w == nil {
 		return sum
 	}
-	c, err := w.cost(sum.Count)
+	b.record(w, operation, run, sum.Count, sum.PerSecond)
+	return sum
+}
+
+// record adds the cost of the ops done in w's window as a costRow.
+func (b *bench) record(w *window, operation string, run, ops int, rate float64) {
+	c, err := w.cost(ops)
 	if err != nil {
 		b.rep.problem("cost of %s: %v", operation, err)
-		return sum
+		return
 	}
-	b.rep.Costs = append(b.rep.Costs, costRow{Operation: operation, Run: run, Rate: sum.PerSecond, cost: c})
+	b.rep.Costs = append(b.rep.Costs, costRow{Operation: operation, Run: run, Rate: rate, cost: c})
 	logf("  cost per operation: servers %.3f ms CPU (MariaDB %.3f), client %.3f ms, %.2f statements, %.2f publishes",
 		c.ServerMs, c.CPUms["mariadb"], c.ClientMs, c.Statements, c.Publishes)
-	return sum
 }
 
 // stackEnv is the production-like configuration of the stack the bench starts: info logs; GOMEMLIMIT at 90 %
