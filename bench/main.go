@@ -72,7 +72,7 @@ func main() {
 	flag.StringVar(&conc, "concurrency", "1,16,64", "concurrencies of the send and floor measurements")
 	flag.IntVar(&s.LoaderConns, "loader-connections", 2, "parallel connections of the bulk loader")
 	flag.IntVar(&s.LoaderBatch, "loader-batch", 10000, "rows per INSERT statement of the bulk loader")
-	flag.BoolVar(&s.Pprof, "pprof", false, "take a CPU profile of every service during the first send run at the highest concurrency and the first history run (into <out>/pprof/)")
+	flag.BoolVar(&s.Pprof, "pprof", false, "take a CPU profile of every service during the first send run at the highest concurrency, the first push run and the first history run (into <out>/pprof/)")
 	flag.StringVar(&s.Loader, "loader", "infile", "bulk loader of the growth measurement: infile (LOAD DATA LOCAL INFILE, about twice as fast; falls back to insert when refused) or insert (multi-row INSERTs)")
 	flag.IntVar(&s.GrowthChats, "growth-chats", 1000, "chats the growth loader spreads its rows over (their users' index entries stay in the buffer pool; far more chats make a 10M load take hours with a small buffer pool)")
 	flag.Parse()

@@ -82,6 +82,10 @@ func (b *bench) push(ctx context.Context) error {
 	var seq atomic.Int64
 	for run := 1; run <= b.s.Runs; run++ {
 		logf("push latency at %.0f msg/s run %d", rate, run)
+		var profiles func()
+		if b.s.Pprof && run == 1 {
+			profiles = b.profile(ctx, "push")
+		}
 		r := &recorder{}
 		recMu.Lock()
 		rec = r
@@ -137,6 +141,9 @@ func (b *bench) push(ctx context.Context) error {
 		}
 		missing := countMeasured(&inflight)
 		inflight.Clear()
+		if profiles != nil {
+			profiles()
+		}
 		if w != nil {
 			w.mark(false)
 			b.record(w, fmt.Sprintf("push @%.0f/s", rate), run, int(sent.Load()), float64(sent.Load())/b.s.Duration.Seconds())
