@@ -109,8 +109,8 @@ func (r *Relay) report(ctx context.Context, err error) {
 }
 
 // Flush publishes every pending row now, in seq order, and returns the first error (the rows from the failed
-// one on stay pending). Several replicas may flush the same outbox: the rows are taken with SELECT ... FOR
-// UPDATE, so a second relay waits for the first one's batch to commit and never publishes a later row first.
+// one on stay pending). Several replicas may flush the same outbox: a batch holds the outbox's advisory lock
+// until its rows are marked, so a second relay waits for it, sees its marks, and never publishes a later row first.
 func (r *Relay) Flush(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -143,13 +143,16 @@ type outboxRow struct {
 // relayLock names the advisory lock that lets one relay at a time work on a database's outbox.
 const relayLock = "CONCAT('outbox_relay:', DATABASE())"
 
-// flushBatch publishes up to relayBatch pending rows in one transaction and reports how many it took.
+// flushBatch publishes up to relayBatch pending rows and marks them published, and reports how many it took.
 //
 // Replicas take turns: a batch runs under a MySQL advisory lock per outbox (a relay that finds it taken waits
-// up to relayLockWait, then leaves the rows to the holder). Row locks alone let two relays deadlock on the
-// outbox index; a deadlock after publishing rolls the marks back and sends the batch twice.
-// READ COMMITTED: a locking read under REPEATABLE READ also takes gap locks, which would block the services'
-// own INSERTs into the outbox while the batch is being published; row locks are all the ordering needs.
+// up to relayLockWait, then leaves the rows to the holder), so no two relays read, publish and mark at once, and
+// rows go out in seq order. The lock is all the exclusion needed: the batch reads the pending rows without
+// locking them and marks what it published in one autocommit UPDATE before it lets the lock go, so the next
+// holder sees the marks: four round trips per batch (lock, read, mark, unlock), where a transaction with row
+// locks took seven. (Row locks alone let two relays deadlock on the outbox index; a deadlock after publishing
+// rolled the marks back and sent the batch twice.) A row whose transaction is not committed yet is not seen,
+// and goes out with a later batch: it was concurrent with the rows published first, so neither order is wrong.
 func (r *Relay) flushBatch(ctx context.Context) (int, error) {
 	c, err := r.db.Conn(ctx)
 	if err != nil {
@@ -166,12 +169,7 @@ func (r *Relay) flushBatch(ctx context.Context) (int, error) {
 	defer func() {
 		_, _ = c.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK("+relayLock+")")
 	}()
-	tx, err := c.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = tx.Rollback() }()
-	rows, err := r.lockPending(ctx, tx)
+	rows, err := r.pending(ctx, c)
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
@@ -194,14 +192,10 @@ func (r *Relay) flushBatch(ctx context.Context) (int, error) {
 			seqs[i] = rows[i].seq
 		}
 		// Mark exactly the rows published, never a seq range: a transaction that took a lower seq may
-		// commit after our SELECT, and its row must stay pending.
+		// commit after our SELECT, and its row must stay pending. When the marks do not stick, the rows are
+		// published again, which the consumers' inbox absorbs.
 		in, sent := mysqlx.In(seqs)
-		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET published_at = NOW(6) WHERE seq IN ("+in+")", sent...); err != nil {
-			return 0, errors.Join(pubErr, err)
-		}
-		if err := tx.Commit(); err != nil {
-			// The messages went out but the marks did not stick: they will be published again, which the
-			// consumers' inbox absorbs.
+		if _, err := c.ExecContext(ctx, "UPDATE outbox SET published_at = NOW(6) WHERE seq IN ("+in+")", sent...); err != nil {
 			return 0, errors.Join(pubErr, err)
 		}
 		r.met.outboxRelayed.Add(float64(len(sent)))
@@ -209,10 +203,11 @@ func (r *Relay) flushBatch(ctx context.Context) (int, error) {
 	return len(rows), pubErr
 }
 
-func (r *Relay) lockPending(ctx context.Context, tx *sql.Tx) ([]outboxRow, error) {
-	rs, err := tx.QueryContext(ctx,
+// pending reads up to relayBatch rows not yet published, in seq order.
+func (r *Relay) pending(ctx context.Context, c *sql.Conn) ([]outboxRow, error) {
+	rs, err := c.QueryContext(ctx,
 		"SELECT seq, event_id, event_type, exchange, routing_key, payload, headers, created_at FROM outbox"+
-			" WHERE published_at IS NULL ORDER BY seq LIMIT ? FOR UPDATE", relayBatch)
+			" WHERE published_at IS NULL ORDER BY seq LIMIT ?", relayBatch)
 	if err != nil {
 		return nil, err
 	}
