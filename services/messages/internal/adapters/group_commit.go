@@ -179,19 +179,12 @@ func (r *MySQLRepository) store(ctx context.Context, m domain.Message, events ap
 // commitGroup stores a group and answers each of its sends. A send whose caller gave up before the group began
 // is answered with its context's error and stored nowhere.
 func (r *MySQLRepository) commitGroup(c *groupCommitter, group []*pendingSend) {
-	live := group[:0:0]
-	for _, p := range group {
-		if err := p.ctx.Err(); err != nil {
-			p.done <- sendResult{err: err}
-			continue
-		}
-		live = append(live, p)
-	}
+	live := stillWanted(group)
 	if len(live) == 0 {
 		return
 	}
 	c.sizes.Observe(float64(len(live)))
-	ctx, cancel := groupContext(contexts(live))
+	ctx, cancel := groupContext(live)
 	defer cancel()
 	// alone stores each send in a transaction of its own, with its own trace, within the group's deadline.
 	alone := func() {
@@ -232,13 +225,39 @@ func (r *MySQLRepository) commitGroup(c *groupCommitter, group []*pendingSend) {
 	}
 }
 
+// request is a send or a friendship read waiting for its group.
+type request interface {
+	context() context.Context
+	// giveUp answers the request with err.
+	giveUp(err error)
+}
+
+func (p *pendingSend) context() context.Context    { return p.ctx }
+func (p *pendingSend) giveUp(err error)            { p.done <- sendResult{err: err} }
+func (p *pendingFriends) context() context.Context { return p.ctx }
+func (p *pendingFriends) giveUp(err error)         { p.done <- friendsResult{err: err} }
+
+// stillWanted answers the requests of group whose callers gave up before it began with their context's error,
+// and returns the others.
+func stillWanted[T request](group []T) []T {
+	live := group[:0:0]
+	for _, p := range group {
+		if err := p.context().Err(); err != nil {
+			p.giveUp(err)
+			continue
+		}
+		live = append(live, p)
+	}
+	return live
+}
+
 // groupContext is the context of a group's statements: the first request's trace, so that a request alone is
 // traced as it was before grouping, and the latest deadline among the requests (sendTimeout when none has
 // one). It is not cancelled with any one request: the others are in the same statements.
-func groupContext(group []context.Context) (context.Context, context.CancelFunc) {
+func groupContext[T request](group []T) (context.Context, context.CancelFunc) {
 	var latest time.Time
-	for _, ctx := range group {
-		d, ok := ctx.Deadline()
+	for _, p := range group {
+		d, ok := p.context().Deadline()
 		if !ok {
 			latest = time.Now().Add(sendTimeout)
 			break
@@ -247,15 +266,7 @@ func groupContext(group []context.Context) (context.Context, context.CancelFunc)
 			latest = d
 		}
 	}
-	return context.WithDeadline(context.WithoutCancel(group[0]), latest)
-}
-
-func contexts(group []*pendingSend) []context.Context {
-	out := make([]context.Context, len(group))
-	for i, p := range group {
-		out[i] = p.ctx
-	}
-	return out
+	return context.WithDeadline(context.WithoutCancel(group[0].context()), latest)
 }
 
 // links ties a group's span to the traces of its sends.
@@ -451,22 +462,11 @@ func (r *MySQLRepository) knownFriends(ctx context.Context, k domain.ChatKey) (b
 // readFriends answers a group of friendship reads with one statement. Each read is answered from a statement
 // that began after it was asked, so it sees every end of a friendship committed before that.
 func (r *MySQLRepository) readFriends(group []*pendingFriends) {
-	live := group[:0:0]
-	for _, p := range group {
-		if err := p.ctx.Err(); err != nil {
-			p.done <- friendsResult{err: err}
-			continue
-		}
-		live = append(live, p)
-	}
+	live := stillWanted(group)
 	if len(live) == 0 {
 		return
 	}
-	ctxs := make([]context.Context, len(live))
-	for i, p := range live {
-		ctxs[i] = p.ctx
-	}
-	ctx, cancel := groupContext(ctxs)
+	ctx, cancel := groupContext(live)
 	defer cancel()
 	if len(live) == 1 {
 		friends, err := r.readFriendship(ctx, live[0].k)
