@@ -108,20 +108,6 @@ func (q *queue[T]) drain() {
 	}
 }
 
-// busy is how many runs are going.
-func (q *queue[T]) busy() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.running
-}
-
-// queued is how many requests wait for a run.
-func (q *queue[T]) queued() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.waiting)
-}
-
 // groupCommitter stores groups of sends, and reads groups of friendships, for MySQLRepository.
 type groupCommitter struct {
 	queue   *queue[*pendingSend]
@@ -363,6 +349,16 @@ func (r *MySQLRepository) sendGroup(ctx context.Context, group []*pendingSend, s
 	return out, nil
 }
 
+// keysWhere is the condition that matches the rows of keys in a table keyed by (user_low, user_high), each key
+// a range of that index, and its arguments; keys must not be empty.
+func keysWhere(keys []domain.ChatKey) (string, []any) {
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		args = append(args, k.Low, k.High)
+	}
+	return "(user_low = ? AND user_high = ?)" + strings.Repeat(" OR (user_low = ? AND user_high = ?)", len(keys)-1), args
+}
+
 func compareKeys(a, b domain.ChatKey) int {
 	if c := strings.Compare(a.Low, b.Low); c != 0 {
 		return c
@@ -379,16 +375,12 @@ func openChats(ctx context.Context, tx *sql.Tx, keys []domain.ChatKey, order []i
 			distinct = append(distinct, keys[idx])
 		}
 	}
-	args := make([]any, 0, 2*len(distinct))
-	for _, k := range distinct {
-		args = append(args, k.Low, k.High)
-	}
+	where, args := keysWhere(distinct)
 	if _, err := tx.ExecContext(ctx, "INSERT INTO chats (user_low, user_high) VALUES (?, ?)"+
 		strings.Repeat(", (?, ?)", len(distinct)-1)+" ON DUPLICATE KEY UPDATE id = id", args...); err != nil {
 		return nil, fmt.Errorf("open chats: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, user_low, user_high FROM chats WHERE (user_low = ? AND user_high = ?)"+
-		strings.Repeat(" OR (user_low = ? AND user_high = ?)", len(distinct)-1)+" FOR UPDATE", args...)
+	rows, err := tx.QueryContext(ctx, "SELECT id, user_low, user_high FROM chats WHERE "+where+" FOR UPDATE", args...)
 	if err != nil {
 		return nil, fmt.Errorf("read chat ids: %w", err)
 	}
@@ -473,13 +465,13 @@ func (r *MySQLRepository) readFriends(group []*pendingFriends) {
 		live[0].done <- friendsResult{friends, err}
 		return
 	}
-	args := make([]any, 0, 2*len(live))
-	for _, p := range live {
-		args = append(args, p.k.Low, p.k.High)
+	keys := make([]domain.ChatKey, len(live))
+	for i, p := range live {
+		keys[i] = p.k
 	}
+	where, args := keysWhere(keys)
 	known := map[domain.ChatKey]bool{}
-	rows, err := r.db.QueryContext(ctx, "SELECT user_low, user_high, friends FROM friendships WHERE (user_low = ? AND user_high = ?)"+
-		strings.Repeat(" OR (user_low = ? AND user_high = ?)", len(live)-1), args...)
+	rows, err := r.db.QueryContext(ctx, "SELECT user_low, user_high, friends FROM friendships WHERE "+where, args...)
 	if err == nil {
 		_, err = mysqlx.Collect(rows, func(rs *sql.Rows) (k domain.ChatKey, err error) {
 			var friends bool

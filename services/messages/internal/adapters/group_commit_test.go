@@ -19,6 +19,20 @@ import (
 	"simplemessenger/services/messages/internal/domain"
 )
 
+// busy is how many runs of q are going.
+func (q *queue[T]) busy() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.running
+}
+
+// queued is how many requests wait for a run of q.
+func (q *queue[T]) queued() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.waiting)
+}
+
 // groupedRepo is a repository that stores concurrent sends together, in one transaction at a time (so that
 // every send that comes while one runs joins the next group), and the histogram of its group sizes.
 func groupedRepo(t *testing.T) (*MySQLRepository, *sql.DB) {
