@@ -169,7 +169,6 @@ func (r *MySQLRepository) commitGroup(c *groupCommitter, group []*pendingSend) {
 	if len(live) == 0 {
 		return
 	}
-	c.sizes.Observe(float64(len(live)))
 	ctx, cancel := groupContext(live)
 	defer cancel()
 	// alone stores each send in a transaction of its own, with its own trace, within the group's deadline.
@@ -179,6 +178,9 @@ func (r *MySQLRepository) commitGroup(c *groupCommitter, group []*pendingSend) {
 			pctx, cancel := context.WithDeadline(context.WithoutCancel(p.ctx), deadline)
 			m, err := r.send(pctx, p.m, p.events)
 			cancel()
+			if err == nil {
+				c.sizes.Observe(1)
+			}
 			p.done <- sendResult{m, err}
 		}
 	}
@@ -201,6 +203,9 @@ func (r *MySQLRepository) commitGroup(c *groupCommitter, group []*pendingSend) {
 		// group was written: each send runs alone, so that one send's fault is its own.
 		alone()
 		return
+	}
+	if err == nil {
+		c.sizes.Observe(float64(len(live)))
 	}
 	for i, p := range live {
 		if err != nil {

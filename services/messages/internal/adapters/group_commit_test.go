@@ -238,6 +238,11 @@ func TestOneSendsFaultInAGroupIsItsOwn(t *testing.T) {
 	if n := count(t, db, "SELECT COUNT(*) FROM messages WHERE text IN ('fine 1', 'fine 2', 'twice')"); n != 3 {
 		t.Errorf("%d of the 3 good messages stored", n)
 	}
+	// The histogram counts what was stored, and how: the group's rolled-back transaction stored nothing; the
+	// first message, the blocker's two and the three good ones were each stored alone.
+	if transactions, sends := groups(t, r); transactions != 6 || sends != 6 {
+		t.Errorf("%d transactions stored %d sends, want 6 storing one each", transactions, sends)
+	}
 }
 
 // A send whose caller gave up while it waited for its group is not stored; the others are.
